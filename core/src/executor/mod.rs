@@ -1,0 +1,284 @@
+//! The executor: a value the embedder drives.
+//!
+//! [`Executor`] holds a run queue and nothing else: no thread, no timer, no
+//! allocation. The embedder calls [`tick`](Executor::tick) (one bounded
+//! batch), [`run_until_stalled`](Executor::run_until_stalled),
+//! [`run`](Executor::run) (forever, sleeping through a [`Park`]) or
+//! [`block_on`](Executor::block_on).
+//!
+//! # Guarantees
+//!
+//! - **FIFO by rounds.** A tick runs tasks in the order they were woken, and a
+//!   task woken during a tick runs in a later tick, after every task that was
+//!   already waiting: a task that wakes itself in a loop cannot starve others.
+//! - **Bounded ticks.** One tick polls at most [`TICK_BATCH`] tasks, each at
+//!   most once.
+//! - **Waking never allocates** and never blocks: it is an atomic transition
+//!   and, if the task was idle, a compare-and-swap push. Wakers may be used
+//!   from any thread and from interrupt handlers.
+//! - **No lost wake-ups.** A wake that lands while the task runs requeues it
+//!   after the poll; a wake that lands while the executor parks unparks it.
+//! - Tasks are bound to an executor that lives for ever (`&'static`), so a
+//!   waker can never outlive its queue. Put the executor in a `static`
+//!   (`Executor::new` is `const`), or leak one.
+
+mod park;
+mod queue;
+mod spawner;
+
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
+
+#[cfg(feature = "std")]
+pub use self::park::StdPark;
+pub use self::park::{Park, SpinPark};
+pub use self::spawner::Spawner;
+
+use self::queue::{Batch, RunQueue};
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::task::{Runnable, Schedule};
+
+/// The most tasks one [`Executor::tick`] polls.
+pub const TICK_BATCH: usize = if cfg!(loom) { 2 } else { 128 };
+
+/// A single-queue executor that the embedder drives.
+///
+/// See the [module docs](self) for its guarantees.
+///
+/// # Examples
+///
+/// An embedder's loop, with no heap: a static executor, static task
+/// storage, and a park of the embedder's own.
+///
+/// ```
+/// use core::future::Future;
+/// use pollen_core::executor::{Executor, Park};
+/// use pollen_core::task::TaskArena;
+///
+/// static EXECUTOR: Executor = Executor::new();
+/// static TASKS: TaskArena<256, 2> = TaskArena::new();
+///
+/// let task = TASKS.spawn(&EXECUTOR, async {
+///     pollen_core::future::yield_now().await;
+///     "done"
+/// }).unwrap();
+///
+/// while !task.is_finished() {
+///     if EXECUTOR.tick() == 0 {
+///         // nothing to run: a real embedder would sleep here (WFE)
+///     }
+/// }
+/// ```
+pub struct Executor {
+    queue: RunQueue,
+    /// Tasks taken from `queue` but not run yet.
+    ///
+    /// # Safety
+    ///
+    /// Only touched by whoever holds `driving`.
+    ready: UnsafeCell<Batch>,
+    /// Set while a thread drives the executor (the queue has one consumer).
+    driving: AtomicBool,
+    /// Wakes the driving thread when the queue goes from empty to not empty.
+    unpark: AtomicWaker,
+}
+
+// SAFETY: `ready` is only touched under the `driving` flag; everything else
+// is atomic. Tasks are `Send` (every safe spawn requires it).
+unsafe impl Sync for Executor {}
+// SAFETY: as above.
+unsafe impl Send for Executor {}
+
+// === impl Executor ===
+
+impl Executor {
+    /// An executor with no tasks, usable in a `static`.
+    #[cfg(not(loom))]
+    pub const fn new() -> Executor {
+        Executor {
+            queue: RunQueue::new(),
+            ready: UnsafeCell::new(Batch::empty()),
+            driving: AtomicBool::new(false),
+            unpark: AtomicWaker::new(),
+        }
+    }
+
+    /// An executor with no tasks (not `const` under loom).
+    #[cfg(loom)]
+    pub fn new() -> Executor {
+        Executor {
+            queue: RunQueue::new(),
+            ready: UnsafeCell::new(Batch::empty()),
+            driving: AtomicBool::new(false),
+            unpark: AtomicWaker::new(),
+        }
+    }
+
+    /// A copyable handle for spawning onto this executor.
+    pub fn spawner(&'static self) -> Spawner {
+        Spawner::new(self)
+    }
+
+    /// Spawns `future` as a boxed task (one allocation: header, future and
+    /// output together). It first runs at the executor's next tick.
+    ///
+    /// For spawning with no heap, see [`TaskStorage`](crate::task::TaskStorage),
+    /// [`TaskPool`](crate::task::TaskPool) and [`TaskArena`](crate::task::TaskArena).
+    #[cfg(feature = "alloc")]
+    pub fn spawn<F>(&'static self, future: F) -> crate::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (runnable, handle) = crate::task::new_boxed(future, self);
+        self.schedule(runnable);
+        handle
+    }
+
+    /// Runs one batch: up to [`TICK_BATCH`] tasks, each polled once, in the
+    /// order they were woken. Tasks woken meanwhile wait for a later tick.
+    /// Returns how many tasks were polled; `0` means none was runnable.
+    ///
+    /// # Panics
+    ///
+    /// If the executor is already being driven: from inside one of its tasks,
+    /// or on another thread at the same time.
+    pub fn tick(&self) -> usize {
+        let _driving = self.enter();
+        // Take what is queued now, once: tasks woken during this tick wait
+        // for the next one.
+        self.ready.with_mut(|ready| {
+            // SAFETY: we hold `driving`, so `ready` is ours.
+            let ready = unsafe { &mut *ready };
+            if ready.is_empty() {
+                *ready = self.queue.take_all();
+            }
+        });
+        let mut polled = 0;
+        while polled < TICK_BATCH {
+            // The batch stays in `self.ready` while a task runs, so a panic
+            // that unwinds out of `run` leaves no task behind.
+            // SAFETY: we hold `driving`, so `ready` is ours.
+            let next = self.ready.with_mut(|ready| unsafe { &mut *ready }.pop());
+            let Some(runnable) = next else { break };
+            runnable.run();
+            polled += 1;
+        }
+        polled
+    }
+
+    /// Ticks until no task is runnable; returns how many polls that took.
+    ///
+    /// # Panics
+    ///
+    /// As [`tick`](Self::tick).
+    pub fn run_until_stalled(&self) -> usize {
+        let mut polled = 0;
+        loop {
+            match self.tick() {
+                0 => return polled,
+                n => polled += n,
+            }
+        }
+    }
+
+    /// Runs tasks for ever, parking on `park` whenever none is runnable.
+    ///
+    /// # Panics
+    ///
+    /// As [`tick`](Self::tick).
+    pub fn run<P: Park>(&self, park: &'static P) -> ! {
+        let waker = park::waker(park);
+        loop {
+            self.unpark.register(&waker);
+            self.run_until_stalled();
+            if self.is_idle() {
+                park.park();
+            }
+        }
+    }
+
+    /// Runs tasks until `future` completes, and returns its output.
+    ///
+    /// `future` is polled on the caller's stack (it need not be `Send` or
+    /// `'static`), between ticks; the thread parks on `park` when neither it
+    /// nor any task can make progress.
+    ///
+    /// # Panics
+    ///
+    /// As [`tick`](Self::tick).
+    pub fn block_on<F: Future, P: Park>(&self, park: &'static P, future: F) -> F::Output {
+        let waker = park::waker(park);
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            self.unpark.register(&waker);
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            if self.tick() == 0 && self.is_idle() {
+                park.park();
+            }
+        }
+    }
+
+    /// Whether no task is runnable right now.
+    fn is_idle(&self) -> bool {
+        let _driving = self.enter();
+        // SAFETY: we hold `driving`, so `ready` is ours.
+        self.queue.is_empty() && self.ready.with(|ready| unsafe { &*ready }.is_empty())
+    }
+
+    fn enter(&self) -> Driving<'_> {
+        if self.driving.swap(true, Ordering::Acquire) {
+            already_driving();
+        }
+        Driving(&self.driving)
+    }
+}
+
+#[cold]
+#[track_caller]
+fn already_driving() -> ! {
+    panic!(
+        "pollen: this Executor is already being driven (re-entrant call from one of its tasks, \
+         or two threads at once)"
+    );
+}
+
+/// Releases the executor's `driving` flag, also on unwind.
+struct Driving<'a>(&'a AtomicBool);
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Schedule for Executor {
+    fn schedule(&self, runnable: Runnable) {
+        if self.queue.push(runnable) {
+            self.unpark.wake();
+        }
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("queue", &self.queue)
+            .field("driving", &self.driving.load(Ordering::Relaxed))
+            .finish()
+    }
+}

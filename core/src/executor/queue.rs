@@ -1,0 +1,136 @@
+//! The executor's run queue: intrusive, lock-free, many producers, one
+//! consumer.
+//!
+//! Producers (wakers, on any thread or in an interrupt handler) push a task
+//! with one compare-and-swap onto a stack threaded through the tasks'
+//! `queue_next` links. The consumer takes the whole stack with one swap and
+//! reverses it, so tasks run in the order they were woken. No node is ever
+//! popped singly, so there is no ABA problem: a pusher's CAS succeeds only if
+//! the head it linked to is still the head, which is then exactly right.
+//!
+//! The links belong to whoever holds each task's `Runnable`: the pusher until
+//! its CAS publishes the node (Release), the consumer after its swap
+//! (Acquire).
+
+use core::ptr::{self, NonNull};
+
+use crate::loom::atomic::{AtomicPtr, Ordering};
+use crate::task::{Header, Runnable};
+
+/// A multi-producer, single-consumer intrusive queue of `Runnable`s.
+pub(crate) struct RunQueue {
+    head: AtomicPtr<Header>,
+}
+
+/// Tasks taken from the queue, oldest first, linked through `queue_next`.
+///
+/// Owns one reference per task (each is a `Runnable` in waiting); the
+/// executor runs them with [`Batch::pop`].
+pub(crate) struct Batch {
+    head: Option<NonNull<Header>>,
+}
+
+// === impl RunQueue ===
+
+impl RunQueue {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> RunQueue {
+        RunQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> RunQueue {
+        RunQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Pushes `task`; returns `true` if the queue was empty, that is, if the
+    /// consumer may be parked and needs waking.
+    pub(crate) fn push(&self, task: Runnable) -> bool {
+        let node = task.into_raw();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: we hold the task's `Runnable`, so its link is ours until
+            // the CAS below publishes it.
+            unsafe { node.as_ref() }
+                .queue_next
+                .with_mut(|next| unsafe { *next = NonNull::new(head) });
+            match self.head.compare_exchange_weak(
+                head,
+                node.as_ptr(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return head.is_null(),
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Whether no task is queued (a snapshot: pushes may follow at once).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Acquire).is_null()
+    }
+
+    /// Takes every queued task, oldest first.
+    ///
+    /// Only the queue's single consumer may call this.
+    pub(crate) fn take_all(&self) -> Batch {
+        let mut node = NonNull::new(self.head.swap(ptr::null_mut(), Ordering::Acquire));
+        // Reverse newest-first into oldest-first.
+        let mut reversed = None;
+        while let Some(task) = node {
+            // SAFETY: the swap gave us every node in the list and its link.
+            let link = unsafe { &task.as_ref().queue_next };
+            // SAFETY: as above, the link is ours.
+            node = link.with_mut(|next| unsafe { core::mem::replace(&mut *next, reversed) });
+            reversed = Some(task);
+        }
+        Batch { head: reversed }
+    }
+}
+
+impl core::fmt::Debug for RunQueue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RunQueue")
+            .field("empty", &self.is_empty())
+            .finish()
+    }
+}
+
+// === impl Batch ===
+
+impl Batch {
+    pub(crate) const fn empty() -> Batch {
+        Batch { head: None }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// The oldest task left in the batch.
+    pub(crate) fn pop(&mut self) -> Option<Runnable> {
+        let task = self.head?;
+        // SAFETY: the batch owns the task's `Runnable`, hence its link; we
+        // read it before the `Runnable` leaves (running may requeue it).
+        self.head = unsafe { task.as_ref() }
+            .queue_next
+            .with(|next| unsafe { *next });
+        // SAFETY: the batch held the task's reference and `NOTIFIED`.
+        Some(unsafe { Runnable::from_raw(task) })
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // Dropping a `Runnable` cancels its task: nothing is leaked.
+        while self.pop().is_some() {}
+    }
+}
+
+// SAFETY: a batch owns `Runnable`s, which are `Send`.
+unsafe impl Send for Batch {}

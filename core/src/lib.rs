@@ -1,0 +1,41 @@
+//! The executor core of pollen: tasks, wakers and a run queue that work the
+//! same on a microcontroller with no heap and inside a server runtime.
+//!
+//! - [`task`]: the task representation (a 32-byte header on 64-bit targets),
+//!   [`JoinHandle`](task::JoinHandle), static task storage
+//!   ([`TaskStorage`](task::TaskStorage), [`TaskPool`](task::TaskPool),
+//!   [`TaskArena`](task::TaskArena)) and, with `alloc`, boxed tasks.
+//! - [`executor`]: the [`Executor`](executor::Executor) an embedder drives
+//!   with `tick`, `run_until_stalled`, `run(park)` or `block_on`.
+//! - [`future`]: `yield_now`, `poll_fn`, [`join!`], [`select!`], `Fuse`, ...
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `alloc` | yes     | boxed tasks (`Executor::spawn`), `join_all` |
+//! | `std`   | no      | panics in tasks caught as `JoinError`, `StdPark` |
+//!
+//! Without `alloc` nothing allocates; with it, only the APIs that say so do.
+//! Waking a task never allocates.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(
+    missing_docs,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod loom;
+#[cfg(test)]
+mod loom_test_slot;
+
+pub mod executor;
+pub mod future;
+pub mod task;

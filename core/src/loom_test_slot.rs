@@ -1,0 +1,72 @@
+//! Small helpers for the crate's models (test builds only).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::loom::thread;
+
+/// A one-value hand-off between model threads.
+pub(crate) struct Slot<T> {
+    value: crate::loom::UnsafeCell<Option<T>>,
+    full: AtomicBool,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            value: crate::loom::UnsafeCell::new(None),
+            full: AtomicBool::new(false),
+        }
+    }
+}
+
+// SAFETY: `full` hands the value from the one `put` to the one `take`.
+unsafe impl<T: Send> Sync for Slot<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Slot<T> {}
+
+impl<T> Slot<T> {
+    /// Stores the value; called once.
+    pub(crate) fn put(&self, value: T) {
+        // SAFETY: `full` is clear, so `take` does not read the cell yet.
+        self.value.with_mut(|v| unsafe { *v = Some(value) });
+        self.full.store(true, Ordering::Release);
+    }
+
+    /// Waits for the value and takes it.
+    pub(crate) fn take(&self) -> T {
+        while !self.full.swap(false, Ordering::Acquire) {
+            thread::yield_now();
+        }
+        // SAFETY: `put` is done with the cell (Acquire above).
+        self.value
+            .with_mut(|v| unsafe { (*v).take() })
+            .expect("slot filled")
+    }
+}
+
+/// Blocks the calling model thread on `fut`: loom's `block_on` under loom
+/// (which parks the thread properly), a yielding poll loop otherwise.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+    #[cfg(loom)]
+    {
+        loom::future::block_on(fut)
+    }
+    #[cfg(not(loom))]
+    {
+        let mut fut = core::pin::pin!(fut);
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                return out;
+            }
+            thread::yield_now();
+        }
+    }
+}
+
+/// Polls `fut` once with a no-op waker.
+pub(crate) fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}

@@ -1,0 +1,286 @@
+//! Models of the task state machine: every race between the poller, wakers,
+//! `JoinHandle` and `abort`. Under `--cfg loom` each explores all
+//! interleavings; otherwise it runs once as a plain test (and under Miri).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::executor::Executor;
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Arc;
+use crate::loom::{model, thread};
+
+/// A fresh executor for one model iteration.
+macro_rules! executor {
+    () => {{
+        #[cfg(not(loom))]
+        {
+            static EX: Executor = Executor::new();
+            &EX
+        }
+        #[cfg(loom)]
+        {
+            let ex: &'static Executor =
+                std::boxed::Box::leak(std::boxed::Box::new(Executor::new()));
+            ex
+        }
+    }};
+}
+
+#[derive(Default)]
+struct Counts {
+    polls: AtomicUsize,
+    drops: AtomicUsize,
+    output_drops: AtomicUsize,
+}
+
+impl Counts {
+    fn get(c: &AtomicUsize) -> usize {
+        c.load(Ordering::SeqCst)
+    }
+}
+
+struct Output(Arc<Counts>);
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.0.output_drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// `Pending` `pending` times, each time handing a waker clone to `on_pending`.
+struct Probe<W: FnMut(&Waker)> {
+    pending: usize,
+    counts: Arc<Counts>,
+    on_pending: W,
+}
+
+impl<W: FnMut(&Waker) + Unpin> Future for Probe<W> {
+    type Output = Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
+        self.counts.polls.fetch_add(1, Ordering::SeqCst);
+        if self.pending == 0 {
+            return Poll::Ready(Output(self.counts.clone()));
+        }
+        self.pending -= 1;
+        (self.on_pending)(cx.waker());
+        Poll::Pending
+    }
+}
+
+impl<W: FnMut(&Waker)> Drop for Probe<W> {
+    fn drop(&mut self) {
+        self.counts.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn drive_until(ex: &Executor, done: impl Fn() -> bool) {
+    while !done() {
+        if ex.tick() == 0 {
+            thread::yield_now();
+        }
+    }
+}
+
+#[test]
+fn wake_during_poll() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let waker_thread = Arc::new(crate::loom_test_slot::Slot::default());
+        let slot = waker_thread.clone();
+        let handle = ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            // The wake races with the rest of this poll and the transition
+            // to idle.
+            on_pending: move |w: &Waker| {
+                let w = w.clone();
+                slot.put(thread::spawn(move || w.wake()));
+            },
+        });
+        drive_until(ex, || handle.is_finished());
+        waker_thread.take().join().unwrap();
+        assert_eq!(Counts::get(&counts.polls), 2);
+        assert_eq!(Counts::get(&counts.drops), 1);
+        drop(handle);
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+    });
+}
+
+#[test]
+fn wake_racing_completion() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let slot = Arc::new(crate::loom_test_slot::Slot::default());
+        let s = slot.clone();
+        let mut handle = ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            on_pending: move |w: &Waker| s.put(w.clone()),
+        });
+        assert_eq!(ex.tick(), 1);
+        let waker = slot.take();
+        let late = waker.clone();
+        waker.wake();
+        // A late wake-up by value races with the completing poll.
+        let t = thread::spawn(move || late.wake());
+        drive_until(ex, || handle.is_finished());
+        t.join().unwrap();
+        assert_eq!(ex.run_until_stalled(), 0, "no poll after completion");
+        assert_eq!(Counts::get(&counts.polls), 2);
+        let out = crate::loom_test_slot::poll_once(&mut handle);
+        assert!(matches!(out, Poll::Ready(Ok(_))));
+        drop(out);
+        drop(handle);
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+        assert_eq!(Counts::get(&counts.drops), 1);
+    });
+}
+
+#[test]
+fn join_handle_drop_racing_completion() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let handle = ex.spawn(Probe {
+            pending: 0,
+            counts: counts.clone(),
+            on_pending: |_: &Waker| {},
+        });
+        let t = thread::spawn(move || drop(handle));
+        ex.run_until_stalled();
+        t.join().unwrap();
+        assert_eq!(Counts::get(&counts.polls), 1);
+        assert_eq!(Counts::get(&counts.drops), 1);
+        assert_eq!(
+            Counts::get(&counts.output_drops),
+            1,
+            "output dropped exactly once"
+        );
+    });
+}
+
+#[test]
+fn join_waker_racing_completion() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let handle = ex.spawn(Probe {
+            pending: 0,
+            counts: counts.clone(),
+            on_pending: |_: &Waker| {},
+        });
+        // The joiner registers its waker while the task completes on
+        // another thread: it must be woken or see the output.
+        let joiner = thread::spawn(move || crate::loom_test_slot::block_on(handle).is_ok());
+        ex.run_until_stalled();
+        assert!(joiner.join().unwrap());
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+    });
+}
+
+#[test]
+fn abort_racing_poll() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let handle = ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            on_pending: |w: &Waker| w.wake_by_ref(),
+        });
+        let abort = handle.abort_handle();
+        let t = thread::spawn(move || abort.abort());
+        drive_until(ex, || handle.is_finished());
+        t.join().unwrap();
+        let polls = Counts::get(&counts.polls);
+        assert!(polls <= 2, "polled {polls} times");
+        assert_eq!(Counts::get(&counts.drops), 1);
+        let mut handle = handle;
+        match crate::loom_test_slot::poll_once(&mut handle) {
+            Poll::Ready(Ok(_)) => assert_eq!(polls, 2),
+            Poll::Ready(Err(e)) => assert!(e.is_cancelled()),
+            Poll::Pending => panic!("finished task not ready"),
+        }
+        drop(handle);
+        assert_eq!(
+            Counts::get(&counts.output_drops),
+            Counts::get(&counts.polls) / 2
+        );
+    });
+}
+
+#[test]
+fn waker_clone_and_drop_refcount() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let slot = Arc::new(crate::loom_test_slot::Slot::default());
+        let s = slot.clone();
+        let handle = ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            on_pending: move |w: &Waker| s.put(w.clone()),
+        });
+        ex.tick();
+        let waker = slot.take();
+        let w2 = waker.clone();
+        // Clones and drops on two threads, one of them waking.
+        let t1 = thread::spawn(move || {
+            let w3 = w2.clone();
+            drop(w2);
+            w3.wake();
+        });
+        let t2 = thread::spawn(move || drop(waker));
+        drop(handle);
+        t1.join().unwrap();
+        t2.join().unwrap();
+        ex.run_until_stalled();
+        assert_eq!(Counts::get(&counts.polls), 2);
+        assert_eq!(Counts::get(&counts.drops), 1, "freed: future dropped once");
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+    });
+}
+
+#[test]
+fn two_producers_one_consumer() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let slots = [
+            Arc::new(crate::loom_test_slot::Slot::default()),
+            Arc::new(crate::loom_test_slot::Slot::default()),
+        ];
+        let handles: std::vec::Vec<_> = slots
+            .iter()
+            .map(|slot| {
+                let s = slot.clone();
+                ex.spawn(Probe {
+                    pending: 1,
+                    counts: counts.clone(),
+                    on_pending: move |w: &Waker| s.put(w.clone()),
+                })
+            })
+            .collect();
+        assert_eq!(ex.tick(), 2);
+        // Two threads push onto the run queue while the executor pops.
+        let threads: std::vec::Vec<_> = slots
+            .iter()
+            .map(|slot| {
+                let w = slot.take();
+                thread::spawn(move || w.wake())
+            })
+            .collect();
+        drive_until(ex, || handles.iter().all(|h| h.is_finished()));
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(Counts::get(&counts.polls), 4);
+        drop(handles);
+        assert_eq!(Counts::get(&counts.drops), 2);
+        assert_eq!(Counts::get(&counts.output_drops), 2);
+    });
+}

@@ -1,0 +1,144 @@
+//! Tasks: the one representation every pollen scheduler runs.
+//!
+//! # Design
+//!
+//! A task is one *cell*: a [`Header`](header::Header), then the *stage* (the
+//! future, later its output) and the *join waker* slot. The cell lives in a
+//! `Box` (feature `alloc`, one allocation per task) or in a slot of a
+//! [`TaskStorage`], [`TaskPool`] or [`TaskArena`] in a `static` (no heap).
+//!
+//! The header is four words on every target:
+//!
+//! | field        | what                                   | who may touch it, when                       |
+//! |--------------|----------------------------------------|----------------------------------------------|
+//! | `state`      | flags + reference count (`state.rs`)   | anyone holding a reference, atomically       |
+//! | `vtable`     | functions that know `F`, `S`, storage  | read-only after spawn                        |
+//! | `queue_next` | intrusive run-queue link               | only the holder of the task's `Runnable`     |
+//! | `scheduler`  | the `&'static S` the task belongs to   | read-only after spawn                        |
+//!
+//! ## References
+//!
+//! Four kinds of value hold a reference (counted in the state word): the
+//! [`JoinHandle`] (and any [`AbortHandle`]), every [`Waker`](core::task::Waker),
+//! the [`Runnable`] (there is at most one, it stands for the `NOTIFIED` bit),
+//! and the poller while `RUNNING` is set (it is the reference the `Runnable`
+//! carried in). The cell is freed when the count reaches zero, which only
+//! happens after `COMPLETE`: the last reference to a task that is not
+//! complete cancels it (`NOTIFIED | CANCELLED`, scheduled once more so the
+//! future is dropped by its executor, never by whoever dropped the waker).
+//!
+//! ## Lifecycle
+//!
+//! ```text
+//!  spawn ──► NOTIFIED ──run──► RUNNING ──Ready──────────────► COMPLETE ──last ref──► freed
+//!               ▲                 │  └─Pending, woken meanwhile─► NOTIFIED (requeued)
+//!               │                 └─Pending──► idle
+//!               └────── wake ─────────────────────┘
+//! ```
+//!
+//! A wake while `RUNNING` only sets `NOTIFIED`; the poller requeues the task
+//! when the poll returns, so a task is never polled twice at once and never
+//! queued twice, and no wake-up is lost. A wake of a queued, complete or
+//! cancelled task does nothing. `abort` sets `CANCELLED` (and queues an idle
+//! task): the next run drops the future instead of polling it.
+//!
+//! ## Who owns the stage
+//!
+//! The poller (whoever set `RUNNING`) until `COMPLETE`. Then the
+//! `JoinHandle` if it still existed at completion (it takes the output);
+//! otherwise the poller, which drops the output at once.
+//!
+//! ## Join waker
+//!
+//! The `JoinHandle` owns the slot while `JOIN_WAKER` is clear and publishes a
+//! waker by setting it; while set, both sides only read it. At completion
+//! the poller wakes it, then clears `JOIN_WAKER`, and drops the waker itself
+//! if the handle is gone by then.
+//!
+//! ## Safety
+//!
+//! Every raw access to a cell goes through the vtable of the cell's own
+//! type. Functions that can free the cell take `NonNull<Header>`, not
+//! `&Cell`, so no reference outlives the memory.
+
+mod catch;
+mod error;
+mod header;
+mod join;
+mod raw;
+mod runnable;
+mod state;
+mod storage;
+mod waker;
+
+#[cfg(test)]
+mod loom_tests;
+
+use core::future::Future;
+
+pub use self::error::{JoinError, SpawnError};
+pub use self::join::{AbortHandle, JoinHandle};
+pub use self::runnable::Runnable;
+pub use self::storage::{TaskArena, TaskPool, TaskStorage};
+
+pub(crate) use self::header::Header;
+
+/// The bytes the core adds to every task in front of its future: the header.
+///
+/// The whole cell is [`cell_size`]: header, future (later its output) and
+/// the join waker slot.
+pub const HEADER_SIZE: usize = core::mem::size_of::<Header>();
+
+/// The size of a task cell for future type `F`: what a `Box` allocates for
+/// it, and what a [`TaskArena`] slot must hold.
+pub const fn cell_size<F: Future>() -> usize {
+    core::mem::size_of::<raw::Cell<F>>()
+}
+
+/// A scheduler: where a woken task goes.
+///
+/// Implemented by [`Executor`](crate::executor::Executor); the std runtime's
+/// schedulers implement it too. `schedule` is called from wakers, on any
+/// thread or in an interrupt handler, and must not block or allocate if its
+/// users need that.
+pub trait Schedule: Sync + 'static {
+    /// Queues `runnable` to be run (by calling [`Runnable::run`]) later.
+    fn schedule(&self, runnable: Runnable);
+}
+
+/// Allocates a task for `future` bound to `scheduler`, for scheduler
+/// authors: returns its first [`Runnable`] (to queue) and its
+/// [`JoinHandle`]. One allocation holds header, future and output.
+///
+/// Executors wrap this in their `spawn`.
+#[cfg(feature = "alloc")]
+pub fn new_boxed<F, S>(future: F, scheduler: &'static S) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    storage::spawn_boxed(future, scheduler)
+}
+
+/// As [`new_boxed`], without the `Send` bounds, for single-threaded
+/// schedulers.
+///
+/// # Safety
+///
+/// - the task's `Runnable`s are run (and dropped) on the thread that called
+///   this, and its wakers are used only there, if `F` is not `Send`;
+/// - the `JoinHandle` stays on that thread if `F::Output` is not `Send`;
+/// - if `F` is not `'static`, the task is complete and dropped before
+///   anything it borrows goes away.
+#[cfg(feature = "alloc")]
+pub unsafe fn new_boxed_unchecked<F, S>(
+    future: F,
+    scheduler: &'static S,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future,
+    S: Schedule,
+{
+    storage::spawn_boxed(future, scheduler)
+}

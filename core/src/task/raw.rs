@@ -1,0 +1,428 @@
+//! The task cell and its vtable: the code that knows a task's future type.
+//!
+//! A task is one [`Cell<F>`]: the [`Header`] first, then the stage (the
+//! future, then its output) and the join waker. Everything outside this file
+//! sees only `NonNull<Header>` and calls through [`VTable`].
+
+use core::future::Future;
+use core::mem;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, Waker};
+
+use super::catch::{self, catch};
+use super::header::Header;
+use super::state::{State, TransitionToIdle, TransitionToRunning};
+use super::{JoinError, JoinHandle, Runnable, Schedule};
+use crate::loom::UnsafeCell;
+
+/// Functions of one task type `(F, S, A)`, shared by every task of that type.
+pub(crate) struct VTable {
+    /// Runs a `Runnable`: polls or cancels the future. Consumes its reference.
+    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Drops a `Runnable` without polling: cancels the future. Consumes its
+    /// reference.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+    /// Hands a `Runnable` to the task's scheduler.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Frees the cell.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `JoinHandle::poll`: writes `Poll<Result<F::Output, JoinError>>` to the
+    /// pointer if the output is ready, else registers the waker.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `JoinHandle::drop`.
+    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
+}
+
+/// Where a task cell lives and how it is freed.
+///
+/// # Safety
+///
+/// `dealloc` must free exactly the memory the cell was placed in, and drop
+/// the cell in place first.
+pub(crate) unsafe trait Storage<F: Future> {
+    /// Drops the cell and releases its memory.
+    ///
+    /// # Safety
+    ///
+    /// `cell` was placed by this storage, is complete, and has no reference
+    /// left.
+    unsafe fn dealloc(cell: NonNull<Cell<F>>);
+}
+
+/// What the cell holds besides the header, in the order of its life.
+pub(crate) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// One task: header, stage, join waker.
+///
+/// `#[repr(C)]` so the header stays first: `NonNull<Header>` and
+/// `NonNull<Cell<F>>` are the same address.
+#[repr(C)]
+pub(crate) struct Cell<F: Future> {
+    pub(crate) header: Header,
+    /// # Safety
+    ///
+    /// Owned by whoever set `RUNNING` until `COMPLETE` is set; after that by
+    /// the `JoinHandle` if `JOIN_INTEREST` was set at completion, else by the
+    /// poller (which drops the output at once).
+    stage: UnsafeCell<Stage<F>>,
+    /// # Safety
+    ///
+    /// Owned by the `JoinHandle` while `JOIN_WAKER` is clear. While it is set,
+    /// the handle and the poller may only read it; after `COMPLETE` the poller
+    /// clears `JOIN_WAKER` and drops the waker if the handle is gone.
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// The vtable of tasks of future type `F`, scheduler `S`, storage `A`.
+fn vtable<F: Future, S: Schedule, A: Storage<F>>() -> &'static VTable {
+    &VTable {
+        poll: poll::<F>,
+        shutdown: shutdown::<F>,
+        schedule: schedule::<S>,
+        dealloc: dealloc::<F, A>,
+        try_read_output: try_read_output::<F>,
+        drop_join_handle: drop_join_handle::<F>,
+    }
+}
+
+// === impl Cell ===
+
+impl<F: Future> Cell<F> {
+    /// A new task cell, to be placed by storage `A`, that schedules on `S`.
+    pub(crate) fn new<S: Schedule, A: Storage<F>>(future: F, scheduler: &'static S) -> Cell<F> {
+        Cell {
+            header: Header {
+                state: State::new(),
+                vtable: vtable::<F, S, A>(),
+                queue_next: UnsafeCell::new(None),
+                scheduler: NonNull::from(scheduler).cast(),
+            },
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// The first `Runnable` and the `JoinHandle` of a cell just placed.
+    ///
+    /// # Safety
+    ///
+    /// `cell` points at a cell made by [`Cell::new`] that will not move until
+    /// its storage frees it, and nothing else refers to it yet.
+    pub(crate) unsafe fn into_handles(cell: NonNull<Cell<F>>) -> (Runnable, JoinHandle<F::Output>) {
+        let header = cell.cast::<Header>();
+        // SAFETY: the initial state holds two references, one for each handle,
+        // and `NOTIFIED` for the `Runnable`.
+        unsafe { (Runnable::from_raw(header), JoinHandle::from_raw(header)) }
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` points at a live `Cell<F>`.
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F> {
+        // SAFETY: the header is the first field of a `#[repr(C)]` cell.
+        unsafe { ptr.cast::<Cell<F>>().as_ref() }
+    }
+
+    /// Polls the future; on `Ready` (or a panic) stores the result.
+    ///
+    /// # Safety
+    ///
+    /// The caller set `RUNNING`.
+    unsafe fn poll_future(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives the poller the stage.
+            let stage = unsafe { &mut *stage };
+            let polled = catch(|| {
+                let Stage::Running(future) = stage else {
+                    unreachable!("pollen: polled a task whose future is gone");
+                };
+                // SAFETY: the cell never moves while the task lives, and the
+                // future is dropped in place.
+                let future = unsafe { Pin::new_unchecked(future) };
+                let out = future.poll(cx);
+                if out.is_ready() {
+                    // Drop the future now, inside the catch.
+                    drop(mem::replace(stage, Stage::Consumed));
+                }
+                out
+            });
+            match polled {
+                Ok(Poll::Pending) => Poll::Pending,
+                Ok(Poll::Ready(output)) => {
+                    *stage = Stage::Finished(Ok(output));
+                    Poll::Ready(())
+                }
+                Err(payload) => {
+                    // A panic in `poll` or in the future's `Drop`: the future
+                    // (if still there) is dropped, and a panic there ignored.
+                    let _ = catch(|| drop(mem::replace(stage, Stage::Consumed)));
+                    *stage = Stage::Finished(Err(JoinError::panic(payload)));
+                    Poll::Ready(())
+                }
+            }
+        })
+    }
+
+    /// Drops the future and stores `JoinError::cancelled()`.
+    ///
+    /// # Safety
+    ///
+    /// The caller set `RUNNING`.
+    unsafe fn cancel_future(&self) {
+        self.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives the poller the stage.
+            let stage = unsafe { &mut *stage };
+            let error = match catch(|| drop(mem::replace(stage, Stage::Consumed))) {
+                Ok(()) => JoinError::cancelled(),
+                Err(payload) => JoinError::panic(payload),
+            };
+            *stage = Stage::Finished(Err(error));
+        });
+    }
+
+    /// Drops the output no one will read.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the stage after completion (see the field's docs).
+    unsafe fn drop_output(&self) -> Result<(), catch::Payload> {
+        self.stage.with_mut(|stage| {
+            // SAFETY: forwarded from the caller.
+            let stage = unsafe { &mut *stage };
+            catch(|| drop(mem::replace(stage, Stage::Consumed)))
+        })
+    }
+
+    /// # Safety
+    ///
+    /// The caller owns the join waker slot (see the field's docs).
+    unsafe fn set_join_waker_slot(&self, waker: Option<Waker>) {
+        // SAFETY: forwarded from the caller.
+        self.join_waker.with_mut(|slot| unsafe { *slot = waker });
+    }
+
+    /// Sets `COMPLETE`, hands the output over, and drops the poller's
+    /// reference.
+    ///
+    /// Takes the header pointer rather than `&self`: the cell may be freed
+    /// before this returns, and no reference may outlive that.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a `Cell<F>` whose `RUNNING` the caller set, with the output
+    /// stored; the caller gives up the poller's reference.
+    unsafe fn complete(ptr: NonNull<Header>) {
+        // SAFETY: the poller's reference keeps the cell alive until we drop it
+        // below; `this` is not used after that.
+        let this = unsafe { Self::from_header(ptr) };
+        let state = &this.header.state;
+        let prev = state.transition_to_complete();
+        let mut panicked = None;
+        if !prev.is_join_interested() {
+            // SAFETY: no `JoinHandle` was interested at completion: the poller
+            // owns the output.
+            panicked = unsafe { this.drop_output() }.err();
+        } else if prev.is_join_waker_set() {
+            this.join_waker.with(|slot| {
+                // SAFETY: `JOIN_WAKER` is set: the poller may read the slot,
+                // and the handle no longer writes it after `COMPLETE`.
+                let slot = unsafe { &*slot };
+                if let Some(waker) = slot {
+                    if let Err(payload) = catch(|| waker.wake_by_ref()) {
+                        panicked = Some(payload);
+                    }
+                }
+            });
+            if !state.unset_waker_after_complete().is_join_interested() {
+                // SAFETY: the handle dropped itself while `JOIN_WAKER` was
+                // ours: the slot is left to us to empty.
+                unsafe { this.set_join_waker_slot(None) };
+            }
+        }
+        if state.ref_dec_complete() {
+            // SAFETY: that was the last reference, and the task is complete.
+            unsafe { Header::dealloc(ptr) };
+        }
+        if let Some(payload) = panicked {
+            catch::resume(payload);
+        }
+    }
+}
+
+// === vtable functions ===
+
+/// # Safety
+///
+/// `ptr` is a `Cell<F>` and the caller gives up the `Runnable`'s reference.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the `Runnable`'s reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    if cell.header.state.transition_to_running() == TransitionToRunning::Success {
+        let ready = super::waker::with_borrowed(ptr, |waker| {
+            let mut cx = Context::from_waker(waker);
+            // SAFETY: we just set `RUNNING`.
+            unsafe { cell.poll_future(&mut cx) }
+        });
+        if ready.is_ready() {
+            // SAFETY: `RUNNING` is ours and the output is stored.
+            return unsafe { Cell::<F>::complete(ptr) };
+        }
+        match cell.header.state.transition_to_idle() {
+            TransitionToIdle::Ok => return,
+            // SAFETY: our reference and `NOTIFIED` pass to the scheduler.
+            TransitionToIdle::OkNotified => return unsafe { Header::schedule(ptr) },
+            TransitionToIdle::Cancelled | TransitionToIdle::Unreachable => {}
+        }
+    }
+    // Aborted before or during this poll, or unreachable: still `RUNNING`.
+    // SAFETY: `RUNNING` is ours.
+    unsafe {
+        cell.cancel_future();
+        Cell::<F>::complete(ptr);
+    }
+}
+
+/// # Safety
+///
+/// As [`poll`].
+unsafe fn shutdown<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the `Runnable`'s reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    // Cancelled or not, we own the future now.
+    let _ = cell.header.state.transition_to_running();
+    // SAFETY: `RUNNING` is ours.
+    unsafe {
+        cell.cancel_future();
+        Cell::<F>::complete(ptr);
+    }
+}
+
+/// # Safety
+///
+/// `ptr`'s scheduler is an `S`, and the caller gives up one reference and the
+/// `NOTIFIED` bit it stands for.
+unsafe fn schedule<S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive; `scheduler` was
+    // made from a `&'static S` by `Cell::new::<S, _>`.
+    let scheduler = unsafe { ptr.as_ref().scheduler.cast::<S>().as_ref() };
+    // SAFETY: forwarded from the caller.
+    scheduler.schedule(unsafe { Runnable::from_raw(ptr) });
+}
+
+/// # Safety
+///
+/// `ptr` is a complete `Cell<F>` placed by `A`, with no reference left.
+unsafe fn dealloc<F: Future, A: Storage<F>>(ptr: NonNull<Header>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { A::dealloc(ptr.cast::<Cell<F>>()) }
+}
+
+/// # Safety
+///
+/// `ptr` is a `Cell<F>`, the caller is its `JoinHandle`, and `dst` points at
+/// a `Poll<Result<F::Output, JoinError>>`.
+unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the handle's reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    // SAFETY: the caller is the `JoinHandle`.
+    if unsafe { can_read_output(cell, waker) } {
+        let stage = cell.stage.with_mut(|stage| {
+            // SAFETY: `COMPLETE` with `JOIN_INTEREST` held: the stage is ours.
+            mem::replace(unsafe { &mut *stage }, Stage::Consumed)
+        });
+        let Stage::Finished(output) = stage else {
+            panic!("`JoinHandle` polled after it returned `Poll::Ready`");
+        };
+        let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
+        // SAFETY: the caller passes a valid, initialised `Poll` of this type.
+        unsafe { *dst = Poll::Ready(output) };
+    }
+}
+
+/// `true` if the task is complete; otherwise makes sure `waker` is the one
+/// woken at completion.
+///
+/// # Safety
+///
+/// The caller is the task's `JoinHandle`.
+unsafe fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is_complete() {
+        return true;
+    }
+    let res = if !snapshot.is_join_waker_set() {
+        // SAFETY: `JOIN_WAKER` is clear: the slot is the handle's.
+        unsafe { set_join_waker(cell, waker) }
+    } else {
+        // SAFETY: `JOIN_WAKER` is set: the handle may read the slot.
+        let same = cell.join_waker.with(|slot| {
+            unsafe { &*slot }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(waker))
+        });
+        if same {
+            return false;
+        }
+        // SAFETY: once `unset_join_waker` succeeds the slot is the handle's.
+        state
+            .unset_join_waker()
+            .and_then(|_| unsafe { set_join_waker(cell, waker) })
+    };
+    match res {
+        Ok(_) => false,
+        Err(snapshot) => {
+            debug_assert!(snapshot.is_complete());
+            true
+        }
+    }
+}
+
+/// Stores `waker` and publishes it with `JOIN_WAKER`.
+///
+/// # Safety
+///
+/// `JOIN_WAKER` is clear and the caller is the `JoinHandle`.
+unsafe fn set_join_waker<F: Future>(
+    cell: &Cell<F>,
+    waker: &Waker,
+) -> Result<super::state::Snapshot, super::state::Snapshot> {
+    // SAFETY: forwarded from the caller.
+    unsafe { cell.set_join_waker_slot(Some(waker.clone())) };
+    let res = cell.header.state.set_join_waker();
+    if res.is_err() {
+        // Completed first: `JOIN_WAKER` stays clear, the slot is still ours.
+        // SAFETY: as above.
+        unsafe { cell.set_join_waker_slot(None) };
+    }
+    res
+}
+
+/// # Safety
+///
+/// `ptr` is a `Cell<F>` and the caller is its `JoinHandle`, giving up its
+/// reference.
+unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the handle's reference keeps the cell alive.
+    let cell = unsafe { Cell::<F>::from_header(ptr) };
+    let (drop_output, drop_waker) = cell.header.state.transition_to_join_handle_dropped();
+    let mut panicked = None;
+    if drop_output {
+        // SAFETY: complete with our interest: the output is ours.
+        panicked = unsafe { cell.drop_output() }.err();
+    }
+    if drop_waker {
+        // SAFETY: `JOIN_WAKER` is clear after our transition: the slot is ours.
+        unsafe { cell.set_join_waker_slot(None) };
+    }
+    // SAFETY: the handle's reference is given up here, once.
+    unsafe { Header::drop_reference(ptr) };
+    if let Some(payload) = panicked {
+        catch::resume(payload);
+    }
+}

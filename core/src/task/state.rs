@@ -1,0 +1,391 @@
+//! The task state word: flag bits and a reference count in one `usize`.
+//!
+//! Every transition is one compare-and-swap (or one `fetch_*`) on this word,
+//! and returns a `#[must_use]` value that tells the caller what it now owns.
+//! The bits, and who may change them:
+//!
+//! | bit             | set by                              | cleared by                          |
+//! |-----------------|-------------------------------------|-------------------------------------|
+//! | `RUNNING`       | the poller (`transition_to_running`)| the poller (idle or complete)       |
+//! | `COMPLETE`      | the poller, once, for ever          | never                               |
+//! | `NOTIFIED`      | a waker or `abort` that submits     | the poller (`transition_to_running`)|
+//! | `CANCELLED`     | `abort`, or the last reference      | never                               |
+//! | `JOIN_INTEREST` | spawn (a `JoinHandle` exists)       | the `JoinHandle` when dropped       |
+//! | `JOIN_WAKER`    | the `JoinHandle` (waker stored)     | the `JoinHandle`; the poller after `COMPLETE` |
+//!
+//! The reference count lives in the bits above `REF_SHIFT`. References are
+//! held by the `JoinHandle`, by every `Waker`, by the run queue while
+//! `NOTIFIED` is set (that reference *is* the [`Runnable`](super::Runnable)),
+//! and by the poller while `RUNNING` is set (it is the same reference the
+//! `Runnable` carried in). The task is freed when the count reaches zero,
+//! which can only happen once `COMPLETE` is set: dropping the last reference
+//! to a task that is not complete cancels it instead (it is scheduled once
+//! more, with `CANCELLED`, so its future is dropped by the executor).
+
+use crate::loom::atomic::{AtomicUsize, Ordering};
+
+/// The task is being polled (or cancelled) by the executor.
+const RUNNING: usize = 1 << 0;
+/// The future is gone: the output (or a `JoinError`) is stored or consumed.
+const COMPLETE: usize = 1 << 1;
+/// The task is in a run queue, or will be put there by whoever set the bit.
+const NOTIFIED: usize = 1 << 2;
+/// The task must be cancelled at its next poll instead of polled.
+const CANCELLED: usize = 1 << 3;
+/// A `JoinHandle` exists and owns the output once `COMPLETE` is set.
+const JOIN_INTEREST: usize = 1 << 4;
+/// The join waker slot holds a waker the poller may read (see `Trailer`).
+const JOIN_WAKER: usize = 1 << 5;
+
+const REF_SHIFT: usize = 6;
+const REF_ONE: usize = 1 << REF_SHIFT;
+const FLAGS_MASK: usize = REF_ONE - 1;
+
+/// A new task: referenced by its `JoinHandle` and its first `Runnable`.
+const INITIAL: usize = (2 * REF_ONE) | NOTIFIED | JOIN_INTEREST;
+
+/// The atomic state word of one task.
+pub(crate) struct State {
+    val: AtomicUsize,
+}
+
+/// One observed value of the state word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+/// What `transition_to_running` found.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransitionToRunning {
+    /// We own the future: poll it.
+    Success,
+    /// We own the future, but the task was aborted: drop it instead.
+    Cancelled,
+}
+
+/// What `transition_to_idle` found after a poll returned `Pending`.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransitionToIdle {
+    /// The task is idle; the poller's reference was released.
+    Ok,
+    /// The task was woken while it ran: the poller's reference becomes a new
+    /// `Runnable` that must be scheduled.
+    OkNotified,
+    /// The task was aborted while it ran: it is still `RUNNING`, drop the
+    /// future and complete.
+    Cancelled,
+    /// The poller holds the only reference: nothing can ever wake the task
+    /// again, so it is cancelled now (still `RUNNING`).
+    Unreachable,
+}
+
+/// What a wake-up must do next.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransitionToNotified {
+    /// Nothing: the task is already queued, running, or complete.
+    DoNothing,
+    /// Hand the task (one reference, `NOTIFIED` set) to its scheduler.
+    Submit,
+    /// The last reference is gone: free the task.
+    Dealloc,
+}
+
+/// What dropping a reference must do next.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropRef {
+    /// Other references remain.
+    Done,
+    /// That was the last reference: free the task.
+    Dealloc,
+    /// That was the last reference to a task that is not complete: it is now
+    /// `NOTIFIED | CANCELLED` and the reference went to a `Runnable` that must
+    /// be scheduled, so the executor drops the future.
+    Schedule,
+}
+
+// === impl State ===
+
+impl State {
+    /// The state of a freshly spawned task.
+    pub(crate) fn new() -> State {
+        State {
+            val: AtomicUsize::new(INITIAL),
+        }
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.val.load(Ordering::Acquire))
+    }
+
+    /// Applies `f` until its compare-and-swap succeeds; `f` returns the
+    /// result and the next value, or `None` to leave the word unchanged.
+    fn fetch_update_action<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
+        let mut curr = self.load();
+        loop {
+            let (output, next) = f(curr);
+            let Some(next) = next else { return output };
+            match self
+                .val
+                .compare_exchange(curr.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return output,
+                Err(actual) => curr = Snapshot(actual),
+            }
+        }
+    }
+
+    /// `NOTIFIED` → `RUNNING`. The caller holds the `Runnable`.
+    pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_notified() && !s.is_running() && !s.is_complete());
+            s.0 = (s.0 & !NOTIFIED) | RUNNING;
+            let action = if s.is_cancelled() {
+                TransitionToRunning::Cancelled
+            } else {
+                TransitionToRunning::Success
+            };
+            (action, Some(s))
+        })
+    }
+
+    /// `RUNNING` → idle after a poll returned `Pending`.
+    pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_running());
+            if s.is_cancelled() {
+                return (TransitionToIdle::Cancelled, None);
+            }
+            if s.is_notified() {
+                // Our reference moves to the new `Runnable`.
+                s.0 &= !RUNNING;
+                return (TransitionToIdle::OkNotified, Some(s));
+            }
+            if s.ref_count() == 1 {
+                // Only we refer to the task and we are about to let go:
+                // no waker and no `JoinHandle` is left to ever observe it.
+                return (TransitionToIdle::Unreachable, None);
+            }
+            s.0 &= !RUNNING;
+            s.0 -= REF_ONE;
+            (TransitionToIdle::Ok, Some(s))
+        })
+    }
+
+    /// `RUNNING` → `COMPLETE`. Returns the state just before.
+    pub(crate) fn transition_to_complete(&self) -> Snapshot {
+        let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete());
+        prev
+    }
+
+    /// A waker consumed by `wake`: its reference goes to the queue or away.
+    pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
+        self.fetch_update_action(|mut s| {
+            if s.is_running() {
+                // The poller holds a reference, so ours is never the last.
+                s.0 = (s.0 | NOTIFIED) - REF_ONE;
+                (TransitionToNotified::DoNothing, Some(s))
+            } else if s.is_complete() || s.is_notified() {
+                let last = s.ref_count() == 1;
+                s.0 -= REF_ONE;
+                let action = if last {
+                    TransitionToNotified::Dealloc
+                } else {
+                    TransitionToNotified::DoNothing
+                };
+                (action, Some(s))
+            } else {
+                // Idle: our reference becomes the `Runnable`'s.
+                s.0 |= NOTIFIED;
+                (TransitionToNotified::Submit, Some(s))
+            }
+        })
+    }
+
+    /// `wake_by_ref`: a new reference for the queue if the task is idle.
+    pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
+        self.fetch_update_action(|mut s| {
+            if s.is_complete() || s.is_notified() {
+                (TransitionToNotified::DoNothing, None)
+            } else if s.is_running() {
+                s.0 |= NOTIFIED;
+                (TransitionToNotified::DoNothing, Some(s))
+            } else {
+                s.0 = ref_inc(s.0) | NOTIFIED;
+                (TransitionToNotified::Submit, Some(s))
+            }
+        })
+    }
+
+    /// `abort`: sets `CANCELLED`; returns `true` if the caller must submit a
+    /// new `Runnable` (it holds a fresh reference for it).
+    pub(crate) fn transition_to_notified_and_cancel(&self) -> bool {
+        self.fetch_update_action(|mut s| {
+            if s.is_cancelled() || s.is_complete() {
+                (false, None)
+            } else if s.is_running() || s.is_notified() {
+                // The poller, or the pending `Runnable`, will see the flag.
+                s.0 |= CANCELLED;
+                (false, Some(s))
+            } else {
+                s.0 = ref_inc(s.0) | NOTIFIED | CANCELLED;
+                (true, Some(s))
+            }
+        })
+    }
+
+    /// The `JoinHandle` is dropped. Returns `(drop_output, drop_waker)`: what
+    /// the handle now owns and must drop itself.
+    pub(crate) fn transition_to_join_handle_dropped(&self) -> (bool, bool) {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_join_interested());
+            s.0 &= !JOIN_INTEREST;
+            if !s.is_complete() {
+                // Before completion the handle may take the waker slot back.
+                s.0 &= !JOIN_WAKER;
+            }
+            // After completion the poller dropped nothing it saw us interested
+            // in: the output is ours. The waker slot is ours unless the poller
+            // still holds `JOIN_WAKER` (then it drops the waker itself).
+            ((s.is_complete(), !s.is_join_waker_set()), Some(s))
+        })
+    }
+
+    /// The `JoinHandle` publishes its waker: `Err` if the task completed first
+    /// (the slot stays the handle's and the output can be read).
+    pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
+            if s.is_complete() {
+                return (Err(s), None);
+            }
+            s.0 |= JOIN_WAKER;
+            (Ok(s), Some(s))
+        })
+    }
+
+    /// The `JoinHandle` takes the waker slot back to replace its waker: `Err`
+    /// if the task completed first.
+    pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            if s.is_complete() {
+                return (Err(s), None);
+            }
+            s.0 &= !JOIN_WAKER;
+            (Ok(s), Some(s))
+        })
+    }
+
+    /// The poller is done with the join waker after completion. Returns the
+    /// state before: if `JOIN_INTEREST` is gone, the poller drops the waker.
+    pub(crate) fn unset_waker_after_complete(&self) -> Snapshot {
+        let prev = Snapshot(self.val.fetch_and(!JOIN_WAKER, Ordering::AcqRel));
+        debug_assert!(prev.is_complete() && prev.is_join_waker_set());
+        prev
+    }
+
+    /// A new reference (a waker clone).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.val.fetch_add(REF_ONE, Ordering::Relaxed);
+        // Like `Arc`: a count this high means references are being leaked.
+        if prev > isize::MAX as usize {
+            ref_overflow();
+        }
+    }
+
+    /// Drops one reference, cancelling the task if it was the last one and
+    /// the task is not complete.
+    pub(crate) fn drop_ref(&self) -> DropRef {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.ref_count() >= 1);
+            if s.ref_count() == 1 && !s.is_complete() {
+                // Neither running (the poller holds a reference) nor queued
+                // (the queue holds one): idle, and unreachable once we let
+                // go. Keep our reference for the cancelling `Runnable`.
+                s.0 |= NOTIFIED | CANCELLED;
+                return (DropRef::Schedule, Some(s));
+            }
+            let last = s.ref_count() == 1;
+            s.0 -= REF_ONE;
+            (
+                if last {
+                    DropRef::Dealloc
+                } else {
+                    DropRef::Done
+                },
+                Some(s),
+            )
+        })
+    }
+
+    /// Drops the poller's reference after completion; `true` if it was the
+    /// last one.
+    pub(crate) fn ref_dec_complete(&self) -> bool {
+        let prev = Snapshot(self.val.fetch_sub(REF_ONE, Ordering::AcqRel));
+        debug_assert!(prev.is_complete() && prev.ref_count() >= 1);
+        prev.ref_count() == 1
+    }
+}
+
+fn ref_inc(word: usize) -> usize {
+    if word > isize::MAX as usize {
+        ref_overflow();
+    }
+    word + REF_ONE
+}
+
+#[cold]
+fn ref_overflow() -> ! {
+    panic!("pollen: task reference count overflow (are wakers being leaked?)");
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.load().fmt(f)
+    }
+}
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn is_join_interested(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn is_join_waker_set(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+}
+
+impl core::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("complete", &self.is_complete())
+            .field("notified", &self.is_notified())
+            .field("cancelled", &self.is_cancelled())
+            .field("join_interest", &self.is_join_interested())
+            .field("join_waker", &self.is_join_waker_set())
+            .field("refs", &self.ref_count())
+            .field("flags", &(self.0 & FLAGS_MASK))
+            .finish()
+    }
+}
