@@ -33,7 +33,7 @@ extern crate alloc;
 extern crate std;
 
 mod loom;
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod loom_test_slot;
 
 pub mod executor;

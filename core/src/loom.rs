@@ -75,7 +75,7 @@ pub(crate) mod thread {
 }
 
 /// `Arc` for models: loom's under `--cfg loom`, alloc's otherwise.
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 #[allow(unused_imports)]
 pub(crate) mod sync {
     #[cfg(not(loom))]

@@ -1,5 +1,6 @@
 //! The life of a boxed task: output, abort, detach, wake-ups, and that every
 //! future and output is dropped exactly once.
+#![cfg(feature = "alloc")]
 
 mod common;
 

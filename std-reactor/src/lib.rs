@@ -7,4 +7,4 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub use pollen_core::{executor, future, task};
+pub use pollen_core::{executor, future, join, select, task};

@@ -9,7 +9,7 @@
 
 /// What a caught panic carries.
 #[cfg(feature = "std")]
-pub(crate) type Payload = std::boxed::Box<dyn core::any::Any + Send + 'static>;
+pub(crate) type Payload = alloc::boxed::Box<dyn core::any::Any + Send + 'static>;
 
 /// What a caught panic carries: nothing can be caught without `std`.
 #[cfg(not(feature = "std"))]
@@ -19,7 +19,7 @@ pub(crate) type Payload = core::convert::Infallible;
 #[cfg(feature = "std")]
 #[inline]
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Payload> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
 }
 
 /// Runs `f`, catching a panic if the platform can.

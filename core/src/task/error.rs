@@ -11,6 +11,11 @@ pub struct JoinError {
     repr: Repr,
 }
 
+// SAFETY: through `&JoinError` the panic payload is only ever downcast to
+// `&'static str` or `String` (in `panic_message`), both `Sync`; `Any::type_id`
+// reads no data. Everything else needs `JoinError` by value.
+unsafe impl Sync for JoinError {}
+
 enum Repr {
     Cancelled,
     // Uninhabited without the `std` feature: nothing can be caught there.
@@ -103,7 +108,7 @@ fn panic_message(payload: &Payload) -> Option<&str> {
         Some(s)
     } else {
         payload
-            .downcast_ref::<std::string::String>()
+            .downcast_ref::<alloc::string::String>()
             .map(|s| s.as_str())
     }
 }

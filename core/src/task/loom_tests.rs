@@ -254,7 +254,7 @@ fn two_producers_one_consumer() {
             Arc::new(crate::loom_test_slot::Slot::default()),
             Arc::new(crate::loom_test_slot::Slot::default()),
         ];
-        let handles: std::vec::Vec<_> = slots
+        let handles: alloc::vec::Vec<_> = slots
             .iter()
             .map(|slot| {
                 let s = slot.clone();
@@ -267,7 +267,7 @@ fn two_producers_one_consumer() {
             .collect();
         assert_eq!(ex.tick(), 2);
         // Two threads push onto the run queue while the executor pops.
-        let threads: std::vec::Vec<_> = slots
+        let threads: alloc::vec::Vec<_> = slots
             .iter()
             .map(|slot| {
                 let w = slot.take();

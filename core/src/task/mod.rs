@@ -71,7 +71,7 @@ mod state;
 mod storage;
 mod waker;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod loom_tests;
 
 use core::future::Future;

@@ -360,8 +360,8 @@ unsafe fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
         // SAFETY: `JOIN_WAKER` is clear: the slot is the handle's.
         unsafe { set_join_waker(cell, waker) }
     } else {
-        // SAFETY: `JOIN_WAKER` is set: the handle may read the slot.
         let same = cell.join_waker.with(|slot| {
+            // SAFETY: `JOIN_WAKER` is set: the handle may read the slot.
             unsafe { &*slot }
                 .as_ref()
                 .is_some_and(|w| w.will_wake(waker))
@@ -369,10 +369,10 @@ unsafe fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
         if same {
             return false;
         }
-        // SAFETY: once `unset_join_waker` succeeds the slot is the handle's.
-        state
-            .unset_join_waker()
-            .and_then(|_| unsafe { set_join_waker(cell, waker) })
+        state.unset_join_waker().and_then(|_| {
+            // SAFETY: `unset_join_waker` succeeded: the slot is the handle's.
+            unsafe { set_join_waker(cell, waker) }
+        })
     };
     match res {
         Ok(_) => false,

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit + integration + doc tests,
+# the no_std build, the example, loom models and Miri. CI runs exactly this.
+#
+#   ./ci/test.sh                  everything
+#   POLLEN_SKIP_MIRI=1 ./ci/test.sh   without Miri (no nightly needed)
+#   LOOM_MAX_PREEMPTIONS=3 ./ci/test.sh   deeper loom search (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - started))"; }
+
+step setup
+./ci/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p pollen-core --no-default-features --all-targets -- -D warnings
+
+step "tests (default features)"
+cargo test --workspace
+step "tests (pollen-core, std: panics caught)"
+cargo test -p pollen-core --features std
+step "tests (pollen-core, no alloc)"
+cargo test -p pollen-core --no-default-features --tests
+
+step "no_std, no alloc build for thumbv7em-none-eabihf"
+cargo build -p pollen-core --no-default-features --target thumbv7em-none-eabihf
+
+step "example: no_heap"
+cargo run -q -p pollen-core --example no_heap
+
+step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
+LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2} RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --release -p pollen-core -p pollen-loom-tests --lib --tests
+
+if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
+  step "miri (pollen-core)"
+  MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p pollen-core --features std --lib --tests
+fi
+
+step "all passed"
