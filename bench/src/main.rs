@@ -34,7 +34,16 @@
 //! Before a workload is timed, it runs once on each runtime untimed
 //! (warm-up: allocator pools, caches). Then it runs `--runs R` rounds (default
 //! 11), and each round runs pollen, tokio and smol one after the other, so
-//! machine noise falls on all three alike.
+//! machine noise falls on all three alike. Before every timed run, untimed,
+//! a 64 MiB buffer is written (one word per cache line), so that every run
+//! starts from the same cold caches whichever runtime ran before it: without
+//! that, a run pays for (or profits from) what its predecessor left in the
+//! caches, and at N = 100 000 that moved pollen's figure by 2x or more.
+//!
+//! Caveat: at large N the figures depend on the memory allocator's state
+//! (glibc's malloc here), which the runtimes share in one process; medians
+//! of interleaved runs damp that but do not remove it. Compare ratios from
+//! the same run, not absolute figures across machines or runs.
 //!
 //! # How to read it
 //!
@@ -45,6 +54,11 @@
 //! pollen adds to every task: its header, and the whole task allocation
 //! (header, future or output, join waker slot) for the detached workload's
 //! future. `--json` prints the same numbers as one JSON object.
+//!
+//! Hidden flags, for investigating: `--only pollen` (or a comma-separated
+//! list) runs only those runtimes, e.g. under
+//! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
+//! `--no-evict` skips the cache eviction.
 
 #![forbid(unsafe_code)]
 
@@ -65,15 +79,13 @@ static PARK: StdPark = StdPark::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The detached workload's task: bump the counter.
-fn noop_task() -> impl Future<Output = ()> + Send + 'static {
-    async {
-        COUNTER.fetch_add(1, Ordering::Relaxed);
-    }
+async fn noop_task() {
+    COUNTER.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The join workload's task: return its index.
-fn value_task(i: usize) -> impl Future<Output = usize> + Send + 'static {
-    async move { i }
+async fn value_task(i: usize) -> usize {
+    i
 }
 
 /// The same tiny tasks on pollen, tokio (current thread) and smol
@@ -90,9 +102,14 @@ struct Args {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run only this runtime (for profiling, e.g. under callgrind).
-    #[arg(long, value_enum, hide = true)]
-    only: Option<Rt>,
+    /// Do not evict the caches before each timed run (then each runtime
+    /// starts from whatever the runtime before it left in the caches).
+    #[arg(long, hide = true)]
+    no_evict: bool,
+    /// Run only these runtimes, comma-separated (for profiling, e.g. under
+    /// callgrind, and for checking how the runtimes affect each other).
+    #[arg(long, value_enum, value_delimiter = ',', hide = true)]
+    only: Vec<Rt>,
 }
 
 /// A runtime under test.
@@ -261,6 +278,36 @@ impl Bench {
     }
 }
 
+/// A buffer larger than the last-level cache, written before every timed
+/// run so that each run starts from the same cold caches, whichever runtime
+/// ran before it.
+struct Evict {
+    buf: Vec<u64>,
+    pass: u64,
+}
+
+impl Evict {
+    /// 64 MiB: twice the 32 MiB last-level cache of the machines this was
+    /// written on.
+    const BYTES: usize = 64 << 20;
+
+    fn new() -> Evict {
+        Evict {
+            buf: vec![0; Evict::BYTES / 8],
+            pass: 0,
+        }
+    }
+
+    /// Writes one word of every cache line of the buffer.
+    fn run(&mut self) {
+        self.pass += 1;
+        for line in self.buf.chunks_mut(8) {
+            line[0] = self.pass;
+        }
+        std::hint::black_box(&mut self.buf);
+    }
+}
+
 /// Median and minimum of one runtime's runs, in ns per task.
 #[derive(Clone, Copy, Debug, Serialize)]
 struct Stats {
@@ -324,12 +371,14 @@ fn cell_size_of<F: Future>(_future: F) -> usize {
 fn main() {
     let args = Args::parse();
     let n = usize::try_from(args.tasks).expect("--tasks does not fit in usize");
-    let runtimes: Vec<Rt> = match args.only {
-        Some(rt) => vec![rt],
-        None => Rt::ALL.to_vec(),
+    let runtimes: Vec<Rt> = if args.only.is_empty() {
+        Rt::ALL.to_vec()
+    } else {
+        args.only.clone()
     };
 
     let mut bench = Bench::new(n);
+    let mut evict = Evict::new();
     let mut workloads = Vec::new();
     for workload in Workload::ALL {
         // Untimed warm-up, once per runtime.
@@ -339,6 +388,9 @@ fn main() {
         let mut samples: [Vec<f64>; 3] = Default::default();
         for _round in 0..args.runs {
             for &rt in &runtimes {
+                if !args.no_evict {
+                    evict.run();
+                }
                 let elapsed = bench.run(rt, workload);
                 samples[rt as usize].push(elapsed.as_nanos() as f64 / n as f64);
             }
@@ -380,16 +432,18 @@ fn main() {
 }
 
 fn print_table(report: &Report) {
-    const W0: usize = 22;
-    const W: usize = 16;
     println!(
         "pollen bench: {} tasks, {} runs, median (min) ns/task",
         report.tasks, report.runs
     );
-    println!(
-        "{:<W0$}{:<W$}{:<W$}{:<W$}{:<W$}{}",
-        "workload", "pollen", "tokio-ct", "smol-local", "pollen/tokio", "pollen/smol"
-    );
+    print_row([
+        "workload",
+        "pollen",
+        "tokio-ct",
+        "smol-local",
+        "pollen/tokio",
+        "pollen/smol",
+    ]);
     let stats = |s: Option<Stats>| match s {
         Some(s) => format!("{:.1} ({:.1})", s.median, s.min),
         None => "-".to_owned(),
@@ -399,15 +453,14 @@ fn print_table(report: &Report) {
         None => "-".to_owned(),
     };
     for w in &report.workloads {
-        println!(
-            "{:<W0$}{:<W$}{:<W$}{:<W$}{:<W$}{}",
+        print_row([
             w.workload,
-            stats(w.pollen),
-            stats(w.tokio_ct),
-            stats(w.smol_local),
-            ratio(w.pollen_over_tokio),
-            ratio(w.pollen_over_smol),
-        );
+            &stats(w.pollen),
+            &stats(w.tokio_ct),
+            &stats(w.smol_local),
+            &ratio(w.pollen_over_tokio),
+            &ratio(w.pollen_over_smol),
+        ]);
     }
     println!(
         "task header: {} bytes (target <= {}); whole task for a no-op future: {} bytes \
@@ -417,4 +470,15 @@ fn print_table(report: &Report) {
         report.noop_task_bytes,
         report.join_task_bytes,
     );
+}
+
+/// Prints one table row: the first column 22 wide, the others 16, and at
+/// least one space between any two cells.
+fn print_row(cells: [&str; 6]) {
+    let mut line = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let width = if i == 0 { 22 } else { 16 };
+        line.push_str(&format!("{cell:<0$} ", width - 1));
+    }
+    println!("{}", line.trim_end());
 }

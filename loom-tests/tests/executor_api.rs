@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use pollen_core::executor::Executor;
 use pollen_core::task::{SpawnError, TaskStorage};
@@ -45,7 +45,10 @@ fn block_on<F: Future>(fut: F) -> F::Output {
     {
         let mut fut = std::pin::pin!(fut);
         loop {
-            if let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            if let Poll::Ready(v) = fut
+                .as_mut()
+                .poll(&mut Context::from_waker(std::task::Waker::noop()))
+            {
                 return v;
             }
             std::thread::yield_now();
