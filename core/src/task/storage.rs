@@ -98,9 +98,14 @@ impl<T> Slot<T> {
         let guard = Unclaim(&self.claimed);
         let cell = Cell::new::<S, InSlot<T>>(make(), scheduler);
         mem::forget(guard);
-        let ptr = self.value.get().cast::<Cell<F>>();
+        // Derived from the whole slot, not from `value` alone, so that
+        // `InSlot::dealloc` may turn the cell pointer back into a `&Slot<T>`
+        // (a pointer from `value.get()` would only cover `value`'s bytes).
+        // The cell lands at offset 0, inside `value`'s `UnsafeCell`.
+        let ptr = core::ptr::from_ref(self).cast_mut().cast::<Cell<F>>();
         // SAFETY: the claim gives us the slot, the caller guarantees the cell
-        // fits, and a `static` slot never moves.
+        // fits, `value` is first in this `repr(C)` struct and interior
+        // mutable, and a `static` slot never moves.
         unsafe {
             ptr.write(cell);
             Some(Cell::into_handles(NonNull::new_unchecked(ptr)))
