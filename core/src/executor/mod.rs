@@ -261,6 +261,7 @@ impl Drop for Driving<'_> {
 }
 
 impl Schedule for Executor {
+    #[inline]
     fn schedule(&self, runnable: Runnable) {
         if self.queue.push(runnable) {
             self.unpark.wake();

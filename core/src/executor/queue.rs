@@ -34,6 +34,7 @@ pub(crate) struct Batch {
 
 impl RunQueue {
     #[cfg(not(loom))]
+    #[inline]
     pub(crate) const fn new() -> RunQueue {
         RunQueue {
             head: AtomicPtr::new(ptr::null_mut()),
@@ -41,6 +42,7 @@ impl RunQueue {
     }
 
     #[cfg(loom)]
+    #[inline]
     pub(crate) fn new() -> RunQueue {
         RunQueue {
             head: AtomicPtr::new(ptr::null_mut()),
@@ -49,6 +51,7 @@ impl RunQueue {
 
     /// Pushes `task`; returns `true` if the queue was empty, that is, if the
     /// consumer may be parked and needs waking.
+    #[inline]
     pub(crate) fn push(&self, task: Runnable) -> bool {
         let node = task.into_raw();
         let mut head = self.head.load(Ordering::Relaxed);
@@ -71,6 +74,7 @@ impl RunQueue {
     }
 
     /// Whether no task is queued (a snapshot: pushes may follow at once).
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.load(Ordering::Acquire).is_null()
     }
@@ -78,6 +82,7 @@ impl RunQueue {
     /// Takes every queued task, oldest first.
     ///
     /// Only the queue's single consumer may call this.
+    #[inline]
     pub(crate) fn take_all(&self) -> Batch {
         let mut node = NonNull::new(self.head.swap(ptr::null_mut(), Ordering::Acquire));
         // Reverse newest-first into oldest-first.
@@ -104,15 +109,18 @@ impl core::fmt::Debug for RunQueue {
 // === impl Batch ===
 
 impl Batch {
+    #[inline]
     pub(crate) const fn empty() -> Batch {
         Batch { head: None }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.is_none()
     }
 
     /// The oldest task left in the batch.
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Runnable> {
         let task = self.head?;
         // SAFETY: the batch owns the task's `Runnable`, hence its link; we
@@ -126,6 +134,7 @@ impl Batch {
 }
 
 impl Drop for Batch {
+    #[inline]
     fn drop(&mut self) {
         // Dropping a `Runnable` cancels its task: nothing is leaked.
         while self.pop().is_some() {}

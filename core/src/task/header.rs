@@ -45,6 +45,7 @@ impl Header {
     /// - `ptr` points at a live task header;
     /// - the caller owns one reference and the task's `NOTIFIED` bit, both of
     ///   which pass to the scheduler.
+    #[inline]
     pub(crate) unsafe fn schedule(ptr: NonNull<Header>) {
         // SAFETY: the caller guarantees the header is live.
         let vtable = unsafe { ptr.as_ref().vtable };
@@ -57,6 +58,7 @@ impl Header {
     /// # Safety
     ///
     /// `ptr` points at a complete task whose reference count just reached zero.
+    #[inline]
     pub(crate) unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: the caller guarantees the header is live.
         let vtable = unsafe { ptr.as_ref().vtable };
@@ -69,6 +71,7 @@ impl Header {
     /// # Safety
     ///
     /// `ptr` points at a live task header and the caller owns one reference.
+    #[inline]
     pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
         // SAFETY: the caller owns a reference, so the header is live.
         let state = unsafe { &ptr.as_ref().state };

@@ -95,6 +95,10 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        if self.header().state.drop_join_handle_fast().is_ok() {
+            // Interest and reference given up: nothing else was ours.
+            return;
+        }
         // SAFETY: we are the `JoinHandle`, giving up its reference once.
         unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
     }

@@ -182,6 +182,55 @@ fn join_waker_racing_completion() {
     });
 }
 
+/// A waker that counts its wake-ups; its `Arc`'s strong count tells how
+/// many clones are alive.
+#[derive(Default)]
+struct CountingWaker {
+    wakes: AtomicUsize,
+}
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn join_handle_with_waker_dropped_racing_completion() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let mut handle = ex.spawn(Probe {
+            pending: 0,
+            counts: counts.clone(),
+            on_pending: |_: &Waker| {},
+        });
+        // The handle stores a waker clone, then is dropped while the task
+        // completes: the poller may be reading the slot, and whichever side
+        // is last must drop the clone.
+        let join_waker = std::sync::Arc::new(CountingWaker::default());
+        let waker = Waker::from(join_waker.clone());
+        let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        drop(waker);
+        let t = thread::spawn(move || drop(handle));
+        ex.run_until_stalled();
+        t.join().unwrap();
+        assert_eq!(Counts::get(&counts.polls), 1);
+        assert_eq!(Counts::get(&counts.drops), 1);
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+        assert_eq!(
+            std::sync::Arc::strong_count(&join_waker),
+            1,
+            "the stored join waker was dropped exactly once"
+        );
+        assert!(join_waker.wakes.load(Ordering::SeqCst) <= 1);
+    });
+}
+
 #[test]
 fn abort_racing_poll() {
     model(|| {

@@ -189,7 +189,8 @@ impl<F: Future> Cell<F> {
     ///
     /// # Safety
     ///
-    /// The caller owns the stage after completion (see the field's docs).
+    /// The caller owns the stage: it set `RUNNING`, or owns the output after
+    /// completion (see the field's docs).
     unsafe fn drop_output(&self) -> Result<(), catch::Payload> {
         self.stage.with_mut(|stage| {
             // SAFETY: forwarded from the caller.
@@ -221,6 +222,27 @@ impl<F: Future> Cell<F> {
         // below; `this` is not used after that.
         let this = unsafe { Self::from_header(ptr) };
         let state = &this.header.state;
+        let snapshot = state.load();
+        if state.try_complete_unwatched(snapshot) {
+            // The handle, which holds a reference, now owns the output.
+            return;
+        }
+        if !snapshot.is_join_interested() {
+            // Detached: `JOIN_INTEREST` is never set again, so the output is
+            // the poller's to drop, and nothing is left to do after
+            // completion; complete and let go in one step.
+            // SAFETY: `RUNNING` is ours, and no handle will read the output.
+            let panicked = unsafe { this.drop_output() }.err();
+            if state.transition_to_complete_and_release().ref_count() == 1 {
+                // SAFETY: that was the last reference, and the task is
+                // complete.
+                unsafe { Header::dealloc(ptr) };
+            }
+            if let Some(payload) = panicked {
+                catch::resume(payload);
+            }
+            return;
+        }
         let prev = state.transition_to_complete();
         let mut panicked = None;
         if !prev.is_join_interested() {
@@ -410,7 +432,27 @@ unsafe fn set_join_waker<F: Future>(
 unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the cell alive.
     let cell = unsafe { Cell::<F>::from_header(ptr) };
-    let (drop_output, drop_waker) = cell.header.state.transition_to_join_handle_dropped();
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is_complete() {
+        // With our interest still set, output and (while `JOIN_WAKER` is
+        // clear) waker slot are ours: empty them, then let go in one step.
+        // SAFETY: as just said.
+        let panicked = unsafe { cell.drop_output() }.err();
+        // SAFETY: `empty_slot` is only called while `JOIN_WAKER` is clear.
+        let last = state.drop_join_handle_complete(snapshot, || unsafe {
+            cell.set_join_waker_slot(None);
+        });
+        if last {
+            // SAFETY: that was the last reference, and the task is complete.
+            unsafe { Header::dealloc(ptr) };
+        }
+        if let Some(payload) = panicked {
+            catch::resume(payload);
+        }
+        return;
+    }
+    let (drop_output, drop_waker) = state.transition_to_join_handle_dropped();
     let mut panicked = None;
     if drop_output {
         // SAFETY: complete with our interest: the output is ours.

@@ -33,12 +33,14 @@ impl Runnable {
     ///
     /// The caller owns one reference to the task and its `NOTIFIED` bit, and
     /// gives both to the `Runnable`.
+    #[inline]
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Runnable {
         Runnable { ptr }
     }
 
     /// Gives up the `Runnable` without running or cancelling the task: the
     /// caller now owns its reference (to rebuild it with `from_raw`).
+    #[inline]
     pub(crate) fn into_raw(self) -> NonNull<Header> {
         ManuallyDrop::new(self).ptr
     }
@@ -49,6 +51,7 @@ impl Runnable {
     /// `Runnable` after the poll returns. If it was aborted, its future is
     /// dropped instead of polled. With the `std` feature a panic in the
     /// future is caught and delivered to the task's `JoinHandle`.
+    #[inline]
     pub fn run(self) {
         let ptr = self.into_raw();
         // SAFETY: the reference we owned passes to `poll`.
@@ -57,6 +60,7 @@ impl Runnable {
 }
 
 impl Drop for Runnable {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: we own a reference and `NOTIFIED`; `shutdown` consumes them.
         unsafe { (self.ptr.as_ref().vtable.shutdown)(self.ptr) }

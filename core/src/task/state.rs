@@ -110,18 +110,21 @@ pub(crate) enum DropRef {
 
 impl State {
     /// The state of a freshly spawned task.
+    #[inline]
     pub(crate) fn new() -> State {
         State {
             val: AtomicUsize::new(INITIAL),
         }
     }
 
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.val.load(Ordering::Acquire))
     }
 
     /// Applies `f` until its compare-and-swap succeeds; `f` returns the
     /// result and the next value, or `None` to leave the word unchanged.
+    #[inline]
     fn fetch_update_action<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
         let mut curr = self.load();
         loop {
@@ -138,20 +141,21 @@ impl State {
     }
 
     /// `NOTIFIED` → `RUNNING`. The caller holds the `Runnable`.
+    #[inline]
     pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
-        self.fetch_update_action(|mut s| {
-            debug_assert!(s.is_notified() && !s.is_running() && !s.is_complete());
-            s.0 = (s.0 & !NOTIFIED) | RUNNING;
-            let action = if s.is_cancelled() {
-                TransitionToRunning::Cancelled
-            } else {
-                TransitionToRunning::Success
-            };
-            (action, Some(s))
-        })
+        // The `Runnable` stands for `NOTIFIED`, and `RUNNING` is clear while
+        // one exists: flipping both bits is exactly the transition.
+        let prev = Snapshot(self.val.fetch_xor(NOTIFIED | RUNNING, Ordering::AcqRel));
+        debug_assert!(prev.is_notified() && !prev.is_running() && !prev.is_complete());
+        if prev.is_cancelled() {
+            TransitionToRunning::Cancelled
+        } else {
+            TransitionToRunning::Success
+        }
     }
 
     /// `RUNNING` → idle after a poll returned `Pending`.
+    #[inline]
     pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running());
@@ -174,7 +178,33 @@ impl State {
         })
     }
 
+    /// `RUNNING` → `COMPLETE`, and drops the poller's reference, in one
+    /// step. Returns the state just before.
+    ///
+    /// Only for a poller that saw `JOIN_INTEREST` clear (it is never set
+    /// again) and has dropped the output already: nothing is left for it to
+    /// do after completion but let go.
+    #[inline]
+    pub(crate) fn transition_to_complete_and_release(&self) -> Snapshot {
+        // `RUNNING` is set, `COMPLETE` clear and the count at least one, so
+        // this one subtraction clears the one, sets the other and decrements
+        // the count, with no borrow between them.
+        let prev = Snapshot(
+            self.val
+                .fetch_sub(REF_ONE + RUNNING - COMPLETE, Ordering::AcqRel),
+        );
+        debug_assert!(
+            prev.is_running()
+                && !prev.is_complete()
+                && !prev.is_join_interested()
+                && !prev.is_join_waker_set()
+                && prev.ref_count() >= 1
+        );
+        prev
+    }
+
     /// `RUNNING` → `COMPLETE`. Returns the state just before.
+    #[inline]
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete());
@@ -182,6 +212,7 @@ impl State {
     }
 
     /// A waker consumed by `wake`: its reference goes to the queue or away.
+    #[inline]
     pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
             if s.is_running() {
@@ -206,6 +237,7 @@ impl State {
     }
 
     /// `wake_by_ref`: a new reference for the queue if the task is idle.
+    #[inline]
     pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
             if s.is_complete() || s.is_notified() {
@@ -222,6 +254,7 @@ impl State {
 
     /// `abort`: sets `CANCELLED`; returns `true` if the caller must submit a
     /// new `Runnable` (it holds a fresh reference for it).
+    #[inline]
     pub(crate) fn transition_to_notified_and_cancel(&self) -> bool {
         self.fetch_update_action(|mut s| {
             if s.is_cancelled() || s.is_complete() {
@@ -237,8 +270,86 @@ impl State {
         })
     }
 
+    /// The common case of dropping a `JoinHandle`, in one compare-and-swap:
+    /// the task is not complete, no join waker is stored and other references
+    /// remain. Clears `JOIN_INTEREST` and drops the handle's reference.
+    /// `Err` means the case does not apply: take the full path.
+    #[inline]
+    pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
+        // Most handles dropped early are dropped right after spawn, before
+        // anything else touched the task: try that value without a load.
+        let mut curr = INITIAL;
+        loop {
+            let s = Snapshot(curr);
+            debug_assert!(s.is_join_interested());
+            if s.is_complete() || s.is_join_waker_set() || s.ref_count() == 1 {
+                return Err(());
+            }
+            let next = (curr & !JOIN_INTEREST) - REF_ONE;
+            match self
+                .val
+                .compare_exchange_weak(curr, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => curr = actual,
+            }
+        }
+    }
+
+    /// Drops the `JoinHandle` of a complete task, in one compare-and-swap:
+    /// clears `JOIN_INTEREST` and drops the handle's reference. Returns
+    /// `true` if that was the last reference.
+    ///
+    /// The caller observed `curr` (complete, with our interest) and has
+    /// dropped the output, which was its own. While `JOIN_WAKER` is clear the
+    /// waker slot is the handle's too (after `COMPLETE` the bit is never set
+    /// again), so `empty_slot` is called, at most once, before letting go;
+    /// while it is set, the poller empties the slot once it sees our
+    /// interest gone.
+    #[inline]
+    pub(crate) fn drop_join_handle_complete(
+        &self,
+        mut curr: Snapshot,
+        mut empty_slot: impl FnMut(),
+    ) -> bool {
+        let mut emptied = false;
+        loop {
+            debug_assert!(curr.is_complete() && curr.is_join_interested());
+            if !curr.is_join_waker_set() && !emptied {
+                empty_slot();
+                emptied = true;
+            }
+            let next = (curr.0 & !JOIN_INTEREST) - REF_ONE;
+            match self
+                .val
+                .compare_exchange_weak(curr.0, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return curr.ref_count() == 1,
+                Err(actual) => curr = Snapshot(actual),
+            }
+        }
+    }
+
+    /// `RUNNING` → `COMPLETE` and the poller's reference dropped, in one
+    /// compare-and-swap from `curr`, when a `JoinHandle` is interested but
+    /// has stored no waker: the handle owns the output from here on, and
+    /// there is no one to wake. `false` if the state is not `curr` any more
+    /// or the case does not apply: take the full path.
+    #[inline]
+    pub(crate) fn try_complete_unwatched(&self, curr: Snapshot) -> bool {
+        debug_assert!(curr.is_running() && !curr.is_complete());
+        if !curr.is_join_interested() || curr.is_join_waker_set() || curr.ref_count() == 1 {
+            return false;
+        }
+        let next = curr.0 - (REF_ONE + RUNNING - COMPLETE);
+        self.val
+            .compare_exchange(curr.0, next, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
     /// The `JoinHandle` is dropped. Returns `(drop_output, drop_waker)`: what
     /// the handle now owns and must drop itself.
+    #[inline]
     pub(crate) fn transition_to_join_handle_dropped(&self) -> (bool, bool) {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_join_interested());
@@ -256,6 +367,7 @@ impl State {
 
     /// The `JoinHandle` publishes its waker: `Err` if the task completed first
     /// (the slot stays the handle's and the output can be read).
+    #[inline]
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
@@ -269,6 +381,7 @@ impl State {
 
     /// The `JoinHandle` takes the waker slot back to replace its waker: `Err`
     /// if the task completed first.
+    #[inline]
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_join_interested() && s.is_join_waker_set());
@@ -282,6 +395,7 @@ impl State {
 
     /// The poller is done with the join waker after completion. Returns the
     /// state before: if `JOIN_INTEREST` is gone, the poller drops the waker.
+    #[inline]
     pub(crate) fn unset_waker_after_complete(&self) -> Snapshot {
         let prev = Snapshot(self.val.fetch_and(!JOIN_WAKER, Ordering::AcqRel));
         debug_assert!(prev.is_complete() && prev.is_join_waker_set());
@@ -289,6 +403,7 @@ impl State {
     }
 
     /// A new reference (a waker clone).
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         let prev = self.val.fetch_add(REF_ONE, Ordering::Relaxed);
         // Like `Arc`: a count this high means references are being leaked.
@@ -299,6 +414,7 @@ impl State {
 
     /// Drops one reference, cancelling the task if it was the last one and
     /// the task is not complete.
+    #[inline]
     pub(crate) fn drop_ref(&self) -> DropRef {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.ref_count() >= 1);
@@ -324,6 +440,7 @@ impl State {
 
     /// Drops the poller's reference after completion; `true` if it was the
     /// last one.
+    #[inline]
     pub(crate) fn ref_dec_complete(&self) -> bool {
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, Ordering::AcqRel));
         debug_assert!(prev.is_complete() && prev.ref_count() >= 1);
@@ -331,6 +448,7 @@ impl State {
     }
 }
 
+#[inline]
 fn ref_inc(word: usize) -> usize {
     if word > isize::MAX as usize {
         ref_overflow();
@@ -352,24 +470,31 @@ impl core::fmt::Debug for State {
 // === impl Snapshot ===
 
 impl Snapshot {
+    #[inline]
     pub(crate) fn is_running(self) -> bool {
         self.0 & RUNNING != 0
     }
+    #[inline]
     pub(crate) fn is_complete(self) -> bool {
         self.0 & COMPLETE != 0
     }
+    #[inline]
     pub(crate) fn is_notified(self) -> bool {
         self.0 & NOTIFIED != 0
     }
+    #[inline]
     pub(crate) fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }
+    #[inline]
     pub(crate) fn is_join_interested(self) -> bool {
         self.0 & JOIN_INTEREST != 0
     }
+    #[inline]
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    #[inline]
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }

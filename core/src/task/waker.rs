@@ -15,6 +15,7 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, dr
 
 /// Runs `f` with a waker for the task that borrows the poller's reference
 /// (no reference count traffic unless `f` clones it).
+#[inline]
 pub(crate) fn with_borrowed<R>(ptr: NonNull<Header>, f: impl FnOnce(&Waker) -> R) -> R {
     let raw = RawWaker::new(ptr.as_ptr().cast_const().cast(), &VTABLE);
     // SAFETY: the vtable's contract holds for a live header; the caller (the
@@ -24,6 +25,7 @@ pub(crate) fn with_borrowed<R>(ptr: NonNull<Header>, f: impl FnOnce(&Waker) -> R
     f(&waker)
 }
 
+#[inline]
 fn header(ptr: *const ()) -> NonNull<Header> {
     // SAFETY: every waker of this vtable was made from a non-null header.
     unsafe { NonNull::new_unchecked(ptr.cast_mut().cast()) }
@@ -32,6 +34,7 @@ fn header(ptr: *const ()) -> NonNull<Header> {
 /// # Safety
 ///
 /// `ptr` is a live task header the waker holds a reference to (or borrows).
+#[inline]
 unsafe fn clone(ptr: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned keeps the header alive.
     unsafe { header(ptr).as_ref() }.state.ref_inc();
@@ -41,6 +44,7 @@ unsafe fn clone(ptr: *const ()) -> RawWaker {
 /// # Safety
 ///
 /// As `clone`; the waker's reference is given up.
+#[inline]
 unsafe fn wake(ptr: *const ()) {
     let ptr = header(ptr);
     // SAFETY: the waker's reference keeps the header alive.
@@ -59,6 +63,7 @@ unsafe fn wake(ptr: *const ()) {
 /// # Safety
 ///
 /// As `clone`.
+#[inline]
 unsafe fn wake_by_ref(ptr: *const ()) {
     let ptr = header(ptr);
     // SAFETY: the waker's reference keeps the header alive.
@@ -75,6 +80,7 @@ unsafe fn wake_by_ref(ptr: *const ()) {
 /// # Safety
 ///
 /// As `clone`; the waker's reference is given up.
+#[inline]
 unsafe fn drop_waker(ptr: *const ()) {
     // SAFETY: forwarded from the caller.
     unsafe { Header::drop_reference(header(ptr)) };
