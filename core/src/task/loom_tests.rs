@@ -189,11 +189,11 @@ struct CountingWaker {
     wakes: AtomicUsize,
 }
 
-impl std::task::Wake for CountingWaker {
-    fn wake(self: std::sync::Arc<Self>) {
+impl alloc::task::Wake for CountingWaker {
+    fn wake(self: alloc::sync::Arc<Self>) {
         self.wake_by_ref();
     }
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+    fn wake_by_ref(self: &alloc::sync::Arc<Self>) {
         self.wakes.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -211,7 +211,7 @@ fn join_handle_with_waker_dropped_racing_completion() {
         // The handle stores a waker clone, then is dropped while the task
         // completes: the poller may be reading the slot, and whichever side
         // is last must drop the clone.
-        let join_waker = std::sync::Arc::new(CountingWaker::default());
+        let join_waker = alloc::sync::Arc::new(CountingWaker::default());
         let waker = Waker::from(join_waker.clone());
         let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
         assert!(polled.is_pending());
@@ -223,7 +223,7 @@ fn join_handle_with_waker_dropped_racing_completion() {
         assert_eq!(Counts::get(&counts.drops), 1);
         assert_eq!(Counts::get(&counts.output_drops), 1);
         assert_eq!(
-            std::sync::Arc::strong_count(&join_waker),
+            alloc::sync::Arc::strong_count(&join_waker),
             1,
             "the stored join waker was dropped exactly once"
         );
