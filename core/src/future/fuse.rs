@@ -1,10 +1,12 @@
-//! [`Fuse`]: a future that may be polled after it completed.
+//! [`Fuse`]: a future that may be polled after it completed, or a stream
+//! that may be polled after it ended.
 
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_core::future::FusedFuture;
+use futures_core::stream::{FusedStream, Stream};
 
 /// Wraps `future` in a [`Fuse`]. Same as [`Fuse::new`].
 ///
@@ -34,6 +36,10 @@ pub fn fuse<F: Future>(future: F) -> Fuse<F> {
 /// is never polled again. [`FusedFuture::is_terminated`] tells whether that
 /// has happened, which is what a `select!` in a loop needs to skip a branch
 /// that has already finished.
+///
+/// Around a [`Stream`], `Fuse` is a [`FusedStream`]: once the inner stream
+/// returns `Ready(None)` it is dropped, and the `Fuse` returns `Ready(None)`
+/// on every later poll without touching it.
 ///
 /// `Fuse<F>` is [`Unpin`] when `F` is.
 #[derive(Debug)]
@@ -106,6 +112,37 @@ impl<F: Future> Future for Fuse<F> {
 }
 
 impl<F: Future> FusedFuture for Fuse<F> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_none()
+    }
+}
+
+impl<S: Stream> Stream for Fuse<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let mut inner = self.project();
+        let Some(stream) = inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let item = match stream.poll_next(cx) {
+            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+            Poll::Ready(None) => None,
+            Poll::Pending => return Poll::Pending,
+        };
+        inner.set(None);
+        Poll::Ready(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Some(stream) => stream.size_hint(),
+            None => (0, Some(0)),
+        }
+    }
+}
+
+impl<S: Stream> FusedStream for Fuse<S> {
     fn is_terminated(&self) -> bool {
         self.inner.is_none()
     }

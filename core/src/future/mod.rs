@@ -6,7 +6,7 @@
 //! | [`poll_fn`] / [`PollFn`] | a future from a `FnMut(&mut Context) -> Poll<T>` |
 //! | [`ready`] / [`Ready`] | ready with a value on the first poll |
 //! | [`pending`] / [`Pending`] | never ready |
-//! | [`fuse`] / [`Fuse`] | pending forever after completion; a [`FusedFuture`] |
+//! | [`fuse`] / [`Fuse`] | pending forever after completion; a [`FusedFuture`] (around a `Stream`, a `FusedStream`) |
 //! | [`join!`](crate::join), [`join`], [`join3`] | wait for all, outputs as a tuple |
 //! | `join_all` / `JoinAll` (feature `alloc`) | wait for all of a collection, outputs as a `Vec` in input order |
 //! | [`select!`](crate::select) | wait for the first branch whose output matches its pattern |
