@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit + integration + doc tests,
+# The whole test suite: formatting, lints, docs, unit + integration + doc tests,
 # the no_std build, the example, loom models and Miri. CI runs exactly this.
 #
 #   ./ci/test.sh                  everything
@@ -19,6 +19,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pollen-core --no-default-features --all-targets -- -D warnings
+
+step "cargo doc -D warnings (broken links, private items)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen
 
 step "tests (default features)"
 cargo test --workspace

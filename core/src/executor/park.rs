@@ -15,7 +15,7 @@ use crate::loom::hint;
 /// also return spuriously.
 ///
 /// On a microcontroller `park` is `WFE` and `unpark` is `SEV` (or `WFI` and a
-/// pending-interrupt flag); on std, a condvar ([`StdPark`] with the `std`
+/// pending-interrupt flag); on std, a condvar (`StdPark` with the `std`
 /// feature); in a busy loop, [`SpinPark`].
 pub trait Park: Sync + 'static {
     /// Waits until [`unpark`](Park::unpark) has been called since the last

@@ -2,7 +2,7 @@
 //!
 //! # Design
 //!
-//! A task is one *cell*: a [`Header`](header::Header), then the *stage* (the
+//! A task is one *cell*: a header, then the *stage* (the
 //! future, later its output) and the *join waker* slot. The cell lives in a
 //! `Box` (feature `alloc`, one allocation per task) or in a slot of a
 //! [`TaskStorage`], [`TaskPool`] or [`TaskArena`] in a `static` (no heap).
