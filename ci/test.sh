@@ -40,7 +40,10 @@ step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 # Internal models live in pollen-core's unit tests, public-API ones in
 # loom-tests/. (Core's integration tests use `static` executors, which loom's
 # non-const atomics cannot build.)
+# Release builds for speed, with debug assertions on: the state machine's
+# invariants are `debug_assert!`s, and loom should check them too.
 export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2}
+export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-core --lib
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-loom-tests
 

@@ -96,7 +96,8 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if self.header().state.drop_join_handle_fast().is_ok() {
-            // Interest and reference given up: nothing else was ours.
+            // Interest and reference given up. The task is not complete, so
+            // no output was ours, and no waker of ours is published.
             return;
         }
         // SAFETY: we are the `JoinHandle`, giving up its reference once.

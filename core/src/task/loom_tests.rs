@@ -232,6 +232,107 @@ fn join_handle_with_waker_dropped_racing_completion() {
 }
 
 #[test]
+fn detached_completion_racing_last_waker() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let slot = Arc::new(crate::loom_test_slot::Slot::default());
+        let s = slot.clone();
+        drop(ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            on_pending: move |w: &Waker| s.put(w.clone()),
+        }));
+        assert_eq!(ex.tick(), 1);
+        let waker = slot.take();
+        waker.wake_by_ref();
+        // The last waker is consumed on another thread while the detached
+        // task completes and lets go here: whichever is last frees it.
+        let t = thread::spawn(move || waker.wake());
+        drive_until(ex, || Counts::get(&counts.output_drops) == 1);
+        t.join().unwrap();
+        assert_eq!(ex.run_until_stalled(), 0, "no poll after completion");
+        assert_eq!(Counts::get(&counts.polls), 2);
+        assert_eq!(Counts::get(&counts.drops), 1);
+    });
+}
+
+#[test]
+fn join_handle_drop_racing_last_waker_drop() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let slot = Arc::new(crate::loom_test_slot::Slot::default());
+        let s = slot.clone();
+        let handle = ex.spawn(Probe {
+            pending: 1,
+            counts: counts.clone(),
+            on_pending: move |w: &Waker| s.put(w.clone()),
+        });
+        assert_eq!(ex.tick(), 1);
+        // The task is idle, referenced by its handle and one waker; both go
+        // at once. Whichever is last must hand the task to the executor to
+        // be cancelled (exactly one of them).
+        let waker = slot.take();
+        let t = thread::spawn(move || drop(waker));
+        drop(handle);
+        t.join().unwrap();
+        assert_eq!(ex.run_until_stalled(), 1, "one cancelling run");
+        assert_eq!(Counts::get(&counts.polls), 1);
+        assert_eq!(Counts::get(&counts.drops), 1);
+        assert_eq!(Counts::get(&counts.output_drops), 0);
+    });
+}
+
+#[test]
+fn join_waker_replaced_racing_completion() {
+    model(|| {
+        let ex = executor!();
+        let counts = Arc::new(Counts::default());
+        let mut handle = ex.spawn(Probe {
+            pending: 0,
+            counts: counts.clone(),
+            on_pending: |_: &Waker| {},
+        });
+        let first = alloc::sync::Arc::new(CountingWaker::default());
+        let second = alloc::sync::Arc::new(CountingWaker::default());
+        let waker = Waker::from(first.clone());
+        let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        drop(waker);
+        // The handle swaps in a new waker while the task completes.
+        let s = second.clone();
+        let joiner = thread::spawn(move || {
+            let waker = Waker::from(s);
+            let ready = Pin::new(&mut handle)
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready();
+            (handle, ready)
+        });
+        ex.run_until_stalled();
+        let (mut handle, ready) = joiner.join().unwrap();
+        if !ready {
+            // Pending then, so the completion must have woken the new one.
+            assert_eq!(second.wakes.load(Ordering::SeqCst), 1);
+            let out = crate::loom_test_slot::poll_once(&mut handle);
+            assert!(matches!(out, Poll::Ready(Ok(_))));
+        }
+        drop(handle);
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+        assert_eq!(
+            alloc::sync::Arc::strong_count(&first),
+            1,
+            "old waker dropped"
+        );
+        assert_eq!(
+            alloc::sync::Arc::strong_count(&second),
+            1,
+            "new waker dropped"
+        );
+    });
+}
+
+#[test]
 fn abort_racing_poll() {
     model(|| {
         let ex = executor!();

@@ -51,10 +51,20 @@
 //! output *before* setting `COMPLETE`, and then sets `COMPLETE` and lets go
 //! of its reference in one atomic step.
 //!
+//! (Meanwhile the task is not yet finished: `is_finished` is `false` and a
+//! wake only sets `NOTIFIED`.)
+//!
 //! Dropping a `JoinHandle` before completion, with no join waker stored and
 //! other references left (the usual detached spawn), is one
-//! compare-and-swap too. So a detached task that runs once costs four atomic
-//! read-modify-writes: queue push, handle drop, `RUNNING`, `COMPLETE`.
+//! compare-and-swap too. So a task whose handle is dropped before it runs
+//! once costs four atomic read-modify-writes of its own (queue push, handle
+//! drop, `RUNNING`, `COMPLETE`), plus its share of the one swap that takes a
+//! whole batch off the queue.
+//!
+//! A waker's `Drop` may panic (with `std`): the join waker slot is always
+//! emptied before the old waker is dropped, and the panic is caught and
+//! resumed once the state transition it interrupted is finished, so no
+//! reference leaks and nothing is dropped twice.
 //!
 //! ## Join waker
 //!

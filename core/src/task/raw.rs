@@ -199,12 +199,29 @@ impl<F: Future> Cell<F> {
         })
     }
 
+    /// Puts `waker` in the join waker slot and returns what was there, so
+    /// that the caller drops it with the slot already consistent (a waker's
+    /// `Drop` may panic).
+    ///
     /// # Safety
     ///
     /// The caller owns the join waker slot (see the field's docs).
-    unsafe fn set_join_waker_slot(&self, waker: Option<Waker>) {
+    unsafe fn replace_join_waker(&self, waker: Option<Waker>) -> Option<Waker> {
         // SAFETY: forwarded from the caller.
-        self.join_waker.with_mut(|slot| unsafe { *slot = waker });
+        self.join_waker
+            .with_mut(|slot| mem::replace(unsafe { &mut *slot }, waker))
+    }
+
+    /// Empties the join waker slot; a panic in the waker's `Drop` is caught
+    /// and returned, so the caller can finish its transition first.
+    ///
+    /// # Safety
+    ///
+    /// As [`replace_join_waker`](Self::replace_join_waker).
+    unsafe fn empty_join_waker_slot(&self) -> Result<(), catch::Payload> {
+        // SAFETY: forwarded from the caller.
+        let old = unsafe { self.replace_join_waker(None) };
+        catch(|| drop(old))
     }
 
     /// Sets `COMPLETE`, hands the output over, and drops the poller's
@@ -263,7 +280,9 @@ impl<F: Future> Cell<F> {
             if !state.unset_waker_after_complete().is_join_interested() {
                 // SAFETY: the handle dropped itself while `JOIN_WAKER` was
                 // ours: the slot is left to us to empty.
-                unsafe { this.set_join_waker_slot(None) };
+                if let Err(payload) = unsafe { this.empty_join_waker_slot() } {
+                    panicked.get_or_insert(payload);
+                }
             }
         }
         if state.ref_dec_complete() {
@@ -415,12 +434,12 @@ unsafe fn set_join_waker<F: Future>(
     waker: &Waker,
 ) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: forwarded from the caller.
-    unsafe { cell.set_join_waker_slot(Some(waker.clone())) };
+    drop(unsafe { cell.replace_join_waker(Some(waker.clone())) });
     let res = cell.header.state.set_join_waker();
     if res.is_err() {
         // Completed first: `JOIN_WAKER` stays clear, the slot is still ours.
         // SAFETY: as above.
-        unsafe { cell.set_join_waker_slot(None) };
+        drop(unsafe { cell.replace_join_waker(None) });
     }
     res
 }
@@ -438,10 +457,13 @@ unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
         // With our interest still set, output and (while `JOIN_WAKER` is
         // clear) waker slot are ours: empty them, then let go in one step.
         // SAFETY: as just said.
-        let panicked = unsafe { cell.drop_output() }.err();
-        // SAFETY: `empty_slot` is only called while `JOIN_WAKER` is clear.
-        let last = state.drop_join_handle_complete(snapshot, || unsafe {
-            cell.set_join_waker_slot(None);
+        let mut panicked = unsafe { cell.drop_output() }.err();
+        let last = state.drop_join_handle_complete(snapshot, || {
+            // SAFETY: `empty_slot` is only called while `JOIN_WAKER` is
+            // clear after `COMPLETE`: the slot is ours for good.
+            if let Err(payload) = unsafe { cell.empty_join_waker_slot() } {
+                panicked.get_or_insert(payload);
+            }
         });
         if last {
             // SAFETY: that was the last reference, and the task is complete.
@@ -460,7 +482,9 @@ unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
     }
     if drop_waker {
         // SAFETY: `JOIN_WAKER` is clear after our transition: the slot is ours.
-        unsafe { cell.set_join_waker_slot(None) };
+        if let Err(payload) = unsafe { cell.empty_join_waker_slot() } {
+            panicked.get_or_insert(payload);
+        }
     }
     // SAFETY: the handle's reference is given up here, once.
     unsafe { Header::drop_reference(ptr) };

@@ -338,9 +338,11 @@ impl State {
     #[inline]
     pub(crate) fn try_complete_unwatched(&self, curr: Snapshot) -> bool {
         debug_assert!(curr.is_running() && !curr.is_complete());
-        if !curr.is_join_interested() || curr.is_join_waker_set() || curr.ref_count() == 1 {
+        if !curr.is_join_interested() || curr.is_join_waker_set() {
             return false;
         }
+        // The handle's reference and ours: this never frees the task.
+        debug_assert!(curr.ref_count() >= 2);
         let next = curr.0 - (REF_ONE + RUNNING - COMPLETE);
         self.val
             .compare_exchange(curr.0, next, Ordering::AcqRel, Ordering::Relaxed)
@@ -384,10 +386,12 @@ impl State {
     #[inline]
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            debug_assert!(s.is_join_interested());
             if s.is_complete() {
+                // The poller may have cleared `JOIN_WAKER` already.
                 return (Err(s), None);
             }
+            debug_assert!(s.is_join_waker_set());
             s.0 &= !JOIN_WAKER;
             (Ok(s), Some(s))
         })
