@@ -22,7 +22,7 @@ macro_rules! executor {
         #[cfg(loom)]
         {
             let ex: &'static Executor =
-                std::boxed::Box::leak(std::boxed::Box::new(Executor::new()));
+                alloc::boxed::Box::leak(alloc::boxed::Box::new(Executor::new()));
             ex
         }
     }};
