@@ -8,13 +8,18 @@
 //! - [`executor`]: the [`Executor`](executor::Executor) an embedder drives
 //!   with `tick`, `run_until_stalled`, `run(park)` or `block_on`.
 //! - [`future`]: `yield_now`, `poll_fn`, [`join!`], [`select!`], `Fuse`, ...
+//! - [`sync`]: the [`RawMutex`](sync::RawMutex) lock parameter core
+//!   primitives take, and [`blocking_mutex::Mutex`](sync::blocking_mutex::Mutex).
+//! - [`time`]: the [`Clock`](time::Clock) trait, the timer wheel
+//!   ([`Timer`](time::Timer)), `sleep`, `timeout`, `Interval`, and virtual
+//!   time ([`ManualClock`](time::ManualClock)).
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `alloc` | yes     | boxed tasks (`Executor::spawn`), `join_all` |
-//! | `std`   | no      | panics in tasks caught as `JoinError`, `StdPark` |
+//! | `std`   | no      | panics in tasks caught as `JoinError`, `StdPark` (also a `ParkTimeout`), `StdRawMutex` |
 //!
 //! Without `alloc` nothing allocates; with it, only the APIs that say so do.
 //! Waking a task never allocates.
@@ -38,4 +43,6 @@ mod loom_test_slot;
 
 pub mod executor;
 pub mod future;
+pub mod sync;
 pub mod task;
+pub mod time;

@@ -6,6 +6,8 @@
 //! (`UnsafeCell::with` / `with_mut`) so one body of code compiles both ways.
 //!
 //! No other module imports `core::sync::atomic` or `core::cell::UnsafeCell`.
+//! `StdRawMutex` reaches `std::sync::Mutex` through here too, so models see
+//! its lock.
 
 #[cfg(loom)]
 pub(crate) use loom::{cell::UnsafeCell, hint, sync::atomic};
@@ -36,6 +38,11 @@ mod cell {
         pub(crate) const fn new(value: T) -> Self {
             Self(core::cell::UnsafeCell::new(value))
         }
+
+        /// Unwraps the value.
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
     }
 
     impl<T: ?Sized> UnsafeCell<T> {
@@ -49,6 +56,41 @@ mod cell {
         #[inline(always)]
         pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
+        }
+    }
+}
+
+/// `atomic_waker::AtomicWaker`, or under `--cfg loom` loom's own (whose lock
+/// the models see; the crate's atomics are invisible to loom).
+#[cfg(not(loom))]
+pub(crate) use atomic_waker::AtomicWaker;
+
+#[cfg(loom)]
+pub(crate) use self::loom_waker::AtomicWaker;
+
+#[cfg(loom)]
+mod loom_waker {
+    use core::task::Waker;
+
+    /// loom's `AtomicWaker` with the `atomic_waker` crate's method names.
+    #[derive(Debug, Default)]
+    pub(crate) struct AtomicWaker(loom::future::AtomicWaker);
+
+    impl AtomicWaker {
+        pub(crate) fn new() -> AtomicWaker {
+            AtomicWaker(loom::future::AtomicWaker::new())
+        }
+
+        pub(crate) fn register(&self, waker: &Waker) {
+            self.0.register_by_ref(waker);
+        }
+
+        pub(crate) fn wake(&self) {
+            self.0.wake();
+        }
+
+        pub(crate) fn take(&self) -> Option<Waker> {
+            self.0.take_waker()
         }
     }
 }
@@ -74,12 +116,18 @@ pub(crate) mod thread {
     pub(crate) use std::thread::{spawn, yield_now};
 }
 
-/// `Arc` for models: loom's under `--cfg loom`, alloc's otherwise.
-#[cfg(all(test, feature = "alloc"))]
+/// `Arc` for models, and with `std` the `Mutex` behind `StdRawMutex`: loom's
+/// under `--cfg loom`, alloc's and std's otherwise.
+#[cfg(any(feature = "std", all(test, feature = "alloc")))]
 #[allow(unused_imports)]
 pub(crate) mod sync {
-    #[cfg(not(loom))]
+    #[cfg(all(test, feature = "alloc", not(loom)))]
     pub(crate) use alloc::sync::Arc;
-    #[cfg(loom)]
+    #[cfg(all(test, feature = "alloc", loom))]
     pub(crate) use loom::sync::Arc;
+
+    #[cfg(all(feature = "std", loom))]
+    pub(crate) use loom::sync::Mutex;
+    #[cfg(all(feature = "std", not(loom)))]
+    pub(crate) use std::sync::Mutex;
 }

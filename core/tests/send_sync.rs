@@ -1,6 +1,8 @@
 //! Every public type is `Send`/`Sync` where it should be.
 
 use pollen_core::executor::{Executor, Spawner, SpinPark};
+use pollen_core::sync::blocking_mutex::Mutex;
+use pollen_core::sync::{NoopRawMutex, SpinRawMutex};
 use pollen_core::task::{
     AbortHandle, JoinError, JoinHandle, Runnable, SpawnError, TaskArena, TaskPool, TaskStorage,
 };
@@ -31,6 +33,69 @@ fn public_types_are_send_and_sync() {
     sync::<TaskArena<64, 4>>();
     #[cfg(feature = "std")]
     sync::<pollen_core::executor::StdPark>();
+    send::<NoopRawMutex>();
+    send::<SpinRawMutex>();
+    sync::<SpinRawMutex>();
+    send::<Mutex<NoopRawMutex, u32>>();
+    send::<Mutex<SpinRawMutex, u32>>();
+    sync::<Mutex<SpinRawMutex, u32>>();
+    // `T: Send` is enough: no `&T` is ever shared.
+    sync::<Mutex<SpinRawMutex, core::cell::Cell<u32>>>();
+    {
+        use pollen_core::time::*;
+        send::<Instant>();
+        sync::<Instant>();
+        send::<Elapsed>();
+        sync::<Elapsed>();
+        send::<Sleep>();
+        sync::<Sleep>();
+        send::<Timeout<Fut>>();
+        sync::<Timeout<Fut>>();
+        send::<Interval>();
+        sync::<Interval>();
+        send::<Tick<'static>>();
+        send::<ManualClock>();
+        sync::<ManualClock>();
+        sync::<Timer<ManualClock, SpinRawMutex>>();
+        sync::<TimerPark<ManualClock, SpinRawMutex, SpinPark>>();
+    }
+    #[cfg(feature = "std")]
+    {
+        send::<pollen_core::sync::StdRawMutex>();
+        sync::<pollen_core::sync::StdRawMutex>();
+        sync::<Mutex<pollen_core::sync::StdRawMutex, u32>>();
+    }
+}
+
+/// `true` when `T: Sync` (inherent impl) and `false` otherwise (trait
+/// fallback), checked without failing to compile.
+macro_rules! is_sync {
+    ($t:ty) => {{
+        #[allow(dead_code)]
+        trait NotSync {
+            fn is_sync() -> bool {
+                false
+            }
+        }
+        impl<T> NotSync for T {}
+        struct Probe<T>(core::marker::PhantomData<T>);
+        impl<T: Sync> Probe<T> {
+            #[allow(dead_code)]
+            fn is_sync() -> bool {
+                true
+            }
+        }
+        <Probe<$t>>::is_sync()
+    }};
+}
+
+#[test]
+fn one_context_locks_are_not_sync() {
+    assert!(!is_sync!(NoopRawMutex));
+    assert!(!is_sync!(Mutex<NoopRawMutex, u32>));
+    // Sharing a `!Send` value behind a lock would move it between threads.
+    assert!(!is_sync!(Mutex<SpinRawMutex, std::rc::Rc<u32>>));
+    assert!(is_sync!(Mutex<SpinRawMutex, u32>));
 }
 
 #[test]

@@ -31,11 +31,12 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll};
 
-use atomic_waker::AtomicWaker;
+use crate::loom::AtomicWaker;
 
 #[cfg(feature = "std")]
 pub use self::park::StdPark;
-pub use self::park::{Park, SpinPark};
+pub(crate) use self::park::waker as park_waker;
+pub use self::park::{Park, ParkTimeout, SpinPark};
 pub use self::spawner::Spawner;
 
 use self::queue::{Batch, RunQueue};
@@ -196,8 +197,8 @@ impl Executor {
         let waker = park::waker(park);
         loop {
             self.unpark.register(&waker);
-            self.run_until_stalled();
-            if self.is_idle() {
+            park.turn();
+            if self.tick() == 0 && self.is_idle() {
                 park.park();
             }
         }
@@ -221,6 +222,7 @@ impl Executor {
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
+            park.turn();
             if self.tick() == 0 && self.is_idle() {
                 park.park();
             }

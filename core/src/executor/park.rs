@@ -2,6 +2,7 @@
 
 use core::marker::PhantomData;
 use core::task::{RawWaker, RawWakerVTable, Waker};
+use core::time::Duration;
 
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::loom::hint;
@@ -25,6 +26,22 @@ pub trait Park: Sync + 'static {
     /// Wakes the parked thread, or makes its next `park` return at once.
     /// Called from wakers: on any thread, or in an interrupt handler.
     fn unpark(&self);
+
+    /// Called by [`Executor::run`](super::Executor::run) and
+    /// [`Executor::block_on`](super::Executor::block_on) once per round,
+    /// busy or idle, without sleeping: a park that also drives timers or
+    /// I/O (such as [`TimerPark`](crate::time::TimerPark)) fires what is due
+    /// here, so a busy executor does not starve them. Does nothing by
+    /// default.
+    fn turn(&self) {}
+}
+
+/// A [`Park`] that can also stop waiting after a while: what sleeping
+/// until a timer's deadline needs.
+pub trait ParkTimeout: Park {
+    /// Waits like [`park`](Park::park), but returns after `timeout` at the
+    /// latest even if not unparked (and may return spuriously earlier).
+    fn park_timeout(&self, timeout: Duration);
 }
 
 /// A [`Park`] that spins on a flag: no sleep, no platform support needed.
@@ -134,6 +151,23 @@ impl Park for StdPark {
     fn unpark(&self) {
         *self.token.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.condvar.notify_one();
+    }
+}
+
+#[cfg(feature = "std")]
+impl ParkTimeout for StdPark {
+    fn park_timeout(&self, timeout: Duration) {
+        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        if !*token {
+            // One wait: a spurious wake-up returns early, which the contract
+            // allows (the caller re-plans).
+            token = self
+                .condvar
+                .wait_timeout(token, timeout)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *token = false;
     }
 }
 

@@ -1,0 +1,40 @@
+//! Synchronisation: the raw-mutex parameter and the blocking mutex built on it.
+//!
+//! Core primitives that need a short critical section (the timer wheel, the
+//! channels) do not pick a lock. They are generic over a [`RawMutex`], and the
+//! embedder picks the one that fits where the value is shared:
+//!
+//! | raw mutex | `Sync` | use it when the value is touched from |
+//! |-----------|--------|----------------------------------------|
+//! | [`NoopRawMutex`] | no | one thread, or one interrupt priority, only |
+//! | [`SpinRawMutex`] | yes | several threads or cores, never from an interrupt handler that can preempt a holder |
+//! | `StdRawMutex` (feature `std`) | yes | several OS threads; waiters sleep instead of spinning |
+//! | your own | your call | anything else, e.g. an interrupt-free critical section on a single-core MCU (see [`RawMutex`]) |
+//!
+//! [`blocking_mutex::Mutex<M, T>`](blocking_mutex::Mutex) puts a `T` behind
+//! one: [`lock`](blocking_mutex::Mutex::lock) runs a closure with `&mut T`
+//! inside the raw lock.
+//!
+//! # Guarantees
+//!
+//! - **Mutual exclusion** for every closure run under the same raw mutex, in
+//!   every context its `Sync`-ness lets it reach; what one closure wrote, the
+//!   next one sees.
+//! - **No second `&mut T`.** A closure that re-enters `lock` on the same
+//!   [`blocking_mutex::Mutex`] (possible when the raw mutex is re-entrant, as
+//!   [`NoopRawMutex`] and interrupt-free sections are) makes the inner call
+//!   panic; it never aliases the value.
+//! - **No poisoning.** A panic inside a closure releases the lock as it
+//!   unwinds and leaves the value as the closure left it.
+//! - Nothing here allocates, and nothing waits except [`SpinRawMutex`] (by
+//!   spinning) and `StdRawMutex` (by sleeping) while another holder runs.
+//!
+//! The blocking mutex lives in its own module because `sync::Mutex` is the
+//! name users expect for the async mutex.
+
+pub mod blocking_mutex;
+mod raw_mutex;
+
+#[cfg(feature = "std")]
+pub use self::raw_mutex::StdRawMutex;
+pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
