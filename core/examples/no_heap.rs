@@ -1,25 +1,26 @@
 //! An embedder's view of pollen-core: static tasks, no heap, a hand-written
-//! park, and a loop that drives the executor with `tick()`.
+//! park and clock, and a loop that drives the executor with `tick()`.
 //!
 //! This runs on a desktop, but it is laid out like firmware: a background
-//! thread plays the hardware timer interrupt (it bumps a tick counter, wakes
-//! the tasks waiting for it, and unparks the main loop, like SEV after an
-//! interrupt), and `park` spins the way WFE would sleep. A counting global
-//! allocator checks that spawning, waking and running tasks never touches
-//! the heap.
+//! thread plays the hardware timer interrupt (it bumps a tick counter, fires
+//! the timers that are due, and unparks the main loop, like SEV after an
+//! interrupt), and `park` spins the way WFE would sleep. The `Clock` reads
+//! the tick counter, as one on SysTick would. A counting global allocator
+//! checks that spawning, waking, running tasks and arming timers never
+//! touches the heap.
 //!
 //! Run it with `cargo run -p pollen-core --example no_heap`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
 use pollen_core::executor::{Executor, Park};
+use pollen_core::sync::SpinRawMutex;
 use pollen_core::task::TaskArena;
+use pollen_core::time::{Clock, Timer};
 
 // --- platform glue: what an embedder writes ---------------------------------
 
@@ -65,32 +66,34 @@ static PARK: EventPark = EventPark {
     event: AtomicBool::new(false),
 };
 
-/// The "hardware timer": a tick count and the task waiting on it.
+/// The "hardware timer": a counter the interrupt bumps every 10 ms.
 static TICKS: AtomicU32 = AtomicU32::new(0);
-static TICK_WAITER: AtomicWaker = AtomicWaker::new();
 static STOP_TIMER: AtomicBool = AtomicBool::new(false);
 
-/// The timer interrupt handler: count, wake the waiter, signal the core.
-fn timer_interrupt() {
-    TICKS.fetch_add(1, Ordering::Release);
-    TICK_WAITER.wake();
-    PARK.unpark();
+/// The clock a firmware writes on its tick counter. (A 32-bit counter
+/// wraps; at 10 ms a tick that is after 497 days, so a real one extends it
+/// to 64 bits, as the `Clock` docs show.)
+struct SysTick;
+
+impl Clock for SysTick {
+    fn now_ticks(&self) -> u64 {
+        u64::from(TICKS.load(Ordering::Acquire))
+    }
+    fn tick_nanos(&self) -> u64 {
+        10_000_000
+    }
 }
 
-/// Waits until the tick counter reaches `deadline` (one waiter at a time,
-/// as a single hardware compare channel would allow).
-struct TickAt(u32);
+/// The timers, on that clock. The lock: a spin lock, right here where the
+/// "interrupt" is another thread; on a single-core chip it would be an
+/// interrupt-free critical section (see `pollen_core::sync::RawMutex`).
+static TIMER: Timer<SysTick, SpinRawMutex> = Timer::new(SysTick);
 
-impl Future for TickAt {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        TICK_WAITER.register(cx.waker());
-        if TICKS.load(Ordering::Acquire) >= self.0 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
+/// The timer interrupt handler: count, fire what is due, signal the core.
+fn timer_interrupt() {
+    TICKS.fetch_add(1, Ordering::Release);
+    TIMER.process();
+    PARK.unpark();
 }
 
 /// A one-slot mailbox in a `static`: the producer waits while it is full,
@@ -142,17 +145,20 @@ impl Mailbox {
 // --- the program ---------------------------------------------------------------
 
 static EXECUTOR: Executor = Executor::new();
-/// Room for three tasks of any type up to 256 bytes each: no heap.
-static TASKS: TaskArena<256, 3> = TaskArena::new();
+/// Room for three tasks of any type up to 512 bytes each: no heap.
+static TASKS: TaskArena<512, 3> = TaskArena::new();
 
+/// Toggles the "LED" every 50 ms, `times` times.
 async fn blink(times: u32) -> u32 {
+    let mut every = TIMER.interval(Duration::from_millis(50));
+    every.tick().await; // the first tick is at once
     let mut on = false;
-    for i in 1..=times {
-        TickAt(i * 5).await;
+    for _ in 0..times {
+        let at = every.tick().await;
         on = !on;
         println!(
-            "[tick {:>2}] led {}",
-            TICKS.load(Ordering::Relaxed),
+            "[{:>3} ms] led {}",
+            at.as_millis(),
             if on { "on" } else { "off" }
         );
     }
@@ -169,7 +175,9 @@ async fn produce(n: u32) {
 async fn consume() -> u32 {
     let mut sum = 0;
     loop {
-        match MAILBOX.recv().await {
+        // A producer that stalls for a second is a bug: give up then.
+        let received = TIMER.timeout(Duration::from_secs(1), MAILBOX.recv()).await;
+        match received.expect("the producer stalled") {
             0 => return sum,
             v => {
                 println!("consumer got {v}");
@@ -180,7 +188,9 @@ async fn consume() -> u32 {
 }
 
 fn main() {
-    println!("pollen-core no-heap example: 3 static tasks, a timer interrupt, a hand-written park");
+    println!(
+        "pollen-core no-heap example: 3 static tasks, timers on a tick counter, a hand-written park"
+    );
     let timer = std::thread::spawn(|| {
         while !STOP_TIMER.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(10));
@@ -220,6 +230,8 @@ fn main() {
     println!("blinked {blinks} times; consumer sum {sum}; {ticks} executor loop turns");
     println!("heap allocations while spawning and running tasks: {allocations}");
     assert_eq!(sum, 1 + 4 + 9 + 16 + 25);
+    assert_eq!(blinks, 4);
+    assert!(TIMER.now().as_millis() >= 200, "four blinks take 200 ms");
     // A slot is free once its task finished and every handle to it is gone.
     // The statics above still hold the last wakers they were given; a
     // driver clears them when it is done with its waiters.
@@ -227,11 +239,7 @@ fn main() {
         "slots busy while wakers are kept in statics: {}",
         TASKS.busy()
     );
-    drop((
-        TICK_WAITER.take(),
-        MAILBOX.to_producer.take(),
-        MAILBOX.to_consumer.take(),
-    ));
+    drop((MAILBOX.to_producer.take(), MAILBOX.to_consumer.take()));
     assert_eq!(TASKS.busy(), 0, "every slot is free again");
     let again = TASKS.spawn(&EXECUTOR, blink(0)).expect("a reused slot");
     EXECUTOR.run_until_stalled();
