@@ -56,6 +56,8 @@ fn public_types_are_send_and_sync() {
         send::<Tick<'static>>();
         send::<ManualClock>();
         sync::<ManualClock>();
+        send::<PausableClock<ManualClock>>();
+        sync::<PausableClock<ManualClock>>();
         sync::<Timer<ManualClock, SpinRawMutex>>();
         sync::<TimerPark<ManualClock, SpinRawMutex, SpinPark>>();
     }

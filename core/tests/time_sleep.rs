@@ -234,3 +234,37 @@ fn without_auto_advance_the_park_sleeps_until_time_moves() {
     assert!(timer.now() >= Instant::from_millis(20));
     mover.join().unwrap();
 }
+
+#[test]
+fn a_paused_clock_jumps_while_idle_and_resumes_from_there() {
+    use pollen_core::time::{Clock, PausableClock};
+
+    type Paused = PausableClock<ManualClock>;
+    static EX: Executor = Executor::new();
+    static TIMER: Timer<Paused, SpinRawMutex> = Timer::new(PausableClock::new(ManualClock::new()));
+    static THREAD: StdPark = StdPark::new();
+    static PARK: TimerPark<Paused, SpinRawMutex, StdPark> = TimerPark::new(&TIMER, &THREAD);
+    let clock = TIMER.clock();
+    // The inner clock stands for real time: it moves only when we say.
+    clock.inner().set_auto_advance(false);
+    clock.inner().advance(Duration::from_millis(7));
+    clock.pause();
+    assert!(clock.is_paused());
+    let hour = Duration::from_secs(3600);
+    EX.block_on(&PARK, TIMER.sleep(hour));
+    assert_eq!(
+        TIMER.now(),
+        Instant::from_millis(7) + hour,
+        "jumped, exactly"
+    );
+    assert_eq!(
+        clock.inner().now(),
+        Instant::from_millis(7),
+        "no real time passed"
+    );
+    clock.resume();
+    clock.inner().advance(Duration::from_millis(2));
+    assert_eq!(TIMER.now(), Instant::from_millis(9) + hour);
+    let advanced = std::panic::catch_unwind(|| clock.advance(Duration::from_secs(1)));
+    assert!(advanced.is_err(), "a running clock cannot be moved");
+}

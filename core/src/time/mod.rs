@@ -6,7 +6,8 @@
 //!
 //! - **Time is a trait.** A [`Clock`] gives ticks since it started and the
 //!   tick's length: a SysTick counter, a hardware timer, the OS monotonic
-//!   clock, or [`ManualClock`] (virtual time, for tests). [`Instant`] is
+//!   clock, or [`ManualClock`] (virtual time, for tests); any of them can be
+//!   paused, moved and resumed through [`PausableClock`]. [`Instant`] is
 //!   nanoseconds since the clock's start.
 //! - **One timer wheel per clock**, in a `static`: [`Timer<C, M>`], six
 //!   levels of 64 slots counting in the clock's ticks, guarded by a
@@ -39,6 +40,8 @@ mod interval;
 #[cfg(target_has_atomic = "64")]
 mod manual;
 mod park;
+#[cfg(target_has_atomic = "64")]
+mod pausable;
 mod sleep;
 mod timeout;
 mod timer;
@@ -53,6 +56,8 @@ pub use self::interval::{Interval, MissedTickBehavior, Tick};
 #[cfg(target_has_atomic = "64")]
 pub use self::manual::ManualClock;
 pub use self::park::TimerPark;
+#[cfg(target_has_atomic = "64")]
+pub use self::pausable::PausableClock;
 pub use self::sleep::Sleep;
 pub use self::timeout::Timeout;
 pub use self::timer::Timer;
