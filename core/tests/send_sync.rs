@@ -42,6 +42,23 @@ fn public_types_are_send_and_sync() {
     // `T: Send` is enough: no `&T` is ever shared.
     sync::<Mutex<SpinRawMutex, core::cell::Cell<u32>>>();
     {
+        use pollen_core::sync::{
+            Acquire, AcquireError, Notified, Notify, Semaphore, SemaphorePermit, TryAcquireError,
+        };
+        send::<Notify>();
+        sync::<Notify>();
+        send::<Notified<'static>>();
+        sync::<Notified<'static>>();
+        send::<Semaphore>();
+        sync::<Semaphore>();
+        send::<Acquire<'static>>();
+        sync::<Acquire<'static>>();
+        send::<SemaphorePermit<'static>>();
+        sync::<SemaphorePermit<'static>>();
+        send::<AcquireError>();
+        sync::<TryAcquireError>();
+    }
+    {
         use pollen_core::time::*;
         send::<Instant>();
         sync::<Instant>();

@@ -1,4 +1,21 @@
-//! Synchronisation: the raw-mutex parameter and the blocking mutex built on it.
+//! Synchronisation: the raw-mutex parameter, the blocking mutex built on it,
+//! and the async primitives: [`Notify`] and [`Semaphore`] so far.
+//!
+//! # Waiting
+//!
+//! Every async primitive here waits the same way: a future that cannot
+//! complete links a node that lives inside it (pinned) into the primitive's
+//! intrusive queue, under the primitive's lock. So waiting never allocates,
+//! and:
+//!
+//! - **FIFO.** Waiters are served in the order they started waiting.
+//! - **No lost wake-ups.** A waiter records what it was given (a
+//!   notification, permits) under the lock before its task is woken, and a
+//!   poll checks that record under the same lock.
+//! - **Cancel safe.** A future dropped while waiting unlinks itself; one
+//!   dropped after it was given something but before it returned it gives
+//!   it on (the next waiter, or back to the primitive).
+//! - Wakers run after the lock is let go, never inside it.
 //!
 //! Core primitives that need a short critical section (the timer wheel, the
 //! channels) do not pick a lock. They are generic over a [`RawMutex`], and the
@@ -33,8 +50,16 @@
 //! name users expect for the async mutex.
 
 pub mod blocking_mutex;
+mod notify;
 mod raw_mutex;
+mod semaphore;
+mod wait_queue;
 
+#[cfg(all(test, feature = "alloc"))]
+mod loom_tests;
+
+pub use self::notify::{Notified, Notify};
 #[cfg(feature = "std")]
 pub use self::raw_mutex::StdRawMutex;
 pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
+pub use self::semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};

@@ -1,0 +1,106 @@
+//! Models of the waiter queue through its users: a waiter cancelled as it
+//! is woken passes the wake-up on, and no notification is lost. Under
+//! `--cfg loom` each explores every interleaving; otherwise each runs once
+//! as a plain test (and under Miri).
+
+use alloc::boxed::Box;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use super::{Notify, Semaphore};
+use crate::loom::sync::Arc;
+use crate::loom::{model, thread};
+
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A value shared with model threads: an `Arc` (the primitives are not
+/// `'static` here).
+fn shared<T>(value: T) -> Arc<T> {
+    Arc::new(value)
+}
+
+#[test]
+fn notify_one_before_notified_is_not_lost() {
+    model(|| {
+        let notify = shared(Notify::new());
+        let n = notify.clone();
+        let t = thread::spawn(move || n.notify_one());
+        // Made before or after the notification: completes either way.
+        crate::loom_test_slot::block_on(notify.notified());
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn a_notified_dropped_as_it_is_woken_passes_it_on() {
+    model(|| {
+        let notify = shared(Notify::new());
+        let mut first = Box::pin(notify.notified());
+        let mut second = Box::pin(notify.notified());
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        let n = notify.clone();
+        let t = thread::spawn(move || n.notify_one());
+        // The first waiter goes while (or before, or after) it is notified:
+        // the notification reaches the second either way.
+        drop(first);
+        t.join().unwrap();
+        assert!(poll_once(second.as_mut()).is_ready(), "notification lost");
+        // And it was used up: nothing is left stored.
+        let mut third = Box::pin(notify.notified());
+        assert!(poll_once(third.as_mut()).is_pending());
+    });
+}
+
+#[test]
+fn an_acquire_dropped_as_it_is_granted_passes_the_permit_on() {
+    model(|| {
+        let sem = shared(Semaphore::new(0));
+        let mut first = Box::pin(sem.acquire());
+        let mut second = Box::pin(sem.acquire());
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        let s = sem.clone();
+        let t = thread::spawn(move || s.add_permits(1));
+        drop(first);
+        t.join().unwrap();
+        let Poll::Ready(Ok(permit)) = poll_once(second.as_mut()) else {
+            panic!("the permit was lost");
+        };
+        assert_eq!(sem.available_permits(), 0);
+        drop(permit);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A counter only touched while holding the semaphore's one permit.
+struct Guarded(crate::loom::UnsafeCell<u32>);
+
+// SAFETY: the model only touches the cell while holding the one permit.
+unsafe impl Sync for Guarded {}
+
+#[test]
+fn one_permit_excludes() {
+    model(|| {
+        let sem = shared(Semaphore::new(1));
+        let cell = shared(Guarded(crate::loom::UnsafeCell::new(0u32)));
+        let worker = {
+            let (sem, cell) = (sem.clone(), cell.clone());
+            move || {
+                let _permit = crate::loom_test_slot::block_on(sem.acquire()).unwrap();
+                // A second holder at the same time would be a data race.
+                // SAFETY: the permit makes us the only one here.
+                cell.0.with_mut(|v| unsafe { *v += 1 });
+            }
+        };
+        let t = thread::spawn(worker.clone());
+        worker();
+        t.join().unwrap();
+        // SAFETY: both threads are done.
+        assert_eq!(cell.0.with(|v| unsafe { *v }), 2);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
