@@ -4,34 +4,47 @@
 //!
 //! # What is measured
 //!
+//! Two suites, each printed as its own table:
+//!
 //! - **tasks** ([`tasks`]): spawning and running 100 000 tiny tasks on
 //!   pollen-core's [`Executor`](pollen_core::executor::Executor), detached
 //!   and joined; ns per task.
+//! - **timers** ([`timers`]): arming and firing 100 000 timers with random
+//!   1–10 ms deadlines (wall and process CPU time per batch, and the
+//!   lateness of every fired timer: p50, p99, max), the same with 1 000
+//!   timers for lateness under light load, and arming and cancelling
+//!   1 000 000 timers (ns each), on pollen's timer wheel driven by the core
+//!   executor through a `TimerPark`, tokio's timer driver and smol's
+//!   `async-io` timers.
 //!
 //! Every workload checks its own result after every run (every task ran,
-//! with the right output), so a broken runtime cannot produce a fast figure.
+//! every timer fired once and not early, or was armed and cancelled), so a
+//! broken runtime cannot produce a fast figure.
 //!
 //! # Fairness
 //!
 //! Each runtime is built once, outside any timed region. Before a workload
 //! is timed, it runs once on each runtime untimed (warm-up: allocator pools,
 //! caches, lazily started threads). Then it runs `--runs R` rounds (default
-//! 11), and each round runs pollen, tokio and smol one after the other, so
-//! machine noise falls on all three alike. Before every timed run, untimed,
-//! a 64 MiB buffer is written (one word per cache line), so that every run
-//! starts from the same cold caches whichever runtime ran before it: without
-//! that, a run pays for (or profits from) what its predecessor left in the
-//! caches, and at N = 100 000 that moved pollen's spawn figure by 2x or more.
+//! 11; `--timer-runs` for the timer suite), and each round runs pollen,
+//! tokio and smol one after the other, so machine noise falls on all three
+//! alike. Before every timed run, untimed, a 64 MiB buffer is written (one
+//! word per cache line), so that every run starts from the same cold caches
+//! whichever runtime ran before it: without that, a run pays for (or profits
+//! from) what its predecessor left in the caches, and at N = 100 000 that
+//! moved pollen's spawn figure by 2x or more.
 //!
 //! # How to read it
 //!
-//! Each cell is `median (min)` of the R runs, in ns per task (the whole
-//! timed region divided by N). The ratio columns are pollen's median over
-//! the other runtime's median: below 1.00 pollen is faster, above 1.00 it is
-//! slower (2.00 = twice the time per task). The table's last line is what
-//! pollen adds to every task: its header, and the whole task allocation
-//! (header, future or output, join waker slot) for the detached workload's
-//! future. `--json` prints the same numbers as one JSON object.
+//! Each cell is `median (min)` of the R runs, in the row's unit (the task
+//! table: ns per task; the timer table says its unit per row). The ratio
+//! columns are pollen's median over the other runtime's median: below 1.00
+//! pollen is faster, above 1.00 it is slower (2.00 = twice the time). The
+//! lateness table is in µs, over every timer of the timed arm+fire runs.
+//! The task table's last line is what pollen adds to every task: its
+//! header, and the whole task allocation (header, future or output, join
+//! waker slot) for the detached workload's future. `--json` prints the same
+//! numbers as one JSON object.
 //!
 //! Compare ratios from the same run, not absolute figures across machines
 //! or runs: the machine is shared and noisy, and the figures also depend on
@@ -41,20 +54,24 @@
 //! Hidden flags, for investigating: `--only pollen` (or a comma-separated
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
-//! `--no-evict` skips the cache eviction.
+//! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`)
+//! runs only that suite.
 
 #![forbid(unsafe_code)]
 
 mod harness;
 mod tasks;
+mod timers;
 
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
 use crate::harness::{Evict, Stats, WorkloadResult};
+use crate::timers::{Lateness, LatenessReport, TimerReport};
 
-/// The same tiny tasks on pollen, tokio (current thread) and smol
-/// (`LocalExecutor`), as ns per task and ratios.
+/// The same workloads on pollen, tokio (current thread) and smol
+/// (`LocalExecutor`): tiny tasks as ns per task, timers as time per batch,
+/// lateness and ns per arm+cancel; with ratios.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -65,6 +82,19 @@ struct Args {
     /// reported).
     #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
     runs: u64,
+    /// Timers armed and fired (deadlines 1-10 ms) per arm+fire run.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timers: u64,
+    /// Timers armed and fired per light arm+fire run (lateness without
+    /// overload).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    light_timers: u64,
+    /// Timers armed and cancelled per arm+cancel run.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    cancels: u64,
+    /// Timed runs per timer workload and runtime.
+    #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
+    timer_runs: u64,
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -76,6 +106,9 @@ struct Args {
     /// callgrind, and for checking how the runtimes affect each other).
     #[arg(long, value_enum, value_delimiter = ',', hide = true)]
     only: Vec<Rt>,
+    /// Run only these suites, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', hide = true)]
+    suite: Vec<Suite>,
 }
 
 /// A runtime under test.
@@ -90,12 +123,21 @@ impl Rt {
     const ALL: [Rt; 3] = [Rt::Pollen, Rt::Tokio, Rt::Smol];
 }
 
-/// Everything one run prints.
+/// A group of workloads, printed as one table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    Tasks,
+    Timers,
+}
+
+/// Everything one run prints. The task suite's fields are at the top level
+/// (as before the timer suite existed); the timer suite's are in `timers`.
 #[derive(Debug, Serialize)]
 struct Report {
     tasks: u64,
     runs: u64,
     unit: &'static str,
+    /// The task workloads (empty if the suite was skipped).
     workloads: Vec<WorkloadResult>,
     /// `pollen_core::task::HEADER_SIZE`.
     task_header_bytes: usize,
@@ -104,6 +146,8 @@ struct Report {
     noop_task_bytes: usize,
     /// `cell_size` of the join workload's future (returns a `usize`).
     join_task_bytes: usize,
+    /// The timer workloads (`null` if the suite was skipped).
+    timers: Option<TimerReport>,
 }
 
 /// The header size pollen aims for on 64-bit targets.
@@ -116,10 +160,26 @@ fn main() {
     } else {
         args.only.clone()
     };
-    let n = usize::try_from(args.tasks).expect("--tasks does not fit in usize");
+    let runs_suite = |suite| args.suite.is_empty() || args.suite.contains(&suite);
+    let to_usize = |n: u64, flag: &str| {
+        usize::try_from(n).unwrap_or_else(|_| panic!("--{flag} does not fit in usize"))
+    };
 
     let mut evict = Evict::new(!args.no_evict);
-    let workloads = tasks::run(n, &runtimes, args.runs, &mut evict);
+    let workloads = if runs_suite(Suite::Tasks) {
+        let n = to_usize(args.tasks, "tasks");
+        tasks::run(n, &runtimes, args.runs, &mut evict)
+    } else {
+        Vec::new()
+    };
+    let timers = runs_suite(Suite::Timers).then(|| {
+        let sizes = timers::Sizes {
+            timers: to_usize(args.timers, "timers"),
+            light_timers: to_usize(args.light_timers, "light-timers"),
+            cancels: to_usize(args.cancels, "cancels"),
+        };
+        timers::run(sizes, &runtimes, args.timer_runs, &mut evict)
+    });
 
     let report = Report {
         tasks: args.tasks,
@@ -130,12 +190,25 @@ fn main() {
         task_header_target_bytes: HEADER_TARGET,
         noop_task_bytes: tasks::noop_task_bytes(),
         join_task_bytes: tasks::join_task_bytes(),
+        timers,
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("serialising the report");
         println!("{json}");
     } else {
-        print_task_table(&report);
+        print_tables(&report);
+    }
+}
+
+fn print_tables(report: &Report) {
+    if !report.workloads.is_empty() {
+        print_task_table(report);
+    }
+    if let Some(timers) = &report.timers {
+        if !report.workloads.is_empty() {
+            println!();
+        }
+        print_timer_tables(timers);
     }
 }
 
@@ -153,6 +226,63 @@ fn print_task_table(report: &Report) {
         report.noop_task_bytes,
         report.join_task_bytes,
     );
+}
+
+fn print_timer_tables(report: &TimerReport) {
+    println!(
+        "pollen timer bench: {} timers firing after {}-{} ms (seed {:#x}), {} arm+cancel \
+         of {} ms timers, {} runs, median (min)",
+        report.timers,
+        report.min_delay_ms,
+        report.max_delay_ms,
+        report.seed,
+        report.cancels,
+        report.cancel_after_ms,
+        report.runs,
+    );
+    print_workloads(&report.workloads, |w| {
+        format!("{} ({})", w.workload, w.unit)
+    });
+    if let (Some(peer), Some(ratio)) = (
+        report.arm_cancel_fastest_peer,
+        report.arm_cancel_pollen_over_fastest,
+    ) {
+        println!("arm+cancel: pollen / fastest peer ({peer}) = {ratio:.2} (target <= 1.00)");
+    }
+    println!();
+    println!("lateness of fired timers, µs (actual wake - deadline, all timed runs)");
+    print_row(["runtime", "p50", "p99", "max", "timers", ""]);
+    println!("{} timers (the arm+fire batch above)", report.timers);
+    print_lateness(&report.lateness_us);
+    println!("{} timers (light load)", report.light_timers);
+    print_lateness(&report.light_lateness_us);
+}
+
+/// Prints one lateness row per runtime that ran.
+fn print_lateness(lateness: &LatenessReport) {
+    for (name, l) in [
+        ("pollen", lateness.pollen),
+        ("tokio-ct", lateness.tokio_ct),
+        ("smol-local", lateness.smol_local),
+    ] {
+        let Some(Lateness {
+            p50,
+            p99,
+            max,
+            timers,
+        }) = l
+        else {
+            continue;
+        };
+        print_row([
+            &format!("  {name}"),
+            &format!("{p50:.1}"),
+            &format!("{p99:.1}"),
+            &format!("{max:.1}"),
+            &timers.to_string(),
+            "",
+        ]);
+    }
 }
 
 /// Prints the header and one row per workload, named by `name`.
