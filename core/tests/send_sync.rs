@@ -57,6 +57,16 @@ fn public_types_are_send_and_sync() {
         sync::<SemaphorePermit<'static>>();
         send::<AcquireError>();
         sync::<TryAcquireError>();
+        use pollen_core::sync::{Lock, Mutex as AsyncMutex, MutexGuard, TryLockError};
+        send::<AsyncMutex<u32>>();
+        sync::<AsyncMutex<u32>>();
+        // `T: Send` is enough for the mutex, as for `std::sync::Mutex`.
+        sync::<AsyncMutex<core::cell::Cell<u32>>>();
+        send::<Lock<'static, u32>>();
+        send::<MutexGuard<'static, u32>>();
+        sync::<MutexGuard<'static, u32>>();
+        send::<TryLockError>();
+        sync::<TryLockError>();
     }
     {
         use pollen_core::time::*;

@@ -104,3 +104,21 @@ fn one_permit_excludes() {
         assert_eq!(sem.available_permits(), 1);
     });
 }
+
+#[test]
+fn the_mutex_excludes_across_threads() {
+    model(|| {
+        let mutex = shared(super::Mutex::new(0u32));
+        let worker = {
+            let mutex = mutex.clone();
+            move || {
+                let mut guard = crate::loom_test_slot::block_on(mutex.lock());
+                *guard += 1;
+            }
+        };
+        let t = thread::spawn(worker.clone());
+        worker();
+        t.join().unwrap();
+        assert_eq!(*mutex.try_lock().unwrap(), 2);
+    });
+}

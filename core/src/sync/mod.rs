@@ -1,5 +1,6 @@
 //! Synchronisation: the raw-mutex parameter, the blocking mutex built on it,
-//! and the async primitives: [`Notify`] and [`Semaphore`] so far.
+//! and the async primitives: [`Mutex`], [`Notify`] and [`Semaphore`] so
+//! far.
 //!
 //! # Waiting
 //!
@@ -50,6 +51,7 @@
 //! name users expect for the async mutex.
 
 pub mod blocking_mutex;
+mod mutex;
 mod notify;
 mod raw_mutex;
 mod semaphore;
@@ -58,6 +60,7 @@ mod wait_queue;
 #[cfg(all(test, feature = "alloc"))]
 mod loom_tests;
 
+pub use self::mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use self::notify::{Notified, Notify};
 #[cfg(feature = "std")]
 pub use self::raw_mutex::StdRawMutex;
