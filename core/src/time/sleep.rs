@@ -16,8 +16,9 @@ use super::timer::TimerHandle;
 /// Its timer entry lives inside the future, so arming it never allocates:
 /// the first poll puts it in the timer's wheel, and dropping the `Sleep`
 /// takes it out. The deadline is fixed when the `Sleep` is made, not when
-/// it is first polled. A deadline that has passed completes on the first
-/// poll. The task that polled it last is the one woken, even if it moved to
+/// it is first polled. A deadline already passed when the `Sleep` is made
+/// completes on the first poll; one that passes before the first poll
+/// completes then, or at the timer's next `process`. The task that polled it last is the one woken, even if it moved to
 /// another worker between polls.
 ///
 /// # Cancel safety
@@ -51,6 +52,8 @@ use super::timer::TimerHandle;
 pub struct Sleep {
     timer: &'static dyn TimerHandle,
     deadline: Instant,
+    /// `deadline` in the clock's ticks, rounded up.
+    tick: u64,
     /// Whether `entry` may be in the timer's wheel (armed, or fired by it):
     /// if so, it must be disarmed before it moves or goes.
     armed: bool,
@@ -62,11 +65,24 @@ pub struct Sleep {
 
 impl Sleep {
     pub(crate) fn new(timer: &'static dyn TimerHandle, deadline: Instant) -> Sleep {
+        Sleep::with_now(timer, deadline, timer.now_tick())
+    }
+
+    /// A `Sleep` made at tick `now` (one clock reading serves both the
+    /// deadline and this check). A deadline already passed is fired at
+    /// once: the first poll completes without arming.
+    pub(crate) fn with_now(timer: &'static dyn TimerHandle, deadline: Instant, now: u64) -> Sleep {
+        let tick = timer.deadline_tick(deadline);
+        let entry = Entry::new();
+        if tick <= now {
+            entry.set_fired();
+        }
         Sleep {
             timer,
             deadline,
+            tick,
             armed: false,
-            entry: Entry::new(),
+            entry,
         }
     }
 
@@ -91,6 +107,10 @@ impl Sleep {
         this.disarm();
         this.entry.reset();
         this.deadline = deadline;
+        this.tick = this.timer.deadline_tick(deadline);
+        if this.tick <= this.timer.now_tick() {
+            this.entry.set_fired();
+        }
     }
 
     /// Takes the entry out of the wheel if it may be in it.
@@ -123,15 +143,11 @@ impl Future for Sleep {
                 Poll::Pending
             };
         }
-        let tick = this.timer.deadline_tick(this.deadline);
-        if tick <= this.timer.now_tick() {
-            this.entry.set_fired();
-            return Poll::Ready(());
-        }
         this.entry.register(cx.waker());
         // SAFETY: the entry is in no wheel (not armed); it stays pinned
-        // inside this `Sleep`, and `Drop` (or `reset`) disarms it.
-        if !unsafe { this.timer.arm(&this.entry, tick) } {
+        // inside this `Sleep`, and `Drop` (or `reset`) disarms it. (A
+        // deadline the wheel has already passed is refused: due now.)
+        if !unsafe { this.timer.arm(&this.entry, this.tick) } {
             this.entry.set_fired();
             return Poll::Ready(());
         }

@@ -4,8 +4,6 @@ use core::fmt;
 use core::task::Waker;
 use core::time::Duration;
 
-use crate::loom::AtomicWaker;
-
 use super::entry::Entry;
 use super::wheel::Wheel;
 use super::{Clock, Instant, Interval, Sleep, Timeout};
@@ -53,10 +51,17 @@ const FIRE_BATCH: usize = if cfg!(loom) { 2 } else { 32 };
 /// ```
 pub struct Timer<C, M> {
     clock: C,
-    wheel: Mutex<M, Wheel>,
-    /// Woken when a timer is armed earlier than every other one, so that a
-    /// driver sleeping until the old deadline wakes up and plans again.
-    earlier: AtomicWaker,
+    state: Mutex<M, State>,
+}
+
+/// What the timer's lock guards.
+struct State {
+    wheel: Wheel,
+    /// The driver to wake when a timer is armed earlier than every other
+    /// one, so that, sleeping until the old deadline, it plans again. Taken
+    /// by that wake: a driver registers again each time it goes to sleep,
+    /// and arming costs nothing extra while none sleeps.
+    driver: Option<Waker>,
 }
 
 /// What `Sleep` needs of its timer, with the clock and lock types erased.
@@ -95,8 +100,7 @@ impl<C, M: RawMutex> Timer<C, M> {
     pub const fn new(clock: C) -> Timer<C, M> {
         Timer {
             clock,
-            wheel: Mutex::new(Wheel::new()),
-            earlier: AtomicWaker::new(),
+            state: Mutex::new(State::new()),
         }
     }
 
@@ -105,8 +109,16 @@ impl<C, M: RawMutex> Timer<C, M> {
     pub fn new(clock: C) -> Timer<C, M> {
         Timer {
             clock,
-            wheel: Mutex::new(Wheel::new()),
-            earlier: AtomicWaker::new(),
+            state: Mutex::new(State::new()),
+        }
+    }
+}
+
+impl State {
+    const fn new() -> State {
+        State {
+            wheel: Wheel::new(),
+            driver: None,
         }
     }
 }
@@ -130,7 +142,7 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
     ///
     /// An embedder sleeps until then (a hardware alarm, a `poll` timeout).
     pub fn next_deadline(&self) -> Option<Instant> {
-        let tick = self.wheel.lock(|wheel| wheel.next_deadline())?;
+        let tick = self.state.lock(|s| s.wheel.next_deadline())?;
         Some(self.tick_instant(tick))
     }
 
@@ -145,12 +157,12 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
         loop {
             let mut wakers: [Option<Waker>; FIRE_BATCH] = [const { None }; FIRE_BATCH];
             let mut taken = 0;
-            let more = self.wheel.lock(|wheel| {
+            let more = self.state.lock(|s| {
                 while taken < FIRE_BATCH {
                     // SAFETY: every node in the wheel is the entry of a
                     // pinned future that disarms it (under this lock)
                     // before it goes.
-                    let Some(node) = (unsafe { wheel.poll(now) }) else {
+                    let Some(node) = (unsafe { s.wheel.poll(now) }) else {
                         return false;
                     };
                     // SAFETY: as above.
@@ -171,12 +183,16 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
         }
     }
 
-    /// Makes `waker` the one woken when a timer is armed with an earlier
-    /// deadline than every other: a driver parked until the old
-    /// [`next_deadline`](Self::next_deadline) registers here, and plans
-    /// again when woken. One waker at a time; the last registered wins.
+    /// Makes `waker` the one woken, once, when a timer is next armed with
+    /// an earlier deadline than every other: a driver about to sleep until
+    /// [`next_deadline`](Self::next_deadline) registers here first (before
+    /// reading the deadline), and plans again when woken. One waker at a
+    /// time; the last registered wins.
     pub fn register_deadline_waker(&self, waker: &Waker) {
-        self.earlier.register(waker);
+        self.state.lock(|s| match &mut s.driver {
+            Some(old) if old.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        });
     }
 
     fn tick_instant(&self, tick: u64) -> Instant {
@@ -189,7 +205,10 @@ impl<C: Clock + 'static, M: RawMutex + Sync + 'static> Timer<C, M> {
     ///
     /// See [`Sleep`] for details and an example.
     pub fn sleep(&'static self, duration: Duration) -> Sleep {
-        Sleep::new(self, self.now().saturating_add(duration))
+        // One clock reading for the deadline and the "already due" check.
+        let now = self.clock.now_ticks();
+        let deadline = self.tick_instant(now).saturating_add(duration);
+        Sleep::with_now(self, deadline, now)
     }
 
     /// A future that completes at `deadline` (at once if it has passed).
@@ -248,19 +267,22 @@ impl<C: Clock, M: RawMutex + Sync> TimerHandle for Timer<C, M> {
     }
 
     unsafe fn arm(&self, entry: &Entry, tick: u64) -> bool {
-        let armed = self.wheel.lock(|wheel| {
-            let before = wheel.next_deadline();
+        let armed = self.state.lock(|s| {
+            // Only a sleeping driver needs to know whether this one is now
+            // the earliest.
+            let before = s.driver.as_ref().map(|_| s.wheel.next_deadline());
             // SAFETY: forwarded from the caller.
-            if !unsafe { wheel.insert(entry.node(), tick) } {
+            if !unsafe { s.wheel.insert(entry.node(), tick) } {
                 return None;
             }
-            Some(before.is_none_or(|before| tick < before))
+            let earliest = before.is_some_and(|before| before.is_none_or(|b| tick < b));
+            Some(if earliest { s.driver.take() } else { None })
         });
         match armed {
             None => false,
-            Some(earliest) => {
-                if earliest {
-                    self.earlier.wake();
+            Some(driver) => {
+                if let Some(driver) = driver {
+                    driver.wake();
                 }
                 true
             }
@@ -269,8 +291,7 @@ impl<C: Clock, M: RawMutex + Sync> TimerHandle for Timer<C, M> {
 
     unsafe fn disarm(&self, entry: &Entry) {
         // SAFETY: forwarded from the caller.
-        self.wheel
-            .lock(|wheel| unsafe { wheel.remove(entry.node()) });
+        self.state.lock(|s| unsafe { s.wheel.remove(entry.node()) });
     }
 }
 
