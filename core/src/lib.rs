@@ -8,8 +8,12 @@
 //! - [`executor`]: the [`Executor`](executor::Executor) an embedder drives
 //!   with `tick`, `run_until_stalled`, `run(park)` or `block_on`.
 //! - [`future`]: `yield_now`, `poll_fn`, [`join!`], [`select!`], `Fuse`, ...
-//! - [`sync`]: the [`RawMutex`](sync::RawMutex) lock parameter core
-//!   primitives take, and [`blocking_mutex::Mutex`](sync::blocking_mutex::Mutex).
+//! - [`channel`]: [`oneshot`](channel::oneshot) so far, each with a
+//!   `static` form that needs no heap.
+//! - [`sync`]: the async [`Mutex`](sync::Mutex), [`Semaphore`](sync::Semaphore)
+//!   and [`Notify`](sync::Notify), the [`RawMutex`](sync::RawMutex) lock
+//!   parameter core primitives take, and
+//!   [`blocking_mutex::Mutex`](sync::blocking_mutex::Mutex).
 //! - [`time`]: the [`Clock`](time::Clock) trait, the timer wheel
 //!   ([`Timer`](time::Timer)), `sleep`, `timeout`, `Interval`, and virtual
 //!   time ([`ManualClock`](time::ManualClock)).
@@ -41,6 +45,7 @@ mod loom;
 #[cfg(all(test, feature = "alloc"))]
 mod loom_test_slot;
 
+pub mod channel;
 pub mod executor;
 pub mod future;
 pub mod sync;

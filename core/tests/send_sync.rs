@@ -69,6 +69,19 @@ fn public_types_are_send_and_sync() {
         sync::<TryLockError>();
     }
     {
+        use pollen_core::channel::oneshot::{Channel, Receiver, RecvError, Sender, TryRecvError};
+        send::<Channel<u32>>();
+        sync::<Channel<u32>>();
+        // `T: Send` is enough: the value moves, it is never shared.
+        sync::<Channel<core::cell::Cell<u32>>>();
+        send::<Sender<'static, u32>>();
+        sync::<Sender<'static, u32>>();
+        send::<Receiver<'static, u32>>();
+        sync::<Receiver<'static, u32>>();
+        send::<RecvError>();
+        sync::<TryRecvError>();
+    }
+    {
         use pollen_core::time::*;
         send::<Instant>();
         sync::<Instant>();

@@ -1,0 +1,89 @@
+//! Models of the channels. Under `--cfg loom` each explores every
+//! interleaving; otherwise each runs once as a plain test (and under Miri).
+
+use super::oneshot::Channel;
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Arc;
+use crate::loom::{model, thread};
+
+/// Counts its drops.
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A channel for one model iteration (`split` borrows it for the halves'
+/// lifetime): a `static` when the model runs once, leaked under loom.
+macro_rules! channel {
+    ($t:ty) => {{
+        #[cfg(not(loom))]
+        {
+            static CH: Channel<$t> = Channel::new();
+            &CH
+        }
+        #[cfg(loom)]
+        {
+            let ch: &'static Channel<$t> =
+                alloc::boxed::Box::leak(alloc::boxed::Box::new(Channel::new()));
+            ch
+        }
+    }};
+}
+
+#[test]
+fn oneshot_send_racing_receiver_drop_drops_the_value_once() {
+    model(|| {
+        let ch = channel!(Tracked);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = ch.split().unwrap();
+        let d = drops.clone();
+        let sender = thread::spawn(move || tx.send(Tracked(d)).err());
+        drop(rx);
+        let returned = sender.join().unwrap();
+        // Either the receiver's drop dropped it, or the send gave it back.
+        let dropped = drops.load(Ordering::SeqCst);
+        assert_eq!(dropped + usize::from(returned.is_some()), 1);
+        drop(returned);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert!(ch.split().is_some(), "free again for the next user");
+    });
+}
+
+#[test]
+fn oneshot_receiver_sees_the_value_or_the_sender_gone() {
+    model(|| {
+        let ch = channel!(u32);
+        let (tx, rx) = ch.split().unwrap();
+        let sender = thread::spawn(move || {
+            tx.send(7).unwrap();
+        });
+        assert_eq!(crate::loom_test_slot::block_on(rx), Ok(7));
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_sender_drop_wakes_a_waiting_receiver() {
+    model(|| {
+        let ch = channel!(u32);
+        let (tx, rx) = ch.split().unwrap();
+        let dropper = thread::spawn(move || drop(tx));
+        assert!(crate::loom_test_slot::block_on(rx).is_err());
+        dropper.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_closed_wakes_the_sender() {
+    model(|| {
+        let ch = channel!(u32);
+        let (mut tx, rx) = ch.split().unwrap();
+        let dropper = thread::spawn(move || drop(rx));
+        crate::loom_test_slot::block_on(core::future::poll_fn(|cx| tx.poll_closed(cx)));
+        assert_eq!(tx.send(1), Err(1));
+        dropper.join().unwrap();
+    });
+}
