@@ -9,7 +9,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
 use future_support::CountWaker;
-use pollen_core::channel::oneshot::{self, Channel, RecvError, TryRecvError};
+#[cfg(feature = "alloc")]
+use pollen_core::channel::oneshot;
+use pollen_core::channel::oneshot::{Channel, RecvError, TryRecvError};
 
 /// Counts its drops in the given counter.
 struct Tracked<'a>(u32, &'a AtomicUsize);

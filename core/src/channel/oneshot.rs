@@ -251,7 +251,7 @@ impl<T> Sender<'_, T> {
     ///
     /// The value comes back if the receiver is gone.
     pub fn send(self, value: T) -> Result<(), T> {
-        let this = ManuallyDrop::new(self);
+        let mut this = ManuallyDrop::new(self);
         let channel = &*this.channel;
         // SAFETY: neither `VALUE` nor `TX_DONE` is set (this is the one
         // sender, and it has not sent): the slot is ours to write.
@@ -272,7 +272,7 @@ impl<T> Sender<'_, T> {
         };
         // SAFETY: `this` is not used again; its handle (an `Arc` under
         // `alloc`) is dropped once, here, without running `Sender::drop`.
-        drop(unsafe { core::ptr::read(&this.channel) });
+        unsafe { core::ptr::drop_in_place(&mut this.channel) };
         result
     }
 
