@@ -70,3 +70,34 @@ pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
 pub(crate) fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
 }
+
+/// A raw mutex that blocks (loom's `Mutex` under loom): the models explore
+/// the timer's protocol, not a spin lock's retries (which would exhaust
+/// loom's branch budget with three threads; `SpinRawMutex` has its own
+/// model).
+pub(crate) struct BlockingRawMutex {
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<()>,
+    #[cfg(not(loom))]
+    inner: std::sync::Mutex<()>,
+}
+
+// SAFETY: `lock` holds the inner mutex's guard while `f` runs.
+unsafe impl crate::sync::RawMutex for BlockingRawMutex {
+    #[cfg(not(loom))]
+    const INIT: Self = BlockingRawMutex {
+        inner: std::sync::Mutex::new(()),
+    };
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        BlockingRawMutex {
+            inner: loom::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.inner.lock().unwrap();
+        f()
+    }
+}

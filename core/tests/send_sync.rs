@@ -82,6 +82,23 @@ fn public_types_are_send_and_sync() {
         sync::<TryRecvError>();
     }
     {
+        use pollen_core::channel::mpsc::{
+            Channel, Permit, Receiver, Reserve, SendError, Sender, TryRecvError, TrySendError,
+        };
+        send::<Channel<u32, 4>>();
+        sync::<Channel<u32, 4>>();
+        sync::<Channel<core::cell::Cell<u32>, 4>>();
+        send::<Sender<'static, u32>>();
+        sync::<Sender<'static, u32>>();
+        send::<Receiver<'static, u32>>();
+        sync::<Receiver<'static, u32>>();
+        send::<Permit<'static, u32>>();
+        send::<Reserve<'static, u32>>();
+        send::<SendError<u32>>();
+        sync::<TrySendError<u32>>();
+        sync::<TryRecvError>();
+    }
+    {
         use pollen_core::time::*;
         send::<Instant>();
         sync::<Instant>();

@@ -5,6 +5,7 @@ use super::oneshot::Channel;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 use crate::loom::{model, thread};
+use crate::loom_test_slot::BlockingRawMutex;
 
 /// Counts its drops.
 struct Tracked(Arc<AtomicUsize>);
@@ -85,5 +86,65 @@ fn oneshot_closed_wakes_the_sender() {
         crate::loom_test_slot::block_on(core::future::poll_fn(|cx| tx.poll_closed(cx)));
         assert_eq!(tx.send(1), Err(1));
         dropper.join().unwrap();
+    });
+}
+
+/// A bounded channel for one model iteration, as `channel!` above.
+macro_rules! bounded {
+    ($t:ty, $n:literal) => {{
+        #[cfg(not(loom))]
+        {
+            static CH: super::mpsc::Channel<$t, $n, BlockingRawMutex> =
+                super::mpsc::Channel::with_raw_mutex();
+            &CH
+        }
+        #[cfg(loom)]
+        {
+            let ch: &'static super::mpsc::Channel<$t, $n, BlockingRawMutex> =
+                alloc::boxed::Box::leak(alloc::boxed::Box::new(
+                    super::mpsc::Channel::with_raw_mutex(),
+                ));
+            ch
+        }
+    }};
+}
+
+#[test]
+fn mpsc_two_senders_through_one_slot_every_value_once() {
+    model(|| {
+        let ch = bounded!(u32, 1);
+        let (tx, mut rx) = ch.split().unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || crate::loom_test_slot::block_on(tx.send(1)).unwrap());
+        let b = thread::spawn(move || crate::loom_test_slot::block_on(tx2.send(2)).unwrap());
+        let mut got = 0;
+        while let Some(v) = crate::loom_test_slot::block_on(rx.recv()) {
+            got += v;
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(got, 3, "each value exactly once");
+        drop(rx);
+        assert!(ch.split().is_some(), "all halves gone: free again");
+    });
+}
+
+#[test]
+fn mpsc_receiver_drop_racing_a_send_drops_the_value_once() {
+    model(|| {
+        let ch = bounded!(Tracked, 1);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = ch.split().unwrap();
+        let d = drops.clone();
+        let sender = thread::spawn(move || tx.try_send(Tracked(d)).err().map(|e| e.into_inner()));
+        drop(rx);
+        let back = sender.join().unwrap();
+        // Buffered and dropped with the receiver, or refused and returned.
+        assert_eq!(
+            drops.load(Ordering::SeqCst) + usize::from(back.is_some()),
+            1
+        );
+        drop(back);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }

@@ -1,12 +1,14 @@
 //! Channels: tasks talk by sending values.
 //!
 //! - [`oneshot`]: one value, once, from one task to another.
+//! - [`mpsc`]: bounded, many senders, one receiver, with backpressure.
 //!
 //! Each channel has a `static`-friendly form that needs no heap (a
 //! `Channel` value you put in a `static` and `split`), and under `alloc`
 //! the `channel()` constructor users of other runtimes know, which keeps the
 //! channel in an `Arc`.
 
+pub mod mpsc;
 pub mod oneshot;
 
 #[cfg(all(test, feature = "alloc"))]

@@ -54,6 +54,7 @@ pub mod blocking_mutex;
 mod mutex;
 mod notify;
 mod raw_mutex;
+mod raw_semaphore;
 mod semaphore;
 mod wait_queue;
 
@@ -65,4 +66,7 @@ pub use self::notify::{Notified, Notify};
 #[cfg(feature = "std")]
 pub use self::raw_mutex::StdRawMutex;
 pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
-pub use self::semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
+pub use self::raw_semaphore::{AcquireError, TryAcquireError};
+pub(crate) use self::raw_semaphore::{RawAcquire, RawSemaphore, Shared as SemaphoreShared};
+pub use self::semaphore::{Acquire, Semaphore, SemaphorePermit};
+pub(crate) use self::wait_queue::WakeList;

@@ -14,40 +14,9 @@ use core::time::Duration;
 use super::{Instant, ManualClock, Sleep, Timer};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{model, thread};
-use crate::sync::RawMutex;
+use crate::loom_test_slot::BlockingRawMutex;
 
 type TestTimer = Timer<ManualClock, BlockingRawMutex>;
-
-/// A raw mutex that blocks (loom's `Mutex` under loom): the models explore
-/// the timer's protocol, not a spin lock's retries (which would exhaust
-/// loom's branch budget with three threads; `SpinRawMutex` has its own
-/// model).
-struct BlockingRawMutex {
-    #[cfg(loom)]
-    inner: loom::sync::Mutex<()>,
-    #[cfg(not(loom))]
-    inner: std::sync::Mutex<()>,
-}
-
-// SAFETY: `lock` holds the inner mutex's guard while `f` runs.
-unsafe impl RawMutex for BlockingRawMutex {
-    #[cfg(not(loom))]
-    const INIT: Self = BlockingRawMutex {
-        inner: std::sync::Mutex::new(()),
-    };
-
-    #[cfg(loom)]
-    fn new() -> Self {
-        BlockingRawMutex {
-            inner: loom::sync::Mutex::new(()),
-        }
-    }
-
-    fn lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _guard = self.inner.lock().unwrap();
-        f()
-    }
-}
 
 /// A fresh timer for one model iteration (`Sleep` needs `'static`): a
 /// `static` when the model runs once, leaked under loom.

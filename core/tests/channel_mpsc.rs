@@ -1,0 +1,245 @@
+//! Bounded `mpsc`: backpressure, closing, cancellation, every value dropped
+//! once, static channels reused.
+
+mod future_support;
+
+use core::future::Future;
+use core::pin::pin;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll};
+
+use future_support::CountWaker;
+#[cfg(feature = "alloc")]
+use pollen_core::channel::mpsc;
+use pollen_core::channel::mpsc::{Channel, SendError, TryRecvError, TrySendError};
+
+struct Tracked(&'static AtomicUsize);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_full_channel_holds_the_third_send_until_a_receive() {
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    assert!(pin!(tx.send(1)).poll(&mut cx).is_ready());
+    assert!(pin!(tx.send(2)).poll(&mut cx).is_ready());
+    let mut third = pin!(tx.send(3));
+    assert!(third.as_mut().poll(&mut cx).is_pending(), "full: waits");
+    assert_eq!(tx.capacity(), 0);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(counter.wakes(), 1, "the waiting sender is woken");
+    assert_eq!(third.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(tx.max_capacity(), 2);
+}
+
+#[test]
+#[cfg(feature = "alloc")]
+fn three_senders_times_ten_messages_are_thirty_received() {
+    use pollen_core::executor::Executor;
+    static EX: Executor = Executor::new();
+    let (tx, mut rx) = mpsc::channel::<u32>(4);
+    for s in 0..3 {
+        let tx = tx.clone();
+        drop(EX.spawn(async move {
+            for i in 0..10 {
+                tx.send(s * 100 + i).await.unwrap();
+            }
+        }));
+    }
+    drop(tx);
+    let received = EX.spawn(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await {
+            got.push(v);
+        }
+        got
+    });
+    EX.run_until_stalled();
+    let (_, waker) = CountWaker::new();
+    let Poll::Ready(Ok(mut got)) = pin!(received).poll(&mut Context::from_waker(&waker)) else {
+        panic!("the receiver finished")
+    };
+    assert_eq!(got.len(), 30);
+    // Each sender's messages arrive in its order.
+    for s in 0..3 {
+        let mine: Vec<u32> = got.iter().copied().filter(|v| v / 100 == s).collect();
+        assert_eq!(mine, (0..10).map(|i| s * 100 + i).collect::<Vec<_>>());
+    }
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 30);
+}
+
+#[test]
+fn recv_is_none_once_every_sender_is_gone_and_the_buffer_drained() {
+    static CH: Channel<u32, 4> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let tx2 = tx.clone();
+    tx.try_send(1).unwrap();
+    drop(tx);
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
+    assert!(rx.poll_recv(&mut cx).is_pending(), "a sender is left");
+    drop(tx2);
+    assert_eq!(
+        counter.wakes(),
+        1,
+        "the last sender's drop wakes the receiver"
+    );
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn a_dropped_receiver_fails_senders_and_drops_what_was_buffered() {
+    static CH: Channel<Tracked, 1> = Channel::new();
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    let (tx, rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    assert!(tx.try_send(Tracked(&DROPS)).is_ok());
+    let mut waiting = pin!(tx.send(Tracked(&DROPS)));
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    let mut closed = pin!(tx.closed());
+    assert!(closed.as_mut().poll(&mut cx).is_pending());
+    drop(rx);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the buffered value");
+    assert!(counter.wakes() >= 2, "the waiting sender and closed()");
+    assert!(closed.as_mut().poll(&mut cx).is_ready());
+    let Poll::Ready(Err(SendError(back))) = waiting.as_mut().poll(&mut cx) else {
+        panic!("the send fails")
+    };
+    drop(back);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+    assert!(tx.is_closed());
+    assert!(matches!(
+        tx.try_send(Tracked(&DROPS)),
+        Err(TrySendError::Closed(_))
+    ));
+    assert_eq!(DROPS.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_static_channel_is_reused_once_all_halves_are_gone() {
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, rx) = CH.split().unwrap();
+    tx.try_send(1).unwrap();
+    assert!(CH.split().is_none(), "in use");
+    drop(rx);
+    assert!(CH.split().is_none(), "a sender is alive");
+    drop(tx);
+    let (tx, mut rx) = CH.split().expect("free again");
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "nothing left from before"
+    );
+    tx.try_send(2).unwrap();
+    tx.try_send(3).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn try_send_says_full_and_gives_the_value_back() {
+    static CH: Channel<u32, 1> = Channel::new();
+    let (tx, _rx) = CH.split().unwrap();
+    tx.try_send(1).unwrap();
+    let Err(TrySendError::Full(2)) = tx.try_send(2) else {
+        panic!("full")
+    };
+    assert_eq!(TrySendError::Full(5).into_inner(), 5);
+    assert_eq!(
+        TrySendError::Closed(5u8).to_string(),
+        "the channel is closed"
+    );
+}
+
+#[test]
+fn a_permit_reserves_a_slot_and_gives_it_back_unused() {
+    static CH: Channel<u32, 1> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let Poll::Ready(Ok(permit)) = pin!(tx.reserve()).poll(&mut cx) else {
+        panic!("a free slot")
+    };
+    assert!(
+        matches!(tx.try_send(9), Err(TrySendError::Full(9))),
+        "reserved"
+    );
+    drop(permit);
+    assert_eq!(tx.capacity(), 1);
+    let Poll::Ready(Ok(permit)) = pin!(tx.reserve()).poll(&mut cx) else {
+        panic!("free again")
+    };
+    permit.send(7);
+    assert_eq!(rx.try_recv(), Ok(7));
+}
+
+#[test]
+fn blocked_senders_are_served_in_order_and_a_cancelled_one_loses_its_place() {
+    static CH: Channel<u32, 1> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    tx.try_send(0).unwrap();
+    let mut a = pin!(tx.send(1));
+    let mut b = Box::pin(tx.send(2));
+    let mut c = pin!(tx.send(3));
+    for f in [
+        a.as_mut().poll(&mut cx),
+        b.as_mut().poll(&mut cx),
+        c.as_mut().poll(&mut cx),
+    ] {
+        assert!(f.is_pending());
+    }
+    drop(b);
+    // Each receive frees the slot for the next sender in line: `a`, then
+    // `c` (`b` gave up its place).
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(c.as_mut().poll(&mut cx).is_pending(), "c waits behind a");
+    assert_eq!(a.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(c.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn close_lets_the_buffer_drain_then_ends() {
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    tx.try_send(1).unwrap();
+    rx.close();
+    assert!(matches!(tx.try_send(2), Err(TrySendError::Closed(2))));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Disconnected),
+        "closed and drained"
+    );
+}
+
+#[test]
+fn the_receiver_is_a_stream() {
+    use futures_core::Stream;
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, rx) = CH.split().unwrap();
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    tx.try_send(4).unwrap();
+    drop(tx);
+    let mut rx = pin!(rx);
+    assert_eq!(rx.as_mut().poll_next(&mut cx), Poll::Ready(Some(4)));
+    assert_eq!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None));
+}
