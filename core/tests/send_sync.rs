@@ -82,6 +82,17 @@ fn public_types_are_send_and_sync() {
         sync::<TryRecvError>();
     }
     {
+        use pollen_core::channel::watch::{Channel, Receiver, RecvError, SendError, Sender};
+        send::<Channel<u32>>();
+        sync::<Channel<u32>>();
+        send::<Sender<'static, u32>>();
+        sync::<Sender<'static, u32>>();
+        send::<Receiver<'static, u32>>();
+        sync::<Receiver<'static, u32>>();
+        send::<RecvError>();
+        sync::<SendError<u32>>();
+    }
+    {
         use pollen_core::channel::mpsc::{
             Channel, Permit, Receiver, Reserve, SendError, Sender, TryRecvError, TrySendError,
         };

@@ -148,3 +148,26 @@ fn mpsc_receiver_drop_racing_a_send_drops_the_value_once() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn watch_a_change_racing_changed_is_never_missed() {
+    model(|| {
+        #[cfg(not(loom))]
+        let ch: &'static super::watch::Channel<u32> = {
+            static CH: super::watch::Channel<u32> = super::watch::Channel::new(0);
+            &CH
+        };
+        #[cfg(loom)]
+        let ch: &'static super::watch::Channel<u32> =
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(super::watch::Channel::new(0)));
+        let (tx, mut rx) = ch.split().unwrap();
+        let sender = thread::spawn(move || {
+            tx.send(1).unwrap();
+            // Dropping the sender ends the channel after the change.
+        });
+        assert_eq!(crate::loom_test_slot::block_on(rx.changed()), Ok(()));
+        assert_eq!(rx.get(), 1);
+        sender.join().unwrap();
+        assert!(crate::loom_test_slot::block_on(rx.changed()).is_err());
+    });
+}

@@ -2,6 +2,7 @@
 //!
 //! - [`oneshot`]: one value, once, from one task to another.
 //! - [`mpsc`]: bounded, many senders, one receiver, with backpressure.
+//! - [`watch`]: the latest value, for any number of receivers.
 //!
 //! Each channel has a `static`-friendly form that needs no heap (a
 //! `Channel` value you put in a `static` and `split`), and under `alloc`
@@ -10,6 +11,7 @@
 
 pub mod mpsc;
 pub mod oneshot;
+pub mod watch;
 
 #[cfg(all(test, feature = "alloc"))]
 mod loom_tests;
