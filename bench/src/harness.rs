@@ -122,4 +122,13 @@ impl WorkloadResult {
             pollen_over_smol: ratio(smol),
         }
     }
+
+    /// The faster of tokio and smol on this workload (the lower median),
+    /// and its median; `None` if neither ran.
+    pub fn fastest_peer(&self) -> Option<(&'static str, f64)> {
+        [("tokio-ct", self.tokio_ct), ("smol-local", self.smol_local)]
+            .into_iter()
+            .filter_map(|(name, stats)| Some((name, stats?.median)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
 }

@@ -244,13 +244,7 @@ pub fn run(sizes: Sizes, runtimes: &[Rt], runs: u64, evict: &mut Evict) -> Timer
         bench.arm_cancel(rt).as_nanos() as f64 / cancels as f64
     });
     let cancel = WorkloadResult::new("arm+cancel", "ns/timer", cancel);
-    let fastest = [
-        ("tokio-ct", cancel.tokio_ct),
-        ("smol-local", cancel.smol_local),
-    ]
-    .into_iter()
-    .filter_map(|(name, stats)| Some((name, stats?.median)))
-    .min_by(|a, b| a.1.total_cmp(&b.1));
+    let fastest = cancel.fastest_peer();
     let over_fastest = fastest.and_then(|(_, peer)| Some(cancel.pollen?.median / peer));
 
     TimerReport {
