@@ -4,7 +4,7 @@
 //!
 //! # What is measured
 //!
-//! Two suites, each printed as its own table:
+//! Three suites, each printed as its own table:
 //!
 //! - **tasks** ([`tasks`]): spawning and running 100 000 tiny tasks on
 //!   pollen-core's [`Executor`](pollen_core::executor::Executor), detached
@@ -16,17 +16,26 @@
 //!   1 000 000 timers (ns each), on pollen's timer wheel driven by the core
 //!   executor through a `TimerPark`, tokio's timer driver and smol's
 //!   `async-io` timers.
+//! - **channels** ([`channels`]): 1 000 000 messages through a bounded
+//!   mpsc channel of 1 024 slots from 1 and from 10 producer tasks to one
+//!   consumer (ns per message), 100 000 oneshots created, sent and
+//!   received (ns per oneshot), and 100 pairs of tasks passing a value back
+//!   and forth 1 000 times each through a fresh oneshot per message (ns
+//!   per round trip), on pollen-core's channels, tokio's and smol's
+//!   (`async-channel`).
 //!
 //! Every workload checks its own result after every run (every task ran,
-//! every timer fired once and not early, or was armed and cancelled), so a
-//! broken runtime cannot produce a fast figure.
+//! every timer fired once and not early, or was armed and cancelled, every
+//! message came once and in order), so a broken runtime cannot produce a
+//! fast figure.
 //!
 //! # Fairness
 //!
 //! Each runtime is built once, outside any timed region. Before a workload
 //! is timed, it runs once on each runtime untimed (warm-up: allocator pools,
 //! caches, lazily started threads). Then it runs `--runs R` rounds (default
-//! 11; `--timer-runs` for the timer suite), and each round runs pollen,
+//! 11; `--timer-runs` for the timer suite, `--channel-runs` for the channel
+//! suite), and each round runs pollen,
 //! tokio and smol one after the other, so machine noise falls on all three
 //! alike. Before every timed run, untimed, a 64 MiB buffer is written (one
 //! word per cache line), so that every run starts from the same cold caches
@@ -43,8 +52,10 @@
 //! lateness table is in µs, over every timer of the timed arm+fire runs.
 //! The task table's last line is what pollen adds to every task: its
 //! header, and the whole task allocation (header, future or output, join
-//! waker slot) for the detached workload's future. `--json` prints the same
-//! numbers as one JSON object.
+//! waker slot) for the detached workload's future. The channel table's
+//! last line is pollen's worst ratio to the faster of tokio and smol, over
+//! its workloads (the target is <= 1.00 on every one). `--json` prints the
+//! same numbers as one JSON object.
 //!
 //! Compare ratios from the same run, not absolute figures across machines
 //! or runs: the machine is shared and noisy, and the figures also depend on
@@ -54,11 +65,12 @@
 //! Hidden flags, for investigating: `--only pollen` (or a comma-separated
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
-//! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`)
-//! runs only that suite.
+//! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
+//! `channels`, or a comma-separated list) runs only those suites.
 
 #![forbid(unsafe_code)]
 
+mod channels;
 mod harness;
 mod tasks;
 mod timers;
@@ -66,12 +78,14 @@ mod timers;
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use crate::channels::ChannelReport;
 use crate::harness::{Evict, Stats, WorkloadResult};
 use crate::timers::{Lateness, LatenessReport, TimerReport};
 
 /// The same workloads on pollen, tokio (current thread) and smol
 /// (`LocalExecutor`): tiny tasks as ns per task, timers as time per batch,
-/// lateness and ns per arm+cancel; with ratios.
+/// lateness and ns per arm+cancel, channels as ns per message, oneshot and
+/// round trip; with ratios.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -95,6 +109,24 @@ struct Args {
     /// Timed runs per timer workload and runtime.
     #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
     timer_runs: u64,
+    /// Messages per run of an mpsc workload (sent by one producer, or by
+    /// ten together).
+    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    messages: u64,
+    /// Oneshots created, sent and received per oneshot run.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    oneshots: u64,
+    /// Task pairs per ping-pong run.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pairs: u64,
+    /// Round trips per pair per ping-pong run, each message through a
+    /// fresh oneshot.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    round_trips: u64,
+    /// Timed runs per channel workload and runtime.
+    #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
+    channel_runs: u64,
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -128,10 +160,12 @@ impl Rt {
 enum Suite {
     Tasks,
     Timers,
+    Channels,
 }
 
 /// Everything one run prints. The task suite's fields are at the top level
-/// (as before the timer suite existed); the timer suite's are in `timers`.
+/// (as before the timer suite existed); the timer suite's are in `timers`,
+/// the channel suite's in `channels`.
 #[derive(Debug, Serialize)]
 struct Report {
     tasks: u64,
@@ -148,6 +182,8 @@ struct Report {
     join_task_bytes: usize,
     /// The timer workloads (`null` if the suite was skipped).
     timers: Option<TimerReport>,
+    /// The channel workloads (`null` if the suite was skipped).
+    channels: Option<ChannelReport>,
 }
 
 /// The header size pollen aims for on 64-bit targets.
@@ -180,6 +216,15 @@ fn main() {
         };
         timers::run(sizes, &runtimes, args.timer_runs, &mut evict)
     });
+    let channels = runs_suite(Suite::Channels).then(|| {
+        let sizes = channels::Sizes {
+            messages: to_usize(args.messages, "messages"),
+            oneshots: to_usize(args.oneshots, "oneshots"),
+            pairs: to_usize(args.pairs, "pairs"),
+            round_trips: to_usize(args.round_trips, "round-trips"),
+        };
+        channels::run(sizes, &runtimes, args.channel_runs, &mut evict)
+    });
 
     let report = Report {
         tasks: args.tasks,
@@ -191,6 +236,7 @@ fn main() {
         noop_task_bytes: tasks::noop_task_bytes(),
         join_task_bytes: tasks::join_task_bytes(),
         timers,
+        channels,
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("serialising the report");
@@ -201,14 +247,24 @@ fn main() {
 }
 
 fn print_tables(report: &Report) {
+    // A blank line between tables.
+    let mut printed = false;
+    let mut next_table = || {
+        if std::mem::replace(&mut printed, true) {
+            println!();
+        }
+    };
     if !report.workloads.is_empty() {
+        next_table();
         print_task_table(report);
     }
     if let Some(timers) = &report.timers {
-        if !report.workloads.is_empty() {
-            println!();
-        }
+        next_table();
         print_timer_tables(timers);
+    }
+    if let Some(channels) = &report.channels {
+        next_table();
+        print_channel_table(channels);
     }
 }
 
@@ -256,6 +312,31 @@ fn print_timer_tables(report: &TimerReport) {
     print_lateness(&report.lateness_us);
     println!("{} timers (light load)", report.light_timers);
     print_lateness(&report.light_lateness_us);
+}
+
+fn print_channel_table(report: &ChannelReport) {
+    println!(
+        "pollen channel bench: {} messages through mpsc({}) from 1 and {} producers, \
+         {} oneshots, {} pairs x {} oneshot round trips (smol's oneshot: {}), {} runs, \
+         median (min)",
+        report.messages,
+        report.capacity,
+        report.producers,
+        report.oneshots,
+        report.pairs,
+        report.round_trips,
+        report.smol_oneshot,
+        report.runs,
+    );
+    print_workloads(&report.workloads, |w| {
+        format!("{} ({})", w.workload, w.unit)
+    });
+    if let Some(slowest) = report.slowest {
+        println!(
+            "slowest pollen/fastest-peer ratio: {:.2} ({}, fastest peer {}; target <= 1.00)",
+            slowest.pollen_over_fastest_peer, slowest.workload, slowest.fastest_peer,
+        );
+    }
 }
 
 /// Prints one lateness row per runtime that ran.
