@@ -67,6 +67,15 @@ fn public_types_are_send_and_sync() {
         sync::<MutexGuard<'static, u32>>();
         send::<TryLockError>();
         sync::<TryLockError>();
+        use pollen_core::sync::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
+        send::<RwLock<u32>>();
+        sync::<RwLock<u32>>();
+        send::<Read<'static, u32>>();
+        send::<Write<'static, u32>>();
+        send::<RwLockReadGuard<'static, u32>>();
+        sync::<RwLockReadGuard<'static, u32>>();
+        send::<RwLockWriteGuard<'static, u32>>();
+        sync::<RwLockWriteGuard<'static, u32>>();
     }
     {
         use pollen_core::channel::oneshot::{Channel, Receiver, RecvError, Sender, TryRecvError};

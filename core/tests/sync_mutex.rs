@@ -56,7 +56,7 @@ fn the_lock_goes_to_waiters_in_order() {
     assert_eq!(*guard, ['a', 'b']);
     assert_eq!(
         mutex.try_lock().unwrap_err().to_string(),
-        "the mutex is locked"
+        "the lock is held, or tasks wait for it"
     );
 }
 

@@ -122,3 +122,18 @@ fn the_mutex_excludes_across_threads() {
         assert_eq!(*mutex.try_lock().unwrap(), 2);
     });
 }
+
+#[test]
+fn rwlock_writer_excludes_a_reader() {
+    model(|| {
+        let lock = shared(super::RwLock::new(0u32));
+        let l = lock.clone();
+        let writer = thread::spawn(move || {
+            *crate::loom_test_slot::block_on(l.write()) += 1;
+        });
+        let seen = *crate::loom_test_slot::block_on(lock.read());
+        assert!(seen <= 1);
+        writer.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1);
+    });
+}

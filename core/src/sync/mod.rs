@@ -1,6 +1,6 @@
 //! Synchronisation: the raw-mutex parameter, the blocking mutex built on it,
-//! and the async primitives: [`Mutex`], [`Notify`] and [`Semaphore`] so
-//! far.
+//! and the async primitives: [`Mutex`], [`RwLock`], [`Notify`] and
+//! [`Semaphore`] so far.
 //!
 //! # Waiting
 //!
@@ -55,6 +55,7 @@ mod mutex;
 mod notify;
 mod raw_mutex;
 mod raw_semaphore;
+mod rwlock;
 mod semaphore;
 mod wait_queue;
 
@@ -68,5 +69,6 @@ pub use self::raw_mutex::StdRawMutex;
 pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
 pub use self::raw_semaphore::{AcquireError, TryAcquireError};
 pub(crate) use self::raw_semaphore::{RawAcquire, RawSemaphore, Shared as SemaphoreShared};
+pub use self::rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use self::semaphore::{Acquire, Semaphore, SemaphorePermit};
 pub(crate) use self::wait_queue::WakeList;

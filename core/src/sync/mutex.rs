@@ -52,9 +52,11 @@ pub struct MutexGuard<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
     _permit: SemaphorePermit<'a, M>,
 }
 
-/// [`Mutex::try_lock`] found the mutex locked (or tasks waiting for it).
+/// A `try_` lock ([`Mutex::try_lock`], [`RwLock::try_read`](super::RwLock::try_read),
+/// [`RwLock::try_write`](super::RwLock::try_write)) would have to wait: the
+/// lock is held, or tasks wait for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TryLockError(());
+pub struct TryLockError(pub(crate) ());
 
 /// The future of [`Mutex::lock`].
 ///
@@ -213,7 +215,7 @@ unsafe impl<T: ?Sized + Sync, M: RawMutex + Sync> Sync for MutexGuard<'_, T, M> 
 
 impl fmt::Display for TryLockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the mutex is locked")
+        f.write_str("the lock is held, or tasks wait for it")
     }
 }
 
