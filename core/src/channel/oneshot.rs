@@ -65,6 +65,11 @@ const VALUE: usize = 1 << 1;
 const TX_DONE: usize = 1 << 2;
 /// The receiver is gone.
 const RX_DONE: usize = 1 << 3;
+/// The receiver has put a waker in `rx_waker`: a send or the sender's drop
+/// must wake it. Without it they touch no waker.
+const RX_WAITING: usize = 1 << 4;
+/// The sender has put a waker in `tx_waker` (in `closed()`).
+const TX_WAITING: usize = 1 << 5;
 
 /// The storage of a one-shot channel, usable in a `static`:
 /// [`split`](Channel::split) it into its two halves.
@@ -174,17 +179,23 @@ impl<T> Channel<T> {
         ))
     }
 
-    /// The last half is going (`prev` is the state it saw, with the other
-    /// half's `*_DONE` set): drops an unreceived value and makes the channel
+    /// The last half is going (`state` is the state it saw, the other half
+    /// finished): drops a value still in the slot (`VALUE`: sent and not
+    /// received), empties the wakers that were set, and makes the channel
     /// free again.
-    fn release(&self, prev: usize) {
-        if prev & VALUE != 0 {
+    fn release(&self, state: usize) {
+        if state & VALUE != 0 {
             // SAFETY: a value was sent and not received, and both halves are
             // done with the slot: it is ours to drop (AcqRel on the state).
             self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
         }
         // Stale wakers would keep their tasks alive.
-        drop((self.rx_waker.take(), self.tx_waker.take()));
+        if state & RX_WAITING != 0 {
+            drop(self.rx_waker.take());
+        }
+        if state & TX_WAITING != 0 {
+            drop(self.tx_waker.take());
+        }
         self.state.store(0, Ordering::Release);
     }
 }
@@ -267,7 +278,9 @@ impl<T> Sender<'_, T> {
             channel.release(prev & !VALUE);
             Err(value)
         } else {
-            channel.rx_waker.wake();
+            if prev & RX_WAITING != 0 {
+                channel.rx_waker.wake();
+            }
             Ok(())
         };
         // SAFETY: `this` is not used again; its handle (an `Arc` under
@@ -292,8 +305,14 @@ impl<T> Sender<'_, T> {
 
     /// `Ready` once the receiver is gone; otherwise registers `cx`'s waker.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.channel.tx_waker.register(cx.waker());
         if self.is_closed() {
+            return Poll::Ready(());
+        }
+        self.channel.tx_waker.register(cx.waker());
+        // Waker first, then the flag: a receiver that goes after this sees
+        // the flag and wakes us; one that went before shows in `prev`.
+        let prev = self.channel.state.fetch_or(TX_WAITING, Ordering::AcqRel);
+        if prev & RX_DONE != 0 {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -307,7 +326,7 @@ impl<T> Drop for Sender<'_, T> {
         let prev = channel.state.fetch_or(TX_DONE, Ordering::AcqRel);
         if prev & RX_DONE != 0 {
             channel.release(prev);
-        } else {
+        } else if prev & RX_WAITING != 0 {
             channel.rx_waker.wake();
         }
     }
@@ -348,12 +367,11 @@ impl<T> Receiver<'_, T> {
         let state = channel.state.load(Ordering::Acquire);
         if state & VALUE != 0 {
             // SAFETY: `VALUE` is set (Acquire): the sender wrote the slot
-            // and is done with it; the receiver reads it once and clears
-            // the flag.
+            // and is done with it; the receiver reads it once (`done` keeps
+            // it from reading or dropping it again; the flag stays set).
             let value = channel
                 .value
                 .with_mut(|v| unsafe { (*v).assume_init_read() });
-            channel.state.fetch_and(!VALUE, Ordering::AcqRel);
             self.done = true;
             return Some(Ok(value));
         }
@@ -374,21 +392,31 @@ impl<T> Future for Receiver<'_, T> {
             return Poll::Ready(done);
         }
         self.channel.rx_waker.register(cx.waker());
-        // Look again: a value sent before the waker was in place.
-        match self.take() {
-            Some(done) => Poll::Ready(done),
-            None => Poll::Pending,
+        // Waker first, then the flag: a send after this sees the flag and
+        // wakes us; one before it shows in `prev`.
+        let prev = self.channel.state.fetch_or(RX_WAITING, Ordering::AcqRel);
+        if prev & (VALUE | TX_DONE) != 0 {
+            return Poll::Ready(self.take().expect("the sender finished"));
         }
+        Poll::Pending
     }
 }
 
 impl<T> Drop for Receiver<'_, T> {
     fn drop(&mut self) {
         let channel = &*self.channel;
+        if self.done {
+            // We saw the sender finished (Acquire): we are the last half,
+            // and the value, if any, is received. No one else touches the
+            // state now but a sender still leaving `wake`, which is safe.
+            let state = channel.state.load(Ordering::Acquire);
+            channel.release(state & !VALUE);
+            return;
+        }
         let prev = channel.state.fetch_or(RX_DONE, Ordering::AcqRel);
         if prev & TX_DONE != 0 {
             channel.release(prev);
-        } else {
+        } else if prev & TX_WAITING != 0 {
             channel.tx_waker.wake();
         }
     }
