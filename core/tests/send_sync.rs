@@ -67,6 +67,10 @@ fn public_types_are_send_and_sync() {
         sync::<MutexGuard<'static, u32>>();
         send::<TryLockError>();
         sync::<TryLockError>();
+        use pollen_core::sync::{OnceCell, SetError};
+        send::<OnceCell<u32>>();
+        sync::<OnceCell<u32>>();
+        send::<SetError<u32>>();
         use pollen_core::sync::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
         send::<RwLock<u32>>();
         sync::<RwLock<u32>>();

@@ -137,3 +137,25 @@ fn rwlock_writer_excludes_a_reader() {
         assert_eq!(*lock.try_read().unwrap(), 1);
     });
 }
+
+#[test]
+fn once_cell_runs_one_initialiser_across_threads() {
+    model(|| {
+        let cell = shared(super::OnceCell::new());
+        let runs = shared(crate::loom::atomic::AtomicUsize::new(0));
+        let init = {
+            let (cell, runs) = (cell.clone(), runs.clone());
+            move || {
+                let v = *crate::loom_test_slot::block_on(cell.get_or_init(|| async {
+                    runs.fetch_add(1, crate::loom::atomic::Ordering::SeqCst);
+                    7u32
+                }));
+                assert_eq!(v, 7);
+            }
+        };
+        let t = thread::spawn(init.clone());
+        init();
+        t.join().unwrap();
+        assert_eq!(runs.load(crate::loom::atomic::Ordering::SeqCst), 1);
+    });
+}

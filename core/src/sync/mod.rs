@@ -1,6 +1,6 @@
 //! Synchronisation: the raw-mutex parameter, the blocking mutex built on it,
-//! and the async primitives: [`Mutex`], [`RwLock`], [`Notify`] and
-//! [`Semaphore`] so far.
+//! and the async primitives: [`Mutex`], [`RwLock`], [`Semaphore`],
+//! [`Notify`] and [`OnceCell`] so far.
 //!
 //! # Waiting
 //!
@@ -53,6 +53,7 @@
 pub mod blocking_mutex;
 mod mutex;
 mod notify;
+mod once_cell;
 mod raw_mutex;
 mod raw_semaphore;
 mod rwlock;
@@ -64,6 +65,7 @@ mod loom_tests;
 
 pub use self::mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use self::notify::{Notified, Notify};
+pub use self::once_cell::{OnceCell, SetError};
 #[cfg(feature = "std")]
 pub use self::raw_mutex::StdRawMutex;
 pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
