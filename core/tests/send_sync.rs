@@ -67,7 +67,18 @@ fn public_types_are_send_and_sync() {
         sync::<MutexGuard<'static, u32>>();
         send::<TryLockError>();
         sync::<TryLockError>();
-        use pollen_core::sync::{OnceCell, SetError};
+        #[cfg(feature = "alloc")]
+        {
+            use pollen_core::sync::{CancellationToken, DropGuard};
+            send::<CancellationToken>();
+            sync::<CancellationToken>();
+            send::<DropGuard>();
+            sync::<DropGuard>();
+        }
+        use pollen_core::sync::{Barrier, BarrierWaitResult, OnceCell, SetError};
+        send::<Barrier>();
+        sync::<Barrier>();
+        send::<BarrierWaitResult>();
         send::<OnceCell<u32>>();
         sync::<OnceCell<u32>>();
         send::<SetError<u32>>();

@@ -159,3 +159,29 @@ fn once_cell_runs_one_initialiser_across_threads() {
         assert_eq!(runs.load(crate::loom::atomic::Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn barrier_releases_both_threads_one_leader() {
+    model(|| {
+        let barrier = shared(super::Barrier::new(2));
+        let b = barrier.clone();
+        let t = thread::spawn(move || crate::loom_test_slot::block_on(b.wait()).is_leader());
+        let mine = crate::loom_test_slot::block_on(barrier.wait()).is_leader();
+        let theirs = t.join().unwrap();
+        assert!(mine != theirs, "exactly one leader");
+    });
+}
+
+#[test]
+fn cancellation_racing_a_new_child_and_a_waiter() {
+    model(|| {
+        let root = super::CancellationToken::new();
+        let r = root.clone();
+        let canceller = thread::spawn(move || r.cancel());
+        // A child made while the parent is cancelled: cancelled either way.
+        let child = root.child_token();
+        crate::loom_test_slot::block_on(child.cancelled());
+        canceller.join().unwrap();
+        assert!(child.is_cancelled());
+    });
+}

@@ -1,6 +1,7 @@
 //! Synchronisation: the raw-mutex parameter, the blocking mutex built on it,
 //! and the async primitives: [`Mutex`], [`RwLock`], [`Semaphore`],
-//! [`Notify`] and [`OnceCell`] so far.
+//! [`Notify`], [`OnceCell`], [`Barrier`] and (with `alloc`)
+//! `CancellationToken`.
 //!
 //! # Waiting
 //!
@@ -50,7 +51,10 @@
 //! The blocking mutex lives in its own module because `sync::Mutex` is the
 //! name users expect for the async mutex.
 
+mod barrier;
 pub mod blocking_mutex;
+#[cfg(feature = "alloc")]
+mod cancellation;
 mod mutex;
 mod notify;
 mod once_cell;
@@ -63,6 +67,9 @@ mod wait_queue;
 #[cfg(all(test, feature = "alloc"))]
 mod loom_tests;
 
+pub use self::barrier::{Barrier, BarrierWaitResult};
+#[cfg(feature = "alloc")]
+pub use self::cancellation::{CancellationToken, DropGuard};
 pub use self::mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use self::notify::{Notified, Notify};
 pub use self::once_cell::{OnceCell, SetError};
