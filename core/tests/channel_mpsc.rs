@@ -243,3 +243,80 @@ fn the_receiver_is_a_stream() {
     assert_eq!(rx.as_mut().poll_next(&mut cx), Poll::Ready(Some(4)));
     assert_eq!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None));
 }
+
+#[cfg(feature = "alloc")]
+mod unbounded {
+    use super::*;
+
+    #[test]
+    fn sends_never_wait_and_recv_ends_when_senders_are_gone() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (counter, waker) = CountWaker::new();
+        let mut cx = Context::from_waker(&waker);
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        let tx2 = tx.clone();
+        for i in 0..10_000 {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(counter.wakes(), 1, "the waiting receiver is woken once");
+        assert_eq!(rx.len(), 10_000);
+        drop((tx, tx2));
+        let mut sum = 0u64;
+        while let Poll::Ready(Some(v)) = rx.poll_recv(&mut cx) {
+            sum += v;
+        }
+        assert_eq!(sum, (0..10_000).sum());
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    }
+
+    #[test]
+    fn a_gone_receiver_fails_sends_and_drops_what_was_queued() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(Tracked(&DROPS)).unwrap();
+        let (counter, waker) = CountWaker::new();
+        let mut cx = Context::from_waker(&waker);
+        let mut closed = pin!(tx.closed());
+        assert!(closed.as_mut().poll(&mut cx).is_pending());
+        drop(rx);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.wakes(), 1);
+        assert!(closed.as_mut().poll(&mut cx).is_ready());
+        assert!(tx.is_closed());
+        let SendError(back) = tx.send(Tracked(&DROPS)).unwrap_err();
+        drop(back);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+    }
+}
+
+#[test]
+fn after_close_an_unused_permit_coming_back_ends_the_wait() {
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let Poll::Ready(Ok(permit)) = pin!(tx.reserve()).poll(&mut cx) else {
+        panic!("a free slot")
+    };
+    rx.close();
+    // A reserved slot may still be filled: the receiver waits for it.
+    assert!(rx.poll_recv(&mut cx).is_pending());
+    drop(permit);
+    assert_eq!(counter.wakes(), 1, "the slot came back unused: woken");
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+}
+
+#[test]
+fn after_close_a_permit_still_delivers() {
+    static CH: Channel<u32, 2> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let Poll::Ready(Ok(permit)) = pin!(tx.reserve()).poll(&mut cx) else {
+        panic!("a free slot")
+    };
+    rx.close();
+    permit.send(9);
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(9)));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+}

@@ -132,6 +132,14 @@ fn public_types_are_send_and_sync() {
         send::<SendError<u32>>();
         sync::<TrySendError<u32>>();
         sync::<TryRecvError>();
+        #[cfg(feature = "alloc")]
+        {
+            use pollen_core::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+            send::<UnboundedSender<u32>>();
+            sync::<UnboundedSender<u32>>();
+            send::<UnboundedReceiver<u32>>();
+            sync::<UnboundedReceiver<u32>>();
+        }
     }
     {
         use pollen_core::time::*;

@@ -43,3 +43,39 @@ fn a_barrier_of_one_never_waits() {
         assert!(matches!(pin!(barrier.wait()).poll(&mut cx), Poll::Ready(r) if r.is_leader()));
     }
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn more_tasks_than_the_barrier_size_go_through_in_rounds() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use pollen_core::executor::Executor;
+    use pollen_core::future::yield_now;
+
+    static EX: Executor = Executor::new();
+    static BARRIER: Barrier = Barrier::new(2);
+    static LEADERS: AtomicUsize = AtomicUsize::new(0);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            EX.spawn(async move {
+                for _ in 0..3 {
+                    for _ in 0..i {
+                        yield_now().await;
+                    }
+                    if BARRIER.wait().await.is_leader() {
+                        LEADERS.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    EX.run_until_stalled();
+    assert!(
+        handles.iter().all(|h| h.is_finished()),
+        "nobody is left waiting"
+    );
+    assert_eq!(
+        LEADERS.load(Ordering::SeqCst),
+        6,
+        "12 arrivals, rounds of 2"
+    );
+}

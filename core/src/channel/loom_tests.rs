@@ -171,3 +171,21 @@ fn watch_a_change_racing_changed_is_never_missed() {
         assert!(crate::loom_test_slot::block_on(rx.changed()).is_err());
     });
 }
+
+#[test]
+fn unbounded_send_racing_receiver_drop_drops_the_value_once() {
+    model(|| {
+        let (tx, rx) = super::mpsc::unbounded_channel::<Tracked>();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let sender = thread::spawn(move || tx.send(Tracked(d)).err().map(|e| e.0));
+        drop(rx);
+        let back = sender.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst) + usize::from(back.is_some()),
+            1
+        );
+        drop(back);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}

@@ -14,6 +14,9 @@
 //! Under the hood the free slots are the permits of a FIFO semaphore: a
 //! [`Permit`] is a reserved slot. `M` is the lock ([`RawMutex`]).
 //!
+//! Under `alloc` there is also [`unbounded_channel`], whose sends never
+//! wait: the exception, for senders that must not (see its docs).
+//!
 //! # Examples
 //!
 //! ```
@@ -47,6 +50,13 @@
 //! assert!(matches!(total.as_mut().poll(&mut cx), core::task::Poll::Ready(Ok(30))));
 //! ```
 
+#[cfg(feature = "alloc")]
+#[path = "mpsc_unbounded.rs"]
+mod unbounded;
+
+#[cfg(feature = "alloc")]
+pub use self::unbounded::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
 use core::fmt;
 use core::future::Future;
 use core::mem::MaybeUninit;
@@ -55,8 +65,8 @@ use core::task::{Context, Poll, Waker};
 
 use crate::loom::UnsafeCell;
 use crate::sync::{
-    Notify, RawAcquire, RawMutex, RawSemaphore, SemaphoreShared, SpinRawMutex, TryAcquireError,
-    WakeList,
+    Notify, OnRelease, RawAcquire, RawMutex, RawSemaphore, SemaphoreShared, SpinRawMutex,
+    TryAcquireError, WakeList,
 };
 
 /// One slot of the ring.
@@ -176,7 +186,9 @@ unsafe impl<T: Send, M: RawMutex + Send> Send for HeapChannel<T, M> {}
 
 // SAFETY: a handle reaches the slots only under the channel's lock (which
 // must be `Sync`), and the values in them move between threads: `T: Send`.
-unsafe impl<T: Send, M: RawMutex + Sync> Send for Handle<'_, T, M> {}
+// (`M: Send` too: the last `Arc` of a heap channel may drop the lock on
+// another thread.)
+unsafe impl<T: Send, M: RawMutex + Send + Sync> Send for Handle<'_, T, M> {}
 // SAFETY: as above.
 unsafe impl<T: Send, M: RawMutex + Sync> Sync for Handle<'_, T, M> {}
 
@@ -216,6 +228,19 @@ impl Ring {
     /// Permits granted and not used or given back yet.
     fn reserved(&self, free: usize) -> usize {
         self.cap - free - self.len
+    }
+}
+
+impl OnRelease for Ring {
+    /// A slot reserved and given back unused (a dropped `Permit`, a
+    /// cancelled `Reserve`): after `close`, the last one ends the
+    /// receiver's wait.
+    fn on_release(&mut self, permits: usize, closed: bool) -> Option<Waker> {
+        if closed && self.reserved(permits) == 0 {
+            self.rx_waker.take()
+        } else {
+            None
+        }
     }
 }
 

@@ -123,10 +123,12 @@ impl<M: RawMutex> Barrier<M> {
         };
         loop {
             notified.as_mut().await;
+            // The next `Notified` first, then the check: a round that
+            // completes in between is seen by one or the other.
+            notified.set(self.released.notified());
             if self.state.lock(|s| s.round) != round {
                 return BarrierWaitResult(false);
             }
-            notified.set(self.released.notified());
         }
     }
 }

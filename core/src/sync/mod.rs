@@ -77,7 +77,9 @@ pub use self::once_cell::{OnceCell, SetError};
 pub use self::raw_mutex::StdRawMutex;
 pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
 pub use self::raw_semaphore::{AcquireError, TryAcquireError};
-pub(crate) use self::raw_semaphore::{RawAcquire, RawSemaphore, Shared as SemaphoreShared};
+pub(crate) use self::raw_semaphore::{
+    OnRelease, RawAcquire, RawSemaphore, Shared as SemaphoreShared,
+};
 pub use self::rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use self::semaphore::{Acquire, Semaphore, SemaphorePermit};
 pub(crate) use self::wait_queue::WakeList;

@@ -148,20 +148,21 @@ impl<M: RawMutex> Notify<M> {
     /// before this call. Stores no permit.
     pub fn notify_waiters(&self) {
         let mut wake = WakeList::new();
-        let generation = self.state.lock(|s| {
-            s.generation = s.generation.wrapping_add(1);
-            s.generation
-        });
+        self.state
+            .lock(|s| s.generation = s.generation.wrapping_add(1));
         loop {
             // Waiters queued before the bump are at the front (FIFO); any
-            // queued since have the new generation and stay.
+            // queued since have the current generation and stay. (Compared
+            // with the current one, not ours: after a later call's bump, a
+            // waiter queued since is not ours to wake.)
             let more = self.state.lock(|s| {
                 while wake.can_push() {
                     let Some(front) = s.waiters.front() else {
                         return false;
                     };
+                    let current = s.generation;
                     // SAFETY: we hold the lock; `front` is in the queue.
-                    let older = unsafe { front.as_ref().with(|w| w.data.generation != generation) };
+                    let older = unsafe { front.as_ref().with(|w| w.data.generation != current) };
                     if !older {
                         return false;
                     }

@@ -177,11 +177,9 @@ impl<T, M: RawMutex> OnceCell<T, M> {
                 self.0.release(1);
             }
         }
+        // (The cell is empty: whoever sets it keeps the one permit and
+        // then closes the semaphore, which fails our acquire instead.)
         let permit = Permit(&self.init);
-        if let Some(value) = self.get() {
-            // Set (through `set`) just before we got the permit.
-            return Ok(value);
-        }
         let value = init().await?;
         core::mem::forget(permit);
         // SAFETY: we hold the one permit and the cell is not set.

@@ -11,6 +11,20 @@ use super::RawMutex;
 use super::blocking_mutex::Mutex;
 use super::wait_queue::{WaitQueue, Waiter, WakeList};
 
+/// What the user's state does when permits come back, under the lock: it
+/// may hand out a waker to wake (a bounded channel's receiver waits for the
+/// last reserved slot to come back after `close`).
+pub(crate) trait OnRelease {
+    /// Permits were given back: `permits` are free now; `closed` tells
+    /// whether the semaphore is closed.
+    fn on_release(&mut self, permits: usize, closed: bool) -> Option<core::task::Waker> {
+        let _ = (permits, closed);
+        None
+    }
+}
+
+impl OnRelease for () {}
+
 /// Permits in FIFO order, plus the user's state `X`, behind one lock.
 pub(crate) struct RawSemaphore<M, X> {
     state: Mutex<M, Shared<X>>,
@@ -55,7 +69,7 @@ pub enum TryAcquireError {
 
 /// Waits for permits; on `Ready(Ok(()))` they are the caller's (to give
 /// back with [`RawSemaphore::release`], or to keep).
-pub(crate) struct RawAcquire<'a, M: RawMutex, X> {
+pub(crate) struct RawAcquire<'a, M: RawMutex, X: OnRelease> {
     semaphore: &'a RawSemaphore<M, X>,
     wanted: usize,
     queued: bool,
@@ -65,7 +79,7 @@ pub(crate) struct RawAcquire<'a, M: RawMutex, X> {
 
 // === impl RawSemaphore ===
 
-impl<M: RawMutex, X> RawSemaphore<M, X> {
+impl<M: RawMutex, X: OnRelease> RawSemaphore<M, X> {
     #[cfg(not(loom))]
     pub(crate) const fn new(permits: usize, extra: X) -> Self {
         RawSemaphore {
@@ -164,7 +178,13 @@ impl<M: RawMutex, X> RawSemaphore<M, X> {
         let mut to_add = n;
         loop {
             let more = self.state.lock(|s| {
-                s.add(core::mem::take(&mut to_add));
+                let added = core::mem::take(&mut to_add);
+                if added > 0 {
+                    s.add(added);
+                    // The list is empty on this first round: room for one.
+                    let (permits, closed) = (s.permits, s.closed);
+                    wake.push(s.extra.on_release(permits, closed));
+                }
                 s.serve(&mut wake)
             });
             wake.wake_all();
@@ -246,7 +266,7 @@ impl<M, X> fmt::Debug for RawSemaphore<M, X> {
 
 // === impl RawAcquire ===
 
-impl<M: RawMutex, X> Future for RawAcquire<'_, M, X> {
+impl<M: RawMutex, X: OnRelease> Future for RawAcquire<'_, M, X> {
     type Output = Result<(), AcquireError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -300,7 +320,7 @@ impl<M: RawMutex, X> Future for RawAcquire<'_, M, X> {
     }
 }
 
-impl<M: RawMutex, X> Drop for RawAcquire<'_, M, X> {
+impl<M: RawMutex, X: OnRelease> Drop for RawAcquire<'_, M, X> {
     fn drop(&mut self) {
         if !self.queued {
             return;
@@ -325,9 +345,9 @@ impl<M: RawMutex, X> Drop for RawAcquire<'_, M, X> {
 
 // SAFETY: the waiter's state is only touched under the semaphore's lock,
 // which is `Sync` when `M` is; wakers are `Send`.
-unsafe impl<M: RawMutex + Sync, X: Send> Send for RawAcquire<'_, M, X> {}
+unsafe impl<M: RawMutex + Sync, X: OnRelease + Send> Send for RawAcquire<'_, M, X> {}
 // SAFETY: `&RawAcquire` exposes nothing.
-unsafe impl<M: RawMutex + Sync, X: Send> Sync for RawAcquire<'_, M, X> {}
+unsafe impl<M: RawMutex + Sync, X: OnRelease + Send> Sync for RawAcquire<'_, M, X> {}
 
 // === impl errors ===
 
