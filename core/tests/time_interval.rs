@@ -2,6 +2,7 @@
 #![cfg(feature = "std")]
 
 mod future_support;
+mod time_support;
 
 use core::future::Future;
 use core::pin::pin;
@@ -10,22 +11,8 @@ use core::time::Duration;
 use std::sync::Mutex as StdMutex;
 
 use future_support::CountWaker;
-use pollen_core::executor::{Executor, StdPark};
-use pollen_core::sync::SpinRawMutex;
-use pollen_core::time::{Instant, Interval, ManualClock, MissedTickBehavior, Timer, TimerPark};
-
-type VirtualTimer = Timer<ManualClock, SpinRawMutex>;
-type VirtualPark = TimerPark<ManualClock, SpinRawMutex, StdPark>;
-
-macro_rules! runtime {
-    () => {{
-        static EX: Executor = Executor::new();
-        static TIMER: VirtualTimer = Timer::new(ManualClock::new());
-        static THREAD: StdPark = StdPark::new();
-        static PARK: VirtualPark = TimerPark::new(&TIMER, &THREAD);
-        (&EX, &TIMER, &PARK)
-    }};
-}
+use pollen_core::time::{Instant, Interval, ManualClock, MissedTickBehavior, Timer};
+use time_support::{VirtualTimer, runtime};
 
 const MS: fn(u64) -> Instant = Instant::from_millis;
 

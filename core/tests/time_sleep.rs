@@ -2,6 +2,7 @@
 #![cfg(feature = "std")]
 
 mod future_support;
+mod time_support;
 
 use core::future::Future;
 use core::pin::pin;
@@ -13,20 +14,7 @@ use future_support::CountWaker;
 use pollen_core::executor::{Executor, StdPark};
 use pollen_core::sync::SpinRawMutex;
 use pollen_core::time::{Instant, ManualClock, Timer, TimerPark};
-
-type VirtualTimer = Timer<ManualClock, SpinRawMutex>;
-type VirtualPark = TimerPark<ManualClock, SpinRawMutex, StdPark>;
-
-/// A fresh executor, timer and park for one test (tests run in parallel).
-macro_rules! runtime {
-    () => {{
-        static EX: Executor = Executor::new();
-        static TIMER: VirtualTimer = Timer::new(ManualClock::new());
-        static THREAD: StdPark = StdPark::new();
-        static PARK: VirtualPark = TimerPark::new(&TIMER, &THREAD);
-        (&EX, &TIMER, &PARK)
-    }};
-}
+use time_support::runtime;
 
 #[test]
 fn three_sleepers_finish_in_deadline_order_in_three_virtual_seconds() {

@@ -2,6 +2,7 @@
 #![cfg(feature = "std")]
 
 mod future_support;
+mod time_support;
 
 use core::future::Future;
 use core::pin::pin;
@@ -9,22 +10,8 @@ use core::task::{Context, Poll};
 use core::time::Duration;
 
 use future_support::{CountFuture, CountWaker, Stats};
-use pollen_core::executor::{Executor, StdPark};
-use pollen_core::sync::SpinRawMutex;
-use pollen_core::time::{Elapsed, Instant, ManualClock, Timer, TimerPark};
-
-type VirtualTimer = Timer<ManualClock, SpinRawMutex>;
-type VirtualPark = TimerPark<ManualClock, SpinRawMutex, StdPark>;
-
-macro_rules! runtime {
-    () => {{
-        static EX: Executor = Executor::new();
-        static TIMER: VirtualTimer = Timer::new(ManualClock::new());
-        static THREAD: StdPark = StdPark::new();
-        static PARK: VirtualPark = TimerPark::new(&TIMER, &THREAD);
-        (&EX, &TIMER, &PARK)
-    }};
-}
+use pollen_core::time::{Elapsed, Instant};
+use time_support::runtime;
 
 #[test]
 fn a_short_timeout_on_a_long_sleep_elapses_and_a_long_one_does_not() {
