@@ -69,7 +69,13 @@ fn public_types_are_send_and_sync() {
         sync::<TryLockError>();
         #[cfg(feature = "alloc")]
         {
-            use pollen_core::sync::{CancellationToken, DropGuard};
+            use pollen_core::sync::{
+                CancellationToken, DropGuard, OwnedMutexGuard, OwnedSemaphorePermit,
+            };
+            send::<OwnedSemaphorePermit>();
+            sync::<OwnedSemaphorePermit>();
+            send::<OwnedMutexGuard<u32>>();
+            sync::<OwnedMutexGuard<u32>>();
             send::<CancellationToken>();
             sync::<CancellationToken>();
             send::<DropGuard>();

@@ -82,3 +82,20 @@ fn get_mut_needs_no_lock() {
     *mutex.get_mut() += 1;
     assert_eq!(*mutex.try_lock().unwrap(), 2);
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn owned_guards_move_into_threads_and_unlock_on_drop() {
+    use std::sync::Arc;
+
+    let mutex = Arc::new(Mutex::new(0u32));
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let Poll::Ready(mut guard) = pin!(mutex.clone().lock_owned()).poll(&mut cx) else {
+        panic!("free")
+    };
+    assert!(mutex.clone().try_lock_owned().is_err());
+    std::thread::spawn(move || *guard += 1).join().unwrap();
+    let guard = mutex.clone().try_lock_owned().unwrap();
+    assert_eq!(*guard, 1);
+}

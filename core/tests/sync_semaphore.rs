@@ -138,3 +138,29 @@ fn many_waiters_are_all_served_past_one_wake_batch() {
     drop(permits);
     assert_eq!(sem.available_permits(), 100);
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn owned_permits_move_into_tasks_and_come_back() {
+    use std::sync::Arc;
+
+    let sem = Arc::new(Semaphore::new(2));
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let a = sem.clone().try_acquire_owned().unwrap();
+    let Poll::Ready(Ok(b)) = pin!(sem.clone().acquire_many_owned(1)).poll(&mut cx) else {
+        panic!("a permit is free")
+    };
+    assert_eq!(sem.available_permits(), 0);
+    let mut waiting = pin!(sem.clone().acquire_owned());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    // A permit that owns its semaphore can go to another thread.
+    std::thread::spawn(move || drop(a)).join().unwrap();
+    let Poll::Ready(Ok(c)) = waiting.as_mut().poll(&mut cx) else {
+        panic!("handed on")
+    };
+    assert_eq!(c.num_permits(), 1);
+    assert!(Arc::ptr_eq(c.semaphore(), &sem));
+    drop((b, c));
+    assert_eq!(sem.available_permits(), 2);
+}

@@ -70,6 +70,8 @@ mod loom_tests;
 pub use self::barrier::{Barrier, BarrierWaitResult};
 #[cfg(feature = "alloc")]
 pub use self::cancellation::{CancellationToken, DropGuard};
+#[cfg(feature = "alloc")]
+pub use self::mutex::OwnedMutexGuard;
 pub use self::mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use self::notify::{Notified, Notify};
 pub use self::once_cell::{OnceCell, SetError};
@@ -81,5 +83,7 @@ pub(crate) use self::raw_semaphore::{
     OnRelease, RawAcquire, RawSemaphore, Shared as SemaphoreShared,
 };
 pub use self::rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
+#[cfg(feature = "alloc")]
+pub use self::semaphore::OwnedSemaphorePermit;
 pub use self::semaphore::{Acquire, Semaphore, SemaphorePermit};
 pub(crate) use self::wait_queue::WakeList;

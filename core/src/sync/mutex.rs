@@ -220,3 +220,77 @@ impl fmt::Display for TryLockError {
 }
 
 impl core::error::Error for TryLockError {}
+
+/// Exclusive access to a [`Mutex`] in an `Arc`, owning a clone of it (so it
+/// can move into a spawned task); dropping it unlocks.
+#[cfg(feature = "alloc")]
+#[must_use = "dropping the guard unlocks the mutex at once"]
+pub struct OwnedMutexGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+    /// Holds the mutex's one permit, given back on drop.
+    mutex: alloc::sync::Arc<Mutex<T, M>>,
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Mutex<T, M> {
+    /// As [`lock`](Self::lock), with a guard that owns a clone of the `Arc`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Lock`].
+    pub async fn lock_owned(self: alloc::sync::Arc<Self>) -> OwnedMutexGuard<T, M> {
+        // The borrowed guard's permit passes to the owned one.
+        core::mem::forget(self.lock().await);
+        OwnedMutexGuard { mutex: self }
+    }
+
+    /// As [`try_lock`](Self::try_lock), with an owning guard.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError`] if the mutex is locked or tasks wait for it.
+    pub fn try_lock_owned(
+        self: alloc::sync::Arc<Self>,
+    ) -> Result<OwnedMutexGuard<T, M>, TryLockError> {
+        // The borrowed guard's permit passes to the owned one.
+        core::mem::forget(self.try_lock()?);
+        Ok(OwnedMutexGuard { mutex: self })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Deref for OwnedMutexGuard<T, M> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the mutex's one permit (passed on from
+        // the borrowed guard it replaced).
+        self.mutex.value.with(|v| unsafe { &*v })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> DerefMut for OwnedMutexGuard<T, M> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference through this guard.
+        self.mutex.value.with_mut(|v| unsafe { &mut *v })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Drop for OwnedMutexGuard<T, M> {
+    fn drop(&mut self) {
+        self.mutex.semaphore.add_permits(1);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized + fmt::Debug, M: RawMutex> fmt::Debug for OwnedMutexGuard<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+// SAFETY: as for `MutexGuard`: sharing the guard shares `&T`.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized + Sync, M: RawMutex + Sync> Sync for OwnedMutexGuard<T, M> {}

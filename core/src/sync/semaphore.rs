@@ -217,3 +217,97 @@ impl<M: RawMutex> fmt::Debug for Acquire<'_, M> {
             .finish_non_exhaustive()
     }
 }
+
+/// Permits acquired from a [`Semaphore`] in an `Arc`, owning a clone of it
+/// (so it can move into a spawned task); dropping it gives them back.
+#[cfg(feature = "alloc")]
+#[must_use = "dropping a permit gives it back at once"]
+pub struct OwnedSemaphorePermit<M: RawMutex = SpinRawMutex> {
+    semaphore: alloc::sync::Arc<Semaphore<M>>,
+    permits: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl<M: RawMutex> Semaphore<M> {
+    /// As [`acquire`](Self::acquire), with a permit that owns a clone of
+    /// the `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError`] if the semaphore is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Acquire`].
+    pub async fn acquire_owned(
+        self: alloc::sync::Arc<Self>,
+    ) -> Result<OwnedSemaphorePermit<M>, AcquireError> {
+        self.acquire_many_owned(1).await
+    }
+
+    /// As [`acquire_many`](Self::acquire_many), with an owning permit.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError`] if the semaphore is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Acquire`].
+    pub async fn acquire_many_owned(
+        self: alloc::sync::Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit<M>, AcquireError> {
+        self.acquire_many(n).await?.forget();
+        Ok(OwnedSemaphorePermit {
+            semaphore: self,
+            permits: n,
+        })
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), with an owning permit.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoPermits`] or [`TryAcquireError::Closed`].
+    pub fn try_acquire_owned(
+        self: alloc::sync::Arc<Self>,
+    ) -> Result<OwnedSemaphorePermit<M>, TryAcquireError> {
+        self.raw.try_acquire(1)?;
+        Ok(OwnedSemaphorePermit {
+            semaphore: self,
+            permits: 1,
+        })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<M: RawMutex> OwnedSemaphorePermit<M> {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &alloc::sync::Arc<Semaphore<M>> {
+        &self.semaphore
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<M: RawMutex> Drop for OwnedSemaphorePermit<M> {
+    fn drop(&mut self) {
+        if self.permits > 0 {
+            self.semaphore.raw.release(self.permits);
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<M: RawMutex> fmt::Debug for OwnedSemaphorePermit<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
