@@ -112,6 +112,20 @@ fn public_types_are_send_and_sync() {
         sync::<TryRecvError>();
     }
     {
+        use pollen_core::channel::broadcast::{
+            Channel, Receiver, RecvError, SendError, Sender, TryRecvError,
+        };
+        send::<Channel<u32, 4>>();
+        sync::<Channel<u32, 4>>();
+        send::<Sender<'static, u32>>();
+        sync::<Sender<'static, u32>>();
+        send::<Receiver<'static, u32>>();
+        sync::<Receiver<'static, u32>>();
+        send::<RecvError>();
+        sync::<TryRecvError>();
+        sync::<SendError<u32>>();
+    }
+    {
         use pollen_core::channel::watch::{Channel, Receiver, RecvError, SendError, Sender};
         send::<Channel<u32>>();
         sync::<Channel<u32>>();

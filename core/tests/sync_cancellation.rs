@@ -54,7 +54,8 @@ fn a_drop_guard_cancels_unless_disarmed() {
 #[test]
 fn dead_children_do_not_pile_up() {
     let root = CancellationToken::new();
-    for _ in 0..10_000 {
+    let n = if cfg!(miri) { 200 } else { 10_000 };
+    for _ in 0..n {
         drop(root.child_token());
     }
     // Still works, and cancelling walks only live children.

@@ -189,3 +189,42 @@ fn unbounded_send_racing_receiver_drop_drops_the_value_once() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn broadcast_lagging_accounts_for_every_message() {
+    model(|| {
+        #[cfg(not(loom))]
+        let ch: &'static super::broadcast::Channel<u32, 2, BlockingRawMutex> = {
+            static CH: super::broadcast::Channel<u32, 2, BlockingRawMutex> =
+                super::broadcast::Channel::with_raw_mutex();
+            &CH
+        };
+        #[cfg(loom)]
+        let ch: &'static super::broadcast::Channel<u32, 2, BlockingRawMutex> =
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(
+                super::broadcast::Channel::with_raw_mutex(),
+            ));
+        let (tx, mut rx) = ch.split().unwrap();
+        let sender = thread::spawn(move || {
+            for i in 0..3 {
+                tx.send(i).unwrap();
+            }
+        });
+        // Read until the sender is gone: every message is either received,
+        // in order, or counted as missed.
+        let (mut got, mut missed, mut last) = (0u64, 0u64, None);
+        loop {
+            match crate::loom_test_slot::block_on(rx.recv()) {
+                Ok(v) => {
+                    assert!(last.is_none_or(|l| v > l), "in order");
+                    last = Some(v);
+                    got += 1;
+                }
+                Err(super::broadcast::RecvError::Lagged(n)) => missed += n,
+                Err(super::broadcast::RecvError::Closed) => break,
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(got + missed, 3);
+    });
+}
