@@ -1,6 +1,8 @@
 //! Models of the channels. Under `--cfg loom` each explores every
 //! interleaving; otherwise each runs once as a plain test (and under Miri).
 
+use core::future::Future;
+
 use super::oneshot::Channel;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
@@ -227,4 +229,77 @@ fn broadcast_lagging_accounts_for_every_message() {
         sender.join().unwrap();
         assert_eq!(got + missed, 3);
     });
+}
+
+#[test]
+fn oneshot_waiting_receiver_dropped_while_the_sender_wakes_it() {
+    model(|| {
+        let ch = channel!(Tracked);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = ch.split().unwrap();
+        let mut rx = alloc::boxed::Box::pin(rx);
+        // Registered: the sender's last step will read the receiver's waker.
+        let poll = rx.as_mut().poll(&mut core::task::Context::from_waker(
+            core::task::Waker::noop(),
+        ));
+        assert!(poll.is_pending());
+        let d = drops.clone();
+        let sender = thread::spawn(move || tx.send(Tracked(d)).err());
+        drop(rx);
+        let back = sender.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst) + usize::from(back.is_some()),
+            1
+        );
+        drop(back);
+        assert!(
+            ch.split().is_some(),
+            "released exactly once, by the last one"
+        );
+    });
+}
+
+#[test]
+fn oneshot_receiver_swapping_its_waker_while_the_value_comes() {
+    model(|| {
+        let ch = channel!(u32);
+        let (tx, rx) = ch.split().unwrap();
+        let mut rx = alloc::boxed::Box::pin(rx);
+        let first = Arc::new(AtomicUsize::new(0));
+        let second = Arc::new(AtomicUsize::new(0));
+        let w1 = waker_counting(first.clone());
+        let w2 = waker_counting(second.clone());
+        assert!(
+            rx.as_mut()
+                .poll(&mut core::task::Context::from_waker(&w1))
+                .is_pending()
+        );
+        let sender = thread::spawn(move || tx.send(5).unwrap());
+        // Polled again with another waker (the task moved) as the value comes.
+        let again = rx.as_mut().poll(&mut core::task::Context::from_waker(&w2));
+        sender.join().unwrap();
+        match again {
+            core::task::Poll::Ready(v) => assert_eq!(v, Ok(5)),
+            core::task::Poll::Pending => {
+                // Then the new waker must have been woken, not only the old.
+                assert_eq!(second.load(Ordering::SeqCst), 1, "lost wake-up");
+                let last = rx.as_mut().poll(&mut core::task::Context::from_waker(&w2));
+                assert_eq!(last, core::task::Poll::Ready(Ok(5)));
+            }
+        }
+        drop(rx);
+        drop((w1, w2));
+        assert!(ch.split().is_some());
+    });
+}
+
+/// A waker that counts its wake-ups in `count`.
+fn waker_counting(count: Arc<AtomicUsize>) -> core::task::Waker {
+    struct Counting(Arc<AtomicUsize>);
+    impl alloc::task::Wake for Counting {
+        fn wake(self: alloc::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    core::task::Waker::from(alloc::sync::Arc::new(Counting(count)))
 }

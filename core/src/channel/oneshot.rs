@@ -52,7 +52,7 @@ use core::future::Future;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::Deref;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{AtomicWaker, UnsafeCell};
@@ -65,11 +65,16 @@ const VALUE: usize = 1 << 1;
 const TX_DONE: usize = 1 << 2;
 /// The receiver is gone.
 const RX_DONE: usize = 1 << 3;
-/// The receiver has put a waker in `rx_waker`: a send or the sender's drop
-/// must wake it. Without it they touch no waker.
+/// The receiver has put its waker in `rx_task`: the sender's last step
+/// (a send or its drop) must wake it. Without it the sender touches no
+/// waker.
 const RX_WAITING: usize = 1 << 4;
 /// The sender has put a waker in `tx_waker` (in `closed()`).
 const TX_WAITING: usize = 1 << 5;
+/// The sender's last step saw `RX_WAITING` and is waking the receiver
+/// through `rx_task`: set with `TX_DONE`, cleared once it is done with the
+/// cell. While it is set, whoever goes last leaves the release to it.
+const TX_WAKING: usize = 1 << 6;
 
 /// The storage of a one-shot channel, usable in a `static`:
 /// [`split`](Channel::split) it into its two halves.
@@ -78,11 +83,20 @@ pub struct Channel<T> {
     /// # Safety
     ///
     /// Written by the sender while neither `VALUE` nor `TX_DONE` is set;
-    /// after it sets `VALUE`, read once by the receiver (which then clears
-    /// `VALUE`), or dropped by the half that goes last.
+    /// after it sets `VALUE`, read once by the receiver (its `done` flag
+    /// keeps it from reading again, and it clears `VALUE` if it hands the
+    /// release to the sender), or dropped by the half that goes last.
     value: UnsafeCell<MaybeUninit<T>>,
     /// The receiver's task, woken when a value comes or the sender goes.
-    rx_waker: AtomicWaker,
+    ///
+    /// # Safety
+    ///
+    /// While `RX_WAITING` is clear, only the receiver touches it. While it
+    /// is set, the receiver may only read it, and the sender reads it once,
+    /// in its last step (under `TX_WAKING`); to write it again the receiver
+    /// clears `RX_WAITING` first, and backs off if the sender has finished.
+    /// `release` empties it when both halves are done.
+    rx_task: UnsafeCell<Option<Waker>>,
     /// The sender's task in [`Sender::closed`], woken when the receiver goes.
     tx_waker: AtomicWaker,
 }
@@ -145,7 +159,7 @@ impl<T> Channel<T> {
         Channel {
             state: AtomicUsize::new(0),
             value: UnsafeCell::new(MaybeUninit::uninit()),
-            rx_waker: AtomicWaker::new(),
+            rx_task: UnsafeCell::new(None),
             tx_waker: AtomicWaker::new(),
         }
     }
@@ -156,7 +170,7 @@ impl<T> Channel<T> {
         Channel {
             state: AtomicUsize::new(0),
             value: UnsafeCell::new(MaybeUninit::uninit()),
-            rx_waker: AtomicWaker::new(),
+            rx_task: UnsafeCell::new(None),
             tx_waker: AtomicWaker::new(),
         }
     }
@@ -190,13 +204,50 @@ impl<T> Channel<T> {
             self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
         }
         // Stale wakers would keep their tasks alive.
-        if state & RX_WAITING != 0 {
-            drop(self.rx_waker.take());
-        }
+        // SAFETY: both halves are done with the cell (and no `TX_WAKING`).
+        drop(self.rx_task.with_mut(|t| unsafe { (*t).take() }));
         if state & TX_WAITING != 0 {
             drop(self.tx_waker.take());
         }
         self.state.store(0, Ordering::Release);
+    }
+
+    /// The sender's last step: sets `bits` (with `TX_DONE`) and, if the
+    /// receiver waits, wakes it. Returns the state before. If that shows
+    /// `RX_DONE`, the receiver went first and the caller is the last half
+    /// (it releases); if the receiver goes while we wake it, we release.
+    fn finish_sender(&self, bits: usize) -> usize {
+        let mut prev = self.state.load(Ordering::Relaxed);
+        let waking = loop {
+            let waking = prev & RX_WAITING != 0 && prev & RX_DONE == 0;
+            let next = prev | bits | if waking { TX_WAKING } else { 0 };
+            match self
+                .state
+                .compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break waking,
+                Err(actual) => prev = actual,
+            }
+        };
+        if waking {
+            self.rx_task.with(|t| {
+                // SAFETY: `RX_WAITING` was set and we set `TX_DONE` and
+                // `TX_WAKING`: the receiver no longer writes the cell (it
+                // would clear `RX_WAITING` first and see `TX_DONE`), and
+                // nobody empties it until we clear `TX_WAKING`. Acquire
+                // above saw the receiver's write.
+                if let Some(waker) = unsafe { &*t } {
+                    waker.wake_by_ref();
+                }
+            });
+            let after = self.state.fetch_and(!TX_WAKING, Ordering::AcqRel);
+            if after & RX_DONE != 0 {
+                // The receiver went while we woke it, and left the release
+                // to us (it clears `VALUE` if it took the value).
+                self.release(after & !TX_WAKING);
+            }
+        }
+        prev
     }
 }
 
@@ -267,7 +318,7 @@ impl<T> Sender<'_, T> {
         // SAFETY: neither `VALUE` nor `TX_DONE` is set (this is the one
         // sender, and it has not sent): the slot is ours to write.
         channel.value.with_mut(|v| unsafe { (*v).write(value) });
-        let prev = channel.state.fetch_or(VALUE | TX_DONE, Ordering::AcqRel);
+        let prev = channel.finish_sender(VALUE | TX_DONE);
         let result = if prev & RX_DONE != 0 {
             // The receiver went first and never looked at the slot: the
             // value is ours again, and we are the last half.
@@ -278,9 +329,6 @@ impl<T> Sender<'_, T> {
             channel.release(prev & !VALUE);
             Err(value)
         } else {
-            if prev & RX_WAITING != 0 {
-                channel.rx_waker.wake();
-            }
             Ok(())
         };
         // SAFETY: `this` is not used again; its handle (an `Arc` under
@@ -323,11 +371,9 @@ impl<T> Sender<'_, T> {
 impl<T> Drop for Sender<'_, T> {
     fn drop(&mut self) {
         let channel = &*self.channel;
-        let prev = channel.state.fetch_or(TX_DONE, Ordering::AcqRel);
+        let prev = channel.finish_sender(TX_DONE);
         if prev & RX_DONE != 0 {
             channel.release(prev);
-        } else if prev & RX_WAITING != 0 {
-            channel.rx_waker.wake();
         }
     }
 }
@@ -391,10 +437,34 @@ impl<T> Future for Receiver<'_, T> {
         if let Some(done) = self.take() {
             return Poll::Ready(done);
         }
-        self.channel.rx_waker.register(cx.waker());
-        // Waker first, then the flag: a send after this sees the flag and
-        // wakes us; one before it shows in `prev`.
-        let prev = self.channel.state.fetch_or(RX_WAITING, Ordering::AcqRel);
+        let channel = &*self.channel;
+        let state = channel.state.load(Ordering::Acquire);
+        if state & RX_WAITING != 0 {
+            let same = channel.rx_task.with(|t| {
+                // SAFETY: with `RX_WAITING` set the receiver may read the
+                // cell (the sender only reads it too).
+                unsafe { &*t }
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+            });
+            if same {
+                return Poll::Pending;
+            }
+            // To write the cell, take the flag back first.
+            let prev = channel.state.fetch_and(!RX_WAITING, Ordering::AcqRel);
+            if prev & (VALUE | TX_DONE) != 0 {
+                // The sender finished (and may be reading the cell): done.
+                return Poll::Ready(self.take().expect("the sender finished"));
+            }
+        }
+        // SAFETY: `RX_WAITING` is clear: the cell is the receiver's alone (a
+        // sender finishing now sees the flag clear and does not read it).
+        channel
+            .rx_task
+            .with_mut(|t| unsafe { *t = Some(cx.waker().clone()) });
+        // Waker first, then the flag (Release publishes the waker): a send
+        // after this sees the flag and wakes us; one before shows in `prev`.
+        let prev = channel.state.fetch_or(RX_WAITING, Ordering::AcqRel);
         if prev & (VALUE | TX_DONE) != 0 {
             return Poll::Ready(self.take().expect("the sender finished"));
         }
@@ -406,16 +476,34 @@ impl<T> Drop for Receiver<'_, T> {
     fn drop(&mut self) {
         let channel = &*self.channel;
         if self.done {
-            // We saw the sender finished (Acquire): we are the last half,
-            // and the value, if any, is received. No one else touches the
-            // state now but a sender still leaving `wake`, which is safe.
-            let state = channel.state.load(Ordering::Acquire);
-            channel.release(state & !VALUE);
-            return;
+            // We saw the sender finished (Acquire), and the value, if any,
+            // is received. We are the last half, unless the sender is still
+            // waking us: then it releases, once done with the cell.
+            let mut state = channel.state.load(Ordering::Acquire);
+            loop {
+                if state & TX_WAKING == 0 {
+                    channel.release(state & !VALUE);
+                    return;
+                }
+                let next = (state | RX_DONE) & !VALUE;
+                match channel.state.compare_exchange_weak(
+                    state,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(actual) => state = actual,
+                }
+            }
         }
         let prev = channel.state.fetch_or(RX_DONE, Ordering::AcqRel);
         if prev & TX_DONE != 0 {
-            channel.release(prev);
+            if prev & TX_WAKING == 0 {
+                channel.release(prev);
+            }
+            // else: the sender releases (and drops the value we never got)
+            // once done with the cell.
         } else if prev & TX_WAITING != 0 {
             channel.tx_waker.wake();
         }
