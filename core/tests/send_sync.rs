@@ -76,6 +76,11 @@ fn public_types_are_send_and_sync() {
             sync::<OwnedSemaphorePermit>();
             send::<OwnedMutexGuard<u32>>();
             sync::<OwnedMutexGuard<u32>>();
+            use pollen_core::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
+            send::<OwnedRwLockReadGuard<u32>>();
+            sync::<OwnedRwLockReadGuard<u32>>();
+            send::<OwnedRwLockWriteGuard<u32>>();
+            sync::<OwnedRwLockWriteGuard<u32>>();
             send::<CancellationToken>();
             sync::<CancellationToken>();
             send::<DropGuard>();

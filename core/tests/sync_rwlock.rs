@@ -97,3 +97,30 @@ fn get_mut_needs_no_lock() {
     lock.get_mut().push('b');
     assert_eq!(&*lock.try_read().unwrap(), "ab");
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn owned_guards_move_into_threads() {
+    use std::sync::Arc;
+
+    let lock = Arc::new(RwLock::new(1));
+    let (_, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let Poll::Ready(read) = pin!(lock.clone().read_owned()).poll(&mut cx) else {
+        panic!("free")
+    };
+    let mut write = pin!(lock.clone().write_owned());
+    assert!(
+        write.as_mut().poll(&mut cx).is_pending(),
+        "a reader holds it"
+    );
+    std::thread::spawn(move || assert_eq!(*read, 1))
+        .join()
+        .unwrap();
+    let Poll::Ready(mut w) = write.as_mut().poll(&mut cx) else {
+        panic!("the reader let go")
+    };
+    *w = 2;
+    drop(w);
+    assert_eq!(*lock.try_read().unwrap(), 2);
+}

@@ -82,6 +82,8 @@ pub use self::raw_semaphore::{AcquireError, TryAcquireError};
 pub(crate) use self::raw_semaphore::{
     OnRelease, RawAcquire, RawSemaphore, Shared as SemaphoreShared,
 };
+#[cfg(feature = "alloc")]
+pub use self::rwlock::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 pub use self::rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 #[cfg(feature = "alloc")]
 pub use self::semaphore::OwnedSemaphorePermit;

@@ -283,3 +283,129 @@ impl<T: ?Sized + fmt::Debug, M: RawMutex> fmt::Debug for RwLockWriteGuard<'_, T,
         fmt::Debug::fmt(&**self, f)
     }
 }
+
+/// Shared access to an [`RwLock`] in an `Arc`, owning a clone of it (so it
+/// can move into a spawned task); dropping it lets go.
+#[cfg(feature = "alloc")]
+#[must_use = "dropping the guard unlocks at once"]
+pub struct OwnedRwLockReadGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+    /// Holds one read permit, given back on drop.
+    lock: alloc::sync::Arc<RwLock<T, M>>,
+}
+
+/// Exclusive access to an [`RwLock`] in an `Arc`, owning a clone of it;
+/// dropping it lets go.
+#[cfg(feature = "alloc")]
+#[must_use = "dropping the guard unlocks at once"]
+pub struct OwnedRwLockWriteGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+    /// Holds every permit, given back on drop.
+    lock: alloc::sync::Arc<RwLock<T, M>>,
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> RwLock<T, M> {
+    /// As [`read`](Self::read), with a guard that owns a clone of the `Arc`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Read`].
+    pub async fn read_owned(self: alloc::sync::Arc<Self>) -> OwnedRwLockReadGuard<T, M> {
+        // The borrowed guard's permit passes to the owned one.
+        core::mem::forget(self.read().await);
+        OwnedRwLockReadGuard { lock: self }
+    }
+
+    /// As [`write`](Self::write), with a guard that owns a clone of the
+    /// `Arc`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Write`].
+    pub async fn write_owned(self: alloc::sync::Arc<Self>) -> OwnedRwLockWriteGuard<T, M> {
+        // The borrowed guard's permits pass to the owned one.
+        core::mem::forget(self.write().await);
+        OwnedRwLockWriteGuard { lock: self }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Deref for OwnedRwLockReadGuard<T, M> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: a read permit is held (passed on from the borrowed guard).
+        self.lock.value.with(|v| unsafe { &*v })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Drop for OwnedRwLockReadGuard<T, M> {
+    fn drop(&mut self) {
+        self.lock.semaphore.release(1);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Deref for OwnedRwLockWriteGuard<T, M> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: every permit is held (passed on from the borrowed guard).
+        self.lock.value.with(|v| unsafe { &*v })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> DerefMut for OwnedRwLockWriteGuard<T, M> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference through this guard.
+        self.lock.value.with_mut(|v| unsafe { &mut *v })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized, M: RawMutex> Drop for OwnedRwLockWriteGuard<T, M> {
+    fn drop(&mut self) {
+        self.lock.semaphore.release(MAX_READS);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized + fmt::Debug, M: RawMutex> fmt::Debug for OwnedRwLockReadGuard<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: ?Sized + fmt::Debug, M: RawMutex> fmt::Debug for OwnedRwLockWriteGuard<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+// SAFETY: as for the borrowed guards: a read guard gives `&T`.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized + Send + Sync, M: RawMutex + Send + Sync> Send
+    for OwnedRwLockReadGuard<T, M>
+{
+}
+// SAFETY: as above.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized + Send + Sync, M: RawMutex + Send + Sync> Sync
+    for OwnedRwLockReadGuard<T, M>
+{
+}
+// SAFETY: a write guard gives `&mut T` (`Send`) and shares `&T` (`Sync`).
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized + Send + Sync, M: RawMutex + Send + Sync> Send
+    for OwnedRwLockWriteGuard<T, M>
+{
+}
+// SAFETY: as above.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized + Send + Sync, M: RawMutex + Send + Sync> Sync
+    for OwnedRwLockWriteGuard<T, M>
+{
+}
