@@ -303,3 +303,22 @@ fn waker_counting(count: Arc<AtomicUsize>) -> core::task::Waker {
     }
     core::task::Waker::from(alloc::sync::Arc::new(Counting(count)))
 }
+
+#[test]
+fn mpsc_static_reuse_after_halves_go_on_two_threads() {
+    model(|| {
+        let ch = bounded!(Tracked, 2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = ch.split().unwrap();
+        tx.try_send(Tracked(drops.clone())).unwrap();
+        // The halves go on different threads; whichever is last frees the
+        // channel, and the buffered value is dropped exactly once.
+        let t = thread::spawn(move || drop(tx));
+        drop(rx);
+        t.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        let (tx, mut rx) = ch.split().expect("free again");
+        assert!(rx.try_recv().is_err(), "nothing left from before");
+        drop((tx, rx));
+    });
+}

@@ -185,3 +185,21 @@ fn cancellation_racing_a_new_child_and_a_waiter() {
         assert!(child.is_cancelled());
     });
 }
+
+#[test]
+fn once_cell_a_failing_initialiser_lets_the_other_thread_set_it() {
+    model(|| {
+        let cell = shared(super::OnceCell::<u32>::new());
+        let c = cell.clone();
+        let failing = thread::spawn(move || {
+            crate::loom_test_slot::block_on(c.get_or_try_init(|| async { Err::<u32, ()>(()) }))
+                .is_err()
+        });
+        let v = *crate::loom_test_slot::block_on(cell.get_or_init(|| async { 5 }));
+        // The failing one either ran first (and failed, leaving the cell
+        // empty for us) or found it set; either way the cell holds 5.
+        failing.join().unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(cell.get(), Some(&5));
+    });
+}
