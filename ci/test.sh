@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, docs, unit + integration + doc tests,
-# the no_std build, the example, loom models and Miri. CI runs exactly this.
+# the no_std build, the examples, the firmware under QEMU, loom models and
+# Miri. CI runs exactly this.
 #
 #   ./ci/test.sh                  everything
 #   POLLEN_SKIP_MIRI=1 ./ci/test.sh   without Miri (no nightly needed)
@@ -35,6 +36,14 @@ cargo build -p pollen-core --no-default-features --target thumbv7em-none-eabihf
 
 step "example: no_heap"
 cargo run -q -p pollen-core --example no_heap
+
+step "firmware on a Cortex-M3 under QEMU (apps/firmware)"
+(
+  cd apps/firmware
+  cargo fmt -- --check
+  cargo clippy -q --release -- -D warnings
+  timeout 300 cargo run -q --release
+)
 
 step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 # Internal models live in pollen-core's unit tests, public-API ones in
