@@ -151,7 +151,13 @@ async fn produce(tx: mpsc::Sender<'static, u32, CsRawMutex>) -> u32 {
     let mut waited = 0;
     for i in 1..=6 {
         if tx.try_send(i).is_err() {
-            waited += 1; // full: wait for the consumer (backpressure)
+            // Full: wait for the consumer (backpressure).
+            hprintln!(
+                "[{:>4} ms] producer: channel full, waiting to send {}",
+                TIMER.now().as_millis(),
+                i
+            );
+            waited += 1;
             tx.send(i).await.expect("the consumer stays");
         }
     }
@@ -178,6 +184,14 @@ fn main() -> ! {
     core.SYST.enable_interrupt();
 
     hprintln!("pollen firmware: static tasks, SysTick timers, no heap");
+    hprintln!(
+        "static sizes: executor {} B, timer {} B, task arena {} B (4 x 512), channels {} B + {} B",
+        core::mem::size_of_val(&EXECUTOR),
+        core::mem::size_of_val(&TIMER),
+        core::mem::size_of_val(&TASKS),
+        core::mem::size_of_val(&FROM_IRQ),
+        core::mem::size_of_val(&WORK)
+    );
     let (irq_tx, irq_rx) = FROM_IRQ.split().expect("split once");
     IRQ_SENDER.lock(|tx| *tx = Some(irq_tx));
     let (work_tx, work_rx) = WORK.split().expect("split once");
@@ -195,7 +209,7 @@ fn main() -> ! {
 
     let (blinks, irqs, waited, sum, timed_out) = EXECUTOR.block_on(&PARK, async {
         // A select! against a timeout: nothing ever comes on `pending`.
-        let timed_out = pollen_core::select! {
+        let selected = pollen_core::select! {
             () = pending::<()>() => false,
             () = TIMER.sleep(Duration::from_millis(30)) => true,
         };
@@ -203,6 +217,13 @@ fn main() -> ! {
             "[{:>4} ms] select!: the timeout won",
             TIMER.now().as_millis()
         );
+        // And `timeout` around a future that never completes.
+        let elapsed = TIMER
+            .timeout(Duration::from_millis(20), pending::<()>())
+            .await
+            .is_err();
+        hprintln!("[{:>4} ms] timeout: elapsed", TIMER.now().as_millis());
+        let timed_out = selected && elapsed;
         (
             blinker.await.expect("blinker"),
             listener.await.expect("listener"),
