@@ -43,6 +43,7 @@ extern crate std;
 
 mod loom;
 #[cfg(all(test, feature = "alloc"))]
+#[macro_use]
 mod loom_test_slot;
 
 pub mod channel;

@@ -1,5 +1,24 @@
 //! Small helpers for the crate's models (test builds only).
 
+/// A `&'static $ty` made from `$init`, fresh for each model iteration: a
+/// `static` when the model runs once (plain tests, Miri: nothing leaks),
+/// leaked under loom (where `$init` cannot be `const` and the model runs
+/// many times).
+macro_rules! model_static {
+    ($ty:ty, $init:expr) => {{
+        #[cfg(not(loom))]
+        {
+            static VALUE: $ty = $init;
+            &VALUE
+        }
+        #[cfg(loom)]
+        {
+            let value: &'static $ty = alloc::boxed::Box::leak(alloc::boxed::Box::new($init));
+            value
+        }
+    }};
+}
+
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};

@@ -18,22 +18,11 @@ impl Drop for Tracked {
     }
 }
 
-/// A channel for one model iteration (`split` borrows it for the halves'
-/// lifetime): a `static` when the model runs once, leaked under loom.
+/// A fresh oneshot channel for one model iteration (`split` borrows it).
 macro_rules! channel {
-    ($t:ty) => {{
-        #[cfg(not(loom))]
-        {
-            static CH: Channel<$t> = Channel::new();
-            &CH
-        }
-        #[cfg(loom)]
-        {
-            let ch: &'static Channel<$t> =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(Channel::new()));
-            ch
-        }
-    }};
+    ($t:ty) => {
+        model_static!(Channel<$t>, Channel::new())
+    };
 }
 
 #[test]
@@ -91,24 +80,14 @@ fn oneshot_closed_wakes_the_sender() {
     });
 }
 
-/// A bounded channel for one model iteration, as `channel!` above.
+/// A fresh bounded channel for one model iteration.
 macro_rules! bounded {
-    ($t:ty, $n:literal) => {{
-        #[cfg(not(loom))]
-        {
-            static CH: super::mpsc::Channel<$t, $n, BlockingRawMutex> =
-                super::mpsc::Channel::with_raw_mutex();
-            &CH
-        }
-        #[cfg(loom)]
-        {
-            let ch: &'static super::mpsc::Channel<$t, $n, BlockingRawMutex> =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(
-                    super::mpsc::Channel::with_raw_mutex(),
-                ));
-            ch
-        }
-    }};
+    ($t:ty, $n:literal) => {
+        model_static!(
+            super::mpsc::Channel<$t, $n, BlockingRawMutex>,
+            super::mpsc::Channel::with_raw_mutex()
+        )
+    };
 }
 
 #[test]
@@ -154,14 +133,7 @@ fn mpsc_receiver_drop_racing_a_send_drops_the_value_once() {
 #[test]
 fn watch_a_change_racing_changed_is_never_missed() {
     model(|| {
-        #[cfg(not(loom))]
-        let ch: &'static super::watch::Channel<u32> = {
-            static CH: super::watch::Channel<u32> = super::watch::Channel::new(0);
-            &CH
-        };
-        #[cfg(loom)]
-        let ch: &'static super::watch::Channel<u32> =
-            alloc::boxed::Box::leak(alloc::boxed::Box::new(super::watch::Channel::new(0)));
+        let ch = model_static!(super::watch::Channel<u32>, super::watch::Channel::new(0));
         let (tx, mut rx) = ch.split().unwrap();
         let sender = thread::spawn(move || {
             tx.send(1).unwrap();
@@ -195,17 +167,10 @@ fn unbounded_send_racing_receiver_drop_drops_the_value_once() {
 #[test]
 fn broadcast_lagging_accounts_for_every_message() {
     model(|| {
-        #[cfg(not(loom))]
-        let ch: &'static super::broadcast::Channel<u32, 2, BlockingRawMutex> = {
-            static CH: super::broadcast::Channel<u32, 2, BlockingRawMutex> =
-                super::broadcast::Channel::with_raw_mutex();
-            &CH
-        };
-        #[cfg(loom)]
-        let ch: &'static super::broadcast::Channel<u32, 2, BlockingRawMutex> =
-            alloc::boxed::Box::leak(alloc::boxed::Box::new(
-                super::broadcast::Channel::with_raw_mutex(),
-            ));
+        let ch = model_static!(
+            super::broadcast::Channel<u32, 2, BlockingRawMutex>,
+            super::broadcast::Channel::with_raw_mutex()
+        );
         let (tx, mut rx) = ch.split().unwrap();
         let sender = thread::spawn(move || {
             for i in 0..3 {

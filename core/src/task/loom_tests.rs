@@ -13,19 +13,9 @@ use crate::loom::{model, thread};
 
 /// A fresh executor for one model iteration.
 macro_rules! executor {
-    () => {{
-        #[cfg(not(loom))]
-        {
-            static EX: Executor = Executor::new();
-            &EX
-        }
-        #[cfg(loom)]
-        {
-            let ex: &'static Executor =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(Executor::new()));
-            ex
-        }
-    }};
+    () => {
+        model_static!(Executor, Executor::new())
+    };
 }
 
 #[derive(Default)]

@@ -18,21 +18,11 @@ use crate::loom_test_slot::BlockingRawMutex;
 
 type TestTimer = Timer<ManualClock, BlockingRawMutex>;
 
-/// A fresh timer for one model iteration (`Sleep` needs `'static`): a
-/// `static` when the model runs once, leaked under loom.
+/// A fresh timer for one model iteration (`Sleep` needs `'static`).
 macro_rules! timer {
-    () => {{
-        #[cfg(not(loom))]
-        {
-            static TIMER: TestTimer = Timer::new(ManualClock::new());
-            &TIMER
-        }
-        #[cfg(loom)]
-        {
-            let timer: &'static TestTimer = Box::leak(Box::new(Timer::new(ManualClock::new())));
-            timer
-        }
-    }};
+    () => {
+        model_static!(TestTimer, Timer::new(ManualClock::new()))
+    };
 }
 
 #[derive(Default)]
