@@ -473,6 +473,10 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
     /// # Errors
     ///
     /// `SendError(())` if the receiver is gone or closed the channel.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Reserve`].
     pub fn reserve(&self) -> Reserve<'_, T, M> {
         Reserve {
             handle: &self.handle,

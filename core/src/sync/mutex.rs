@@ -115,6 +115,10 @@ impl<T, M: RawMutex> Mutex<T, M> {
 
 impl<T: ?Sized, M: RawMutex> Mutex<T, M> {
     /// Waits until the mutex is free and locks it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Lock`].
     pub fn lock(&self) -> Lock<'_, T, M> {
         Lock {
             mutex: self,

@@ -124,6 +124,10 @@ impl<M: RawMutex> Notify<M> {
 
     /// A future that completes at the next `notify_one` (or at once with a
     /// stored permit), or at a `notify_waiters` made after this call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Notified`].
     pub fn notified(&self) -> Notified<'_, M> {
         Notified {
             notify: self,

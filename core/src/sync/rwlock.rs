@@ -134,6 +134,10 @@ impl<T, M: RawMutex> RwLock<T, M> {
 
 impl<T: ?Sized, M: RawMutex> RwLock<T, M> {
     /// Waits for shared access.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Read`].
     pub fn read(&self) -> Read<'_, T, M> {
         Read {
             lock: self,
@@ -142,6 +146,10 @@ impl<T: ?Sized, M: RawMutex> RwLock<T, M> {
     }
 
     /// Waits for exclusive access.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Write`].
     pub fn write(&self) -> Write<'_, T, M> {
         Write {
             lock: self,

@@ -91,12 +91,20 @@ impl<M: RawMutex> Semaphore<M> {
     }
 
     /// Waits for one permit. `Err` if the semaphore is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Acquire`].
     pub fn acquire(&self) -> Acquire<'_, M> {
         self.acquire_many(1)
     }
 
     /// Waits for `n` permits, all at once. `Err` if the semaphore is closed.
     /// Asking for zero completes at once (in FIFO order all the same).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Acquire`].
     pub fn acquire_many(&self, n: usize) -> Acquire<'_, M> {
         Acquire {
             semaphore: self,

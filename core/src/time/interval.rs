@@ -97,6 +97,10 @@ impl Interval {
 
     /// Waits for the next tick and returns the instant it was scheduled
     /// for (which may be earlier than now, after missed ticks).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Tick`].
     pub fn tick(&mut self) -> Tick<'_> {
         let sleep = Sleep::new(self.timer, self.next);
         Tick {

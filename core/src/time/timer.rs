@@ -204,6 +204,10 @@ impl<C: Clock + 'static, M: RawMutex + Sync + 'static> Timer<C, M> {
     /// A future that completes `duration` from now.
     ///
     /// See [`Sleep`] for details and an example.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Sleep`].
     pub fn sleep(&'static self, duration: Duration) -> Sleep {
         // One clock reading for the deadline and the "already due" check.
         let now = self.clock.now_ticks();
@@ -212,6 +216,10 @@ impl<C: Clock + 'static, M: RawMutex + Sync + 'static> Timer<C, M> {
     }
 
     /// A future that completes at `deadline` (at once if it has passed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: see [`Sleep`].
     pub fn sleep_until(&'static self, deadline: Instant) -> Sleep {
         Sleep::new(self, deadline)
     }
