@@ -2,13 +2,15 @@
 //!
 //! This crate re-exports the portable API of [`pollen_core`] (tasks, the
 //! embeddable executor, future utilities, sync primitives, timers) and adds
-//! what needs an operating system: today the monotonic clock
-//! [`time::StdClock`]. The mio reactor, sockets, the work-stealing pool, the
+//! what needs an operating system: the monotonic clock
+//! [`time::StdClock`] and task-local storage ([`task_local!`],
+//! [`task::LocalKey`]). The mio reactor, sockets, the work-stealing pool, the
 //! blocking pool, signals and the `#[pollen::main]` / `#[pollen::test]`
 //! macros build on it.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub use pollen_core::{executor, future, join, select, sync, task};
+pub use pollen_core::{executor, future, join, select, sync};
 
+pub mod task;
 pub mod time;
