@@ -10,7 +10,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub use pollen_core::{executor, future, join, select, sync};
+pub use pollen_core::{channel, executor, future, join, select, sync};
 
+pub mod io;
+pub mod net;
+pub mod runtime;
+pub mod signal;
 pub mod task;
 pub mod time;
+
+mod loom;
+
+pub use self::runtime::spawn;

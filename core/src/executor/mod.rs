@@ -229,8 +229,14 @@ impl Executor {
         }
     }
 
-    /// Whether no task is runnable right now.
-    fn is_idle(&self) -> bool {
+    /// Whether no task is runnable right now: for embedders that write
+    /// their own loop around [`tick`](Self::tick) and must decide whether to
+    /// sleep.
+    ///
+    /// # Panics
+    ///
+    /// As [`tick`](Self::tick): not from inside one of its tasks.
+    pub fn is_idle(&self) -> bool {
         let _driving = self.enter();
         // SAFETY: we hold `driving`, so `ready` is ours.
         self.queue.is_empty() && self.ready.with(|ready| unsafe { &*ready }.is_empty())

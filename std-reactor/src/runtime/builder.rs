@@ -1,0 +1,130 @@
+//! `Builder`: how a runtime is configured.
+
+use std::fmt;
+use std::io;
+
+use super::Runtime;
+use super::shared::{Config, DEFAULT_EVENT_INTERVAL, Shared};
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let runtime = pollen::runtime::Builder::new_current_thread()
+///     .enable_all()
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.block_on(async { 6 * 7 }), 42);
+/// ```
+pub struct Builder {
+    kind: Kind,
+    enable_io: bool,
+    enable_time: bool,
+    start_paused: bool,
+    event_interval: u32,
+}
+
+/// The scheduler flavour a builder makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    CurrentThread,
+}
+
+// === impl Builder ===
+
+impl Builder {
+    /// A builder for a runtime whose tasks all run on the thread that calls
+    /// [`Runtime::block_on`], with I/O and timers off until enabled.
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            kind: Kind::CurrentThread,
+            enable_io: false,
+            enable_time: false,
+            start_paused: false,
+            event_interval: DEFAULT_EVENT_INTERVAL,
+        }
+    }
+
+    /// Turns on the reactor: sockets can be created on the runtime.
+    pub fn enable_io(&mut self) -> &mut Builder {
+        self.enable_io = true;
+        self
+    }
+
+    /// Turns on timers: `pollen::time::sleep` and friends work.
+    pub fn enable_time(&mut self) -> &mut Builder {
+        self.enable_time = true;
+        self
+    }
+
+    /// Turns on I/O and timers.
+    pub fn enable_all(&mut self) -> &mut Builder {
+        self.enable_io().enable_time()
+    }
+
+    /// Starts the runtime's clock paused (virtual time, for tests): time
+    /// stands still while tasks run, and jumps to the next timer when every
+    /// task waits and no I/O is ready. Control it with
+    /// [`pollen::time::pause`](crate::time::pause),
+    /// [`advance`](crate::time::advance) and [`resume`](crate::time::resume).
+    ///
+    /// Needs timers ([`enable_time`](Self::enable_time)).
+    pub fn start_paused(&mut self, start_paused: bool) -> &mut Builder {
+        self.start_paused = start_paused;
+        self
+    }
+
+    /// How many task polls the runtime makes between two looks at I/O and
+    /// timers while it stays busy (default 61). Lower is fairer to I/O,
+    /// higher spends less time in the poller.
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero.
+    pub fn event_interval(&mut self, interval: u32) -> &mut Builder {
+        assert!(interval > 0, "pollen: event_interval must be at least 1");
+        self.event_interval = interval;
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    ///
+    /// If the operating system refuses a resource the runtime needs (the
+    /// poller, its wake-up descriptor).
+    ///
+    /// # Panics
+    ///
+    /// If `start_paused` is set without timers.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        assert!(
+            !self.start_paused || self.enable_time,
+            "pollen: start_paused needs timers: call `enable_time()` or `enable_all()` too"
+        );
+        match self.kind {
+            Kind::CurrentThread => {
+                let shared = Shared::new(Config {
+                    enable_io: self.enable_io,
+                    enable_time: self.enable_time,
+                    start_paused: self.start_paused,
+                    event_interval: self.event_interval,
+                })?;
+                Ok(Runtime::from_shared(shared))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("kind", &self.kind)
+            .field("enable_io", &self.enable_io)
+            .field("enable_time", &self.enable_time)
+            .field("start_paused", &self.start_paused)
+            .field("event_interval", &self.event_interval)
+            .finish()
+    }
+}

@@ -1,0 +1,142 @@
+//! `Handle`: a copyable reference to a runtime.
+
+use std::fmt;
+use std::future::Future;
+
+use super::context;
+use super::shared::Shared;
+use crate::task::JoinHandle;
+
+/// A reference to a runtime, to spawn onto it from anywhere: other threads,
+/// callbacks, code that does not own the [`Runtime`](super::Runtime).
+///
+/// Handles are `Copy` and stay valid after the runtime is dropped; spawning
+/// through one then creates a task that is cancelled at once (its
+/// `JoinHandle` yields a cancelled [`JoinError`](crate::task::JoinError)).
+///
+/// # Examples
+///
+/// Spawning from another thread:
+///
+/// ```
+/// let runtime = pollen::runtime::Builder::new_current_thread().build().unwrap();
+/// let handle = runtime.handle();
+/// let task = std::thread::spawn(move || handle.spawn(async { 1 + 1 }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(runtime.block_on(task).unwrap(), 2);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Handle {
+    pub(crate) shared: &'static Shared,
+}
+
+/// Returned by [`Handle::try_current`] outside a runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+/// Keeps a runtime current on this thread until dropped; see
+/// [`Handle::enter`].
+#[derive(Debug)]
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard<'a> {
+    _guard: context::EnterGuard,
+    _handle: std::marker::PhantomData<&'a Handle>,
+}
+
+/// Numbers about a runtime, read at the moment they are asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct RuntimeMetrics {
+    shared: &'static Shared,
+}
+
+impl<'a> EnterGuard<'a> {
+    pub(crate) fn new(handle: &'a Handle) -> EnterGuard<'a> {
+        EnterGuard {
+            _guard: context::enter(handle.shared),
+            _handle: std::marker::PhantomData,
+        }
+    }
+}
+
+// === impl Handle ===
+
+impl Handle {
+    /// The runtime this thread is in: inside `block_on`, a task, a blocking
+    /// closure, or while an [`EnterGuard`] lives.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime; see [`try_current`](Self::try_current).
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The runtime this thread is in, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::current()
+            .map(|shared| Handle { shared })
+            .ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns `future` as a task on this runtime; see [`crate::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so
+    /// that `pollen::spawn`, timers and socket constructors find it.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard::new(self)
+    }
+
+    /// Numbers about this runtime.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            shared: self.shared,
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("runtime", &(self.shared as *const Shared))
+            .finish()
+    }
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "pollen: there is no runtime on this thread; this must be called from inside a \
+             pollen runtime (`block_on`, a task, or after `Handle::enter`)",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+// === impl RuntimeMetrics ===
+
+impl RuntimeMetrics {
+    /// Tasks spawned and not yet finished (nor dropped).
+    pub fn num_alive_tasks(&self) -> usize {
+        self.shared.tasks.len()
+    }
+
+    /// I/O sources registered with the reactor now (sockets, listeners).
+    /// Zero once the runtime has shut down.
+    pub fn num_io_registrations(&self) -> usize {
+        self.shared.io_handle().map_or(0, |io| io.registrations())
+    }
+}

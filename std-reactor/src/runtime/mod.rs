@@ -1,0 +1,177 @@
+//! The runtime: a scheduler, the I/O reactor and the timers, driven by
+//! [`Runtime::block_on`].
+//!
+//! A [`Runtime`] is built with a [`Builder`]. This version has the
+//! current-thread flavour: every task runs on the thread in `block_on`,
+//! which also waits for I/O and timers (in `epoll_wait`, through mio) when
+//! no task can run.
+//!
+//! # Guarantees
+//!
+//! - **No lost wake-ups**: a task woken from any thread, at any moment,
+//!   runs; a thread sleeping in the poller is woken only when the wake
+//!   comes from elsewhere (a wake from a task on the runtime costs one
+//!   atomic swap, no system call). See `io::park` for the protocol and its
+//!   loom model.
+//! - **Fairness**: tasks run in rounds in wake order (the core executor's
+//!   guarantee), and a busy runtime still looks at I/O and timers every
+//!   [`event_interval`](Builder::event_interval) polls.
+//! - **Panics stay in their task**: a task that panics completes with a
+//!   [`JoinError`](crate::task::JoinError) for which `is_panic()` is true;
+//!   the runtime keeps running.
+//! - **Shutdown drops every task**: dropping the runtime (or
+//!   [`shutdown_timeout`](Runtime::shutdown_timeout)) drops the futures of
+//!   all tasks still alive, on the thread that shuts down, and then closes
+//!   the reactor; sockets left elsewhere get an error on their next use.
+
+mod builder;
+pub(crate) mod context;
+mod current_thread;
+mod handle;
+pub(crate) mod shared;
+mod tasks;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+pub use self::builder::Builder;
+pub use self::handle::{EnterGuard, Handle, RuntimeMetrics, TryCurrentError};
+
+use self::shared::Shared;
+use crate::task::JoinHandle;
+
+/// A pollen runtime: tasks, I/O and timers.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = pollen::runtime::Builder::new_current_thread()
+///     .enable_all()
+///     .build()
+///     .unwrap();
+/// let answer = runtime.block_on(async {
+///     let task = pollen::spawn(async {
+///         pollen::time::sleep(Duration::from_millis(1)).await;
+///         21
+///     });
+///     task.await.unwrap() * 2
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+}
+
+// === impl Runtime ===
+
+impl Runtime {
+    pub(crate) fn from_shared(shared: &'static Shared) -> Runtime {
+        Runtime {
+            handle: Handle { shared },
+        }
+    }
+
+    /// Runs `future` to completion on this thread, running the runtime's
+    /// tasks, I/O and timers meanwhile; returns its output.
+    ///
+    /// `future` need not be `Send` or `'static`. Tasks spawned onto the
+    /// runtime run only while some thread is in `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If this thread already drives a runtime (from inside a task, or a
+    /// `block_on` in a `block_on`), and if `future` panics.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        current_thread::block_on(self.handle.shared, future)
+    }
+
+    /// Spawns `future` as a task; see [`crate::spawn`]. It runs once a
+    /// thread drives the runtime with [`block_on`](Self::block_on).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Makes this runtime current on this thread until the guard drops;
+    /// see [`Handle::enter`].
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard::new(&self.handle)
+    }
+
+    /// Numbers about this runtime.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts the runtime down: drops every task still alive, closes the
+    /// reactor, and waits at most `timeout` for blocking work to finish.
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    fn shutdown(&self, _blocking_timeout: Option<Duration>) {
+        let shared = self.handle.shared;
+        if shared.is_closed() {
+            return;
+        }
+        let _enter = context::enter(shared);
+        current_thread::with_driver(shared, |driver| shared.shutdown(driver));
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("flavor", &"current_thread")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+/// Spawns `future` as a task on the current runtime and returns its
+/// [`JoinHandle`].
+///
+/// The task starts running at the runtime's next round; awaiting the handle
+/// yields its output, or a [`JoinError`](crate::task::JoinError) if it
+/// panicked or was aborted. Dropping the handle detaches the task.
+///
+/// # Panics
+///
+/// Outside a runtime (see [`Handle::try_current`]).
+///
+/// # Examples
+///
+/// ```
+/// # let runtime = pollen::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let task = pollen::spawn(async { "hello" });
+/// assert_eq!(task.await.unwrap(), "hello");
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}

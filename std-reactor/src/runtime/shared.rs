@@ -1,0 +1,329 @@
+//! `Shared`: the part of a runtime that tasks, wakers and timers point at.
+//!
+//! Core tasks and timers hold `&'static` references to their scheduler and
+//! timer (that is what lets a waker or a `Sleep` live anywhere without
+//! reference counting), so this part of every runtime is leaked on purpose:
+//! a waker or a `Sleep` that outlives its runtime stays valid and finds a
+//! closed scheduler. It holds no operating-system resource (those are in the
+//! driver and the `IoHandle`, released at shutdown); its size is mostly the
+//! timer wheel's (about 3 KiB).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+use pollen_core::executor::Executor;
+use pollen_core::sync::StdRawMutex;
+use pollen_core::task::{JoinHandle, Runnable, Schedule};
+use pollen_core::time::{Clock, PausableClock, Timer};
+
+use super::tasks::TaskRegistry;
+use crate::io::driver::{Driver, IoHandle};
+use crate::io::park::{ParkState, WakePoller};
+use crate::time::StdClock;
+
+/// The clock every runtime's timers run on: the OS clock, pausable for
+/// tests (`start_paused`).
+pub(crate) type RuntimeClock = PausableClock<StdClock>;
+/// A runtime's timers.
+pub(crate) type RuntimeTimer = Timer<RuntimeClock, StdRawMutex>;
+
+/// Polls of tasks between two non-blocking looks at I/O and timers while
+/// the runtime stays busy.
+pub(crate) const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+pub(crate) struct Shared {
+    pub(crate) executor: Executor,
+    pub(crate) timer: RuntimeTimer,
+    pub(crate) park: ParkState<PollerWaker>,
+    pub(crate) tasks: TaskRegistry,
+    /// Set once shutdown has begun: wakes drop their task instead of
+    /// queueing it.
+    closed: AtomicBool,
+    /// The reactor's shared side; `None` after shutdown.
+    io: Mutex<Option<Arc<IoHandle>>>,
+    io_enabled: bool,
+    time_enabled: bool,
+    pub(crate) event_interval: u32,
+    /// The poller, while no thread drives the runtime, and the threads
+    /// waiting for it (a second `block_on` on another thread).
+    driver: Mutex<DriverSlot>,
+}
+
+struct DriverSlot {
+    driver: Option<Driver>,
+    waiters: Vec<Thread>,
+}
+
+/// Interrupts the poller: the `mio::Waker`, until shutdown closes it.
+pub(crate) struct PollerWaker(Mutex<Option<mio::Waker>>);
+
+/// A waker whose wake tells the driving thread there is work.
+struct Unpark(&'static Shared);
+
+/// What building a `Shared` needs.
+pub(crate) struct Config {
+    pub(crate) enable_io: bool,
+    pub(crate) enable_time: bool,
+    pub(crate) start_paused: bool,
+    pub(crate) event_interval: u32,
+}
+
+// === impl Shared ===
+
+impl Shared {
+    /// Builds a runtime's shared part, leaked (see the module docs).
+    pub(crate) fn new(config: Config) -> io::Result<&'static Shared> {
+        let (driver, io, waker) = Driver::new()?;
+        let timer = Timer::new(PausableClock::new(StdClock::new()));
+        if config.start_paused {
+            timer.clock().pause();
+        }
+        let shared = Shared {
+            executor: Executor::new(),
+            timer,
+            park: ParkState::new(PollerWaker(Mutex::new(Some(waker)))),
+            tasks: TaskRegistry::default(),
+            closed: AtomicBool::new(false),
+            io: Mutex::new(Some(io)),
+            io_enabled: config.enable_io,
+            time_enabled: config.enable_time,
+            event_interval: config.event_interval.max(1),
+            driver: Mutex::new(DriverSlot {
+                driver: Some(driver),
+                waiters: Vec::new(),
+            }),
+        };
+        Ok(Box::leak(Box::new(shared)))
+    }
+
+    /// A waker that unparks the driving thread.
+    pub(crate) fn unpark_waker(&'static self) -> Waker {
+        Waker::from(Arc::new(Unpark(self)))
+    }
+
+    pub(crate) fn io_handle(&self) -> io::Result<Arc<IoHandle>> {
+        if !self.io_enabled {
+            return Err(io::Error::other(
+                "pollen: I/O is disabled on this runtime; build it with `enable_io()` or \
+                 `enable_all()`",
+            ));
+        }
+        lock(&self.io)
+            .clone()
+            .ok_or_else(crate::io::driver::shut_down_error)
+    }
+
+    /// The timers, for `pollen::time`.
+    ///
+    /// # Panics
+    ///
+    /// If time is disabled on this runtime.
+    #[track_caller]
+    pub(crate) fn timer(&'static self) -> &'static RuntimeTimer {
+        assert!(
+            self.time_enabled,
+            "pollen: timers are disabled on this runtime; build it with `enable_time()` or \
+             `enable_all()`"
+        );
+        &self.timer
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Spawns a `Send` task.
+    pub(crate) fn spawn<F>(&'static self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(slot) = self.tasks.reserve() else {
+            // Shut down: the task is created and dropped at once, so its
+            // handle reports it cancelled.
+            let (runnable, handle) = pollen_core::task::new_boxed(future, self);
+            drop(runnable);
+            return handle;
+        };
+        let (runnable, handle) = pollen_core::task::new_boxed(slot.track(future), self);
+        slot.fill(handle.abort_handle());
+        self.schedule(runnable);
+        handle
+    }
+
+    /// Takes the poller to drive the runtime, or registers this thread to
+    /// be unparked when it is given back.
+    pub(crate) fn take_driver(&self) -> Option<Driver> {
+        let mut slot = lock(&self.driver);
+        let driver = slot.driver.take();
+        if driver.is_none() {
+            slot.waiters.push(thread::current());
+        }
+        driver
+    }
+
+    /// Gives the poller back and unparks the threads waiting for it.
+    pub(crate) fn release_driver(&self, driver: Driver) {
+        let waiters = {
+            let mut slot = lock(&self.driver);
+            slot.driver = Some(driver);
+            std::mem::take(&mut slot.waiters)
+        };
+        for waiter in waiters {
+            waiter.unpark();
+        }
+    }
+
+    /// Blocks in the poller until there is work, the next timer is due, or
+    /// I/O arrives; then fires due timers. Called with nothing runnable.
+    pub(crate) fn park(&'static self, driver: &mut Driver, unpark: &Waker) {
+        let io = lock(&self.io).clone();
+        let Some(io) = io else { return };
+        let mut timeout = None;
+        if self.time_enabled {
+            // Registered before the deadline is read: a timer armed earlier
+            // from another thread after this wakes us.
+            self.timer.register_deadline_waker(unpark);
+            if let Some(deadline) = self.timer.next_deadline() {
+                let now = self.timer.now();
+                if self.timer.clock().is_paused() {
+                    // Virtual time: with nothing to run and no I/O ready,
+                    // jump to the next deadline instead of sleeping.
+                    let events = self.turn(driver, &io, Some(Duration::ZERO));
+                    if !events && self.executor_idle() {
+                        self.timer.clock().auto_advance_to(deadline);
+                    }
+                    self.timer.process();
+                    return;
+                }
+                timeout = Some(deadline.saturating_duration_since(now));
+            }
+        }
+        let block = self.park.try_park();
+        self.turn(
+            driver,
+            &io,
+            if block { timeout } else { Some(Duration::ZERO) },
+        );
+        self.park.unparked();
+        if self.time_enabled {
+            self.timer.process();
+        }
+    }
+
+    /// A look at I/O and timers without blocking, for a busy runtime.
+    pub(crate) fn maintain(&self, driver: &mut Driver) {
+        let io = lock(&self.io).clone();
+        if let Some(io) = io {
+            self.turn(driver, &io, Some(Duration::ZERO));
+        }
+        if self.time_enabled {
+            self.timer.process();
+        }
+    }
+
+    fn turn(&self, driver: &mut Driver, io: &IoHandle, timeout: Option<Duration>) -> bool {
+        match driver.turn(io, timeout) {
+            Ok(events) => events,
+            // The poller failed (out of memory in the kernel, say): there is
+            // nothing to wait on, so do not spin; try again shortly.
+            Err(_) => {
+                thread::sleep(Duration::from_millis(1));
+                false
+            }
+        }
+    }
+
+    fn executor_idle(&self) -> bool {
+        self.executor.is_idle()
+    }
+
+    /// Shuts the runtime down on the calling thread, which must hold the
+    /// poller (`driver`): aborts and drops every task, stops the reactor.
+    pub(crate) fn shutdown(&'static self, driver: &mut Driver) {
+        self.closed.store(true, Ordering::Release);
+        self.tasks.close_and_abort_all();
+        // Aborted tasks are queued (or were already); running them drops
+        // their futures. A wake racing with shutdown on another thread may
+        // still be pushing one: wait for it through the park protocol.
+        let unpark = self.unpark_waker();
+        while self.tasks.len() > 0 {
+            self.park.reset();
+            if self.executor.run_until_stalled() == 0 && self.tasks.len() > 0 {
+                self.park(driver, &unpark);
+            }
+        }
+        if let Some(io) = lock(&self.io).take() {
+            io.shutdown();
+        }
+        // Close the eventfd: nothing can need the poller any more.
+        lock(&self.park.waker().0).take();
+    }
+}
+
+impl Schedule for Shared {
+    fn schedule(&self, runnable: Runnable) {
+        if self.is_closed() && self.tasks.len() == 0 {
+            // Every task is gone: only a stray `Runnable` of a task spawned
+            // while closing can land here; dropping it cancels that task.
+            drop(runnable);
+            return;
+        }
+        self.executor.schedule(runnable);
+        self.park.unpark();
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("tasks", &self.tasks.len())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl PollerWaker ===
+
+impl WakePoller for PollerWaker {
+    fn wake_poller(&self) {
+        if let Some(waker) = &*lock(&self.0) {
+            // A failed wake (the eventfd is full) means a wake-up is already
+            // pending, which is all we need.
+            let _ = waker.wake();
+        }
+    }
+}
+
+impl fmt::Debug for PollerWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PollerWaker")
+    }
+}
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.park.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.park.unpark();
+    }
+}
+
+/// Locks `mutex`, ignoring poison: every critical section here leaves its
+/// data consistent.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[allow(dead_code)]
+fn _assert_clock(clock: &RuntimeClock) -> u64 {
+    clock.now_ticks()
+}
