@@ -12,3 +12,5 @@
 pub use pollen_core::{executor, future, join, select, sync, task};
 
 pub mod time;
+
+mod blocking;
