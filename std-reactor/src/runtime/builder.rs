@@ -2,9 +2,12 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::Runtime;
 use super::shared::{Config, DEFAULT_EVENT_INTERVAL, Shared};
+use crate::blocking::BlockingConfig;
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -23,6 +26,7 @@ pub struct Builder {
     enable_time: bool,
     start_paused: bool,
     event_interval: u32,
+    blocking: BlockingConfig,
 }
 
 /// The scheduler flavour a builder makes.
@@ -43,6 +47,7 @@ impl Builder {
             enable_time: false,
             start_paused: false,
             event_interval: DEFAULT_EVENT_INTERVAL,
+            blocking: BlockingConfig::default(),
         }
     }
 
@@ -88,6 +93,60 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool runs at once (default 512);
+    /// further [`spawn_blocking`](crate::spawn_blocking) closures wait in
+    /// its queue.
+    ///
+    /// # Panics
+    ///
+    /// If `max` is zero.
+    pub fn max_blocking_threads(&mut self, max: usize) -> &mut Builder {
+        assert!(max > 0, "pollen: max_blocking_threads must be at least 1");
+        self.blocking.max_threads = max;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits
+    /// (default 10 s).
+    pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
+        self.blocking.keep_alive = keep_alive;
+        self
+    }
+
+    /// The name of the runtime's threads (default `pollen-blocking`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        let name = name.into();
+        self.blocking.thread_name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// A function naming each of the runtime's threads as it starts.
+    pub fn thread_name_fn(
+        &mut self,
+        f: impl Fn() -> String + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.blocking.thread_name = Arc::new(f);
+        self
+    }
+
+    /// The stack size of the runtime's threads (default: std's).
+    pub fn thread_stack_size(&mut self, size: usize) -> &mut Builder {
+        self.blocking.stack_size = Some(size);
+        self
+    }
+
+    /// Runs `f` on each of the runtime's threads as it starts.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
+        self.blocking.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each of the runtime's threads as it stops.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
+        self.blocking.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
     /// Builds the runtime.
     ///
     /// # Errors
@@ -110,6 +169,7 @@ impl Builder {
                     enable_time: self.enable_time,
                     start_paused: self.start_paused,
                     event_interval: self.event_interval,
+                    blocking: self.blocking.clone(),
                 })?;
                 Ok(Runtime::from_shared(shared))
             }
@@ -125,6 +185,7 @@ impl fmt::Debug for Builder {
             .field("enable_time", &self.enable_time)
             .field("start_paused", &self.start_paused)
             .field("event_interval", &self.event_interval)
+            .field("blocking", &self.blocking)
             .finish()
     }
 }

@@ -29,6 +29,12 @@ pub(crate) fn enter(shared: &'static Shared) -> EnterGuard {
     }
 }
 
+/// Makes `shared` the current runtime of this thread for the rest of its
+/// life: for the runtime's own threads (the blocking pool's).
+pub(crate) fn set_for_thread(shared: &'static Shared) {
+    CURRENT.with(|c| c.set(Some(shared)));
+}
+
 /// Marks this thread as driving a runtime until the guard drops.
 ///
 /// # Panics

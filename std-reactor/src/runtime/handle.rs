@@ -93,6 +93,16 @@ impl Handle {
         self.shared.spawn(future)
     }
 
+    /// Runs the blocking function `f` on the runtime's blocking pool; see
+    /// [`crate::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn_blocking(f)
+    }
+
     /// Makes this runtime current on this thread until the guard drops, so
     /// that `pollen::spawn`, timers and socket constructors find it.
     pub fn enter(&self) -> EnterGuard<'_> {
@@ -132,6 +142,21 @@ impl RuntimeMetrics {
     /// Tasks spawned and not yet finished (nor dropped).
     pub fn num_alive_tasks(&self) -> usize {
         self.shared.tasks.len()
+    }
+
+    /// Threads of the blocking pool alive now (busy or idle).
+    pub fn num_blocking_threads(&self) -> usize {
+        self.shared.blocking.threads()
+    }
+
+    /// Idle threads of the blocking pool.
+    pub fn num_idle_blocking_threads(&self) -> usize {
+        self.shared.blocking.idle_threads()
+    }
+
+    /// Blocking closures waiting for a thread.
+    pub fn blocking_queue_depth(&self) -> usize {
+        self.shared.blocking.queue_depth()
     }
 
     /// I/O sources registered with the reactor now (sockets, listeners).

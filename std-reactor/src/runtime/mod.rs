@@ -100,6 +100,16 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Runs the blocking function `f` on the runtime's blocking pool; see
+    /// [`crate::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
     /// A handle to this runtime.
     pub fn handle(&self) -> Handle {
         self.handle
@@ -117,18 +127,28 @@ impl Runtime {
     }
 
     /// Shuts the runtime down: drops every task still alive, closes the
-    /// reactor, and waits at most `timeout` for blocking work to finish.
+    /// reactor, cancels blocking closures that have not started, and waits
+    /// at most `timeout` for the running ones to return (those that do not
+    /// keep their threads, which exit when they return).
+    ///
+    /// Dropping the runtime does the same but waits for blocking closures
+    /// without a limit.
     pub fn shutdown_timeout(self, timeout: Duration) {
         self.shutdown(Some(timeout));
     }
 
-    fn shutdown(&self, _blocking_timeout: Option<Duration>) {
+    /// Shuts the runtime down without waiting for blocking closures.
+    pub fn shutdown_background(self) {
+        self.shutdown(Some(Duration::ZERO));
+    }
+
+    fn shutdown(&self, blocking_timeout: Option<Duration>) {
         let shared = self.handle.shared;
-        if shared.is_closed() {
-            return;
+        if !shared.is_closed() {
+            let _enter = context::enter(shared);
+            current_thread::with_driver(shared, |driver| shared.shutdown(driver));
         }
-        let _enter = context::enter(shared);
-        current_thread::with_driver(shared, |driver| shared.shutdown(driver));
+        shared.blocking.shutdown(blocking_timeout);
     }
 }
 
@@ -145,6 +165,40 @@ impl fmt::Debug for Runtime {
             .field("handle", &self.handle)
             .finish()
     }
+}
+
+/// Runs the blocking function `f` on the current runtime's blocking pool,
+/// and returns a [`JoinHandle`] that yields its result.
+///
+/// For work that would stall the runtime's thread: file I/O, a synchronous
+/// library call, a CPU-heavy computation. The pool starts threads as they
+/// are needed, up to [`Builder::max_blocking_threads`] (512 by default;
+/// beyond it closures wait in a queue), and lets a thread go after
+/// [`Builder::thread_keep_alive`] (10 s) without work. A panic in `f`
+/// yields a [`JoinError`](crate::task::JoinError) for which `is_panic()` is
+/// true. Closures cannot be cancelled once they run: aborting the handle
+/// only detaches it.
+///
+/// # Panics
+///
+/// Outside a runtime (see [`Handle::try_current`]).
+///
+/// # Examples
+///
+/// ```
+/// # let runtime = pollen::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let digest = pollen::spawn_blocking(|| (1..=20u64).product::<u64>());
+/// assert_eq!(digest.await.unwrap(), 2_432_902_008_176_640_000);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
 }
 
 /// Spawns `future` as a task on the current runtime and returns its

@@ -23,6 +23,7 @@ use pollen_core::task::{JoinHandle, Runnable, Schedule};
 use pollen_core::time::{Clock, PausableClock, Timer};
 
 use super::tasks::TaskRegistry;
+use crate::blocking::{BlockingConfig, BlockingPool};
 use crate::io::driver::{Driver, IoHandle};
 use crate::io::park::{ParkState, WakePoller};
 use crate::time::StdClock;
@@ -42,6 +43,7 @@ pub(crate) struct Shared {
     pub(crate) timer: RuntimeTimer,
     pub(crate) park: ParkState<PollerWaker>,
     pub(crate) tasks: TaskRegistry,
+    pub(crate) blocking: &'static BlockingPool,
     /// Set once shutdown has begun: wakes drop their task instead of
     /// queueing it.
     closed: AtomicBool,
@@ -72,14 +74,32 @@ pub(crate) struct Config {
     pub(crate) enable_time: bool,
     pub(crate) start_paused: bool,
     pub(crate) event_interval: u32,
+    pub(crate) blocking: BlockingConfig,
 }
 
 // === impl Shared ===
 
 impl Shared {
     /// Builds a runtime's shared part, leaked (see the module docs).
-    pub(crate) fn new(config: Config) -> io::Result<&'static Shared> {
+    pub(crate) fn new(mut config: Config) -> io::Result<&'static Shared> {
         let (driver, io, waker) = Driver::new()?;
+        // Blocking threads are in the runtime's context (`Handle::current`,
+        // timers and sockets work in a blocking closure): their start hook
+        // sets it, once the runtime exists.
+        let this: Arc<std::sync::OnceLock<&'static Shared>> = Arc::default();
+        let user_start = config.blocking.on_thread_start.take();
+        config.blocking.on_thread_start = Some({
+            let this = this.clone();
+            Arc::new(move || {
+                if let Some(shared) = this.get() {
+                    super::context::set_for_thread(shared);
+                }
+                if let Some(start) = &user_start {
+                    start();
+                }
+            })
+        });
+        let blocking = BlockingPool::new(config.blocking);
         let timer = Timer::new(PausableClock::new(StdClock::new()));
         if config.start_paused {
             timer.clock().pause();
@@ -89,6 +109,7 @@ impl Shared {
             timer,
             park: ParkState::new(PollerWaker(Mutex::new(Some(waker)))),
             tasks: TaskRegistry::default(),
+            blocking,
             closed: AtomicBool::new(false),
             io: Mutex::new(Some(io)),
             io_enabled: config.enable_io,
@@ -99,7 +120,9 @@ impl Shared {
                 waiters: Vec::new(),
             }),
         };
-        Ok(Box::leak(Box::new(shared)))
+        let shared: &'static Shared = Box::leak(Box::new(shared));
+        let _ = this.set(shared);
+        Ok(shared)
     }
 
     /// A waker that unparks the driving thread.
@@ -193,11 +216,16 @@ impl Shared {
             if let Some(deadline) = self.timer.next_deadline() {
                 let now = self.timer.now();
                 if self.timer.clock().is_paused() {
-                    // Virtual time: with nothing to run and no I/O ready,
-                    // jump to the next deadline instead of sleeping.
+                    // Virtual time: with nothing to run, no I/O ready and
+                    // no blocking closure running (its result is work to
+                    // come), jump to the next deadline instead of sleeping.
                     let events = self.turn(driver, &io, Some(Duration::ZERO));
                     if !events && self.executor_idle() {
-                        self.timer.clock().auto_advance_to(deadline);
+                        if self.blocking_busy() {
+                            self.block(driver, &io, None);
+                        } else {
+                            self.timer.clock().auto_advance_to(deadline);
+                        }
                     }
                     self.timer.process();
                     return;
@@ -205,16 +233,36 @@ impl Shared {
                 timeout = Some(deadline.saturating_duration_since(now));
             }
         }
-        let block = self.park.try_park();
-        self.turn(
-            driver,
-            &io,
-            if block { timeout } else { Some(Duration::ZERO) },
-        );
-        self.park.unparked();
+        self.block(driver, &io, timeout);
         if self.time_enabled {
             self.timer.process();
         }
+    }
+
+    /// Blocks in the poller for at most `timeout`, unless work was handed
+    /// over since the last `park.reset()`.
+    fn block(&self, driver: &mut Driver, io: &IoHandle, timeout: Option<Duration>) {
+        let block = self.park.try_park();
+        self.turn(
+            driver,
+            io,
+            if block { timeout } else { Some(Duration::ZERO) },
+        );
+        self.park.unparked();
+    }
+
+    /// Whether blocking closures are running or queued.
+    fn blocking_busy(&self) -> bool {
+        self.blocking.threads() > self.blocking.idle_threads() || self.blocking.queue_depth() > 0
+    }
+
+    /// Runs `f` on the blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(&'static self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn(f)
     }
 
     /// A look at I/O and timers without blocking, for a busy runtime.

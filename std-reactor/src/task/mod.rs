@@ -54,6 +54,8 @@ mod local;
 
 pub use pollen_core::task::*;
 
+pub use crate::runtime::{spawn, spawn_blocking};
+
 pub use self::error::AccessError;
 pub use self::local::{LocalKey, TaskLocalFuture};
 pub use crate::task_local;
