@@ -103,6 +103,5 @@ pub use pollen_macros::main;
 ///     pollen::time::sleep(Duration::from_secs(3600)).await;
 ///     assert!(pollen::time::now() - start >= Duration::from_secs(3600));
 /// }
-/// # an_hour_passes_at_once();
 /// ```
 pub use pollen_macros::test;

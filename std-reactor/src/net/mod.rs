@@ -14,7 +14,11 @@
 
 mod addr;
 mod tcp;
+mod udp;
+mod unix;
 
 pub use self::tcp::listener::TcpListener;
 pub use self::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use self::tcp::stream::TcpStream;
+pub use self::udp::UdpSocket;
+pub use self::unix::{UnixListener, UnixStream};

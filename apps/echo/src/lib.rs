@@ -1,0 +1,226 @@
+//! The echo server behind `pollen-echo`, as a library so tests (and the
+//! `test` subcommand) can run it in-process.
+//!
+//! One task per connection; a semaphore caps open connections (the accept
+//! loop waits for a free slot, so extra clients queue in the kernel's
+//! backlog); a connection that sends nothing for `idle_timeout` is closed;
+//! on shutdown the server stops accepting and gives open connections
+//! `drain_timeout` to finish before closing them.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use pollen::io::{AsyncReadExt, AsyncWriteExt};
+use pollen::net::{TcpListener, TcpStream};
+use pollen::sync::{CancellationToken, Semaphore, StdRawMutex};
+
+/// How the server behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Close a connection that sends nothing for this long.
+    pub idle_timeout: Duration,
+    /// The most connections open at once.
+    pub max_conns: usize,
+    /// How long open connections may go on after shutdown begins.
+    pub drain_timeout: Duration,
+    /// Bytes read (and echoed) at a time per connection.
+    pub buffer_size: usize,
+    /// Log connection events to stderr.
+    pub verbose: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            idle_timeout: Duration::from_secs(10),
+            max_conns: 10_000,
+            drain_timeout: Duration::from_secs(5),
+            buffer_size: 4096,
+            verbose: true,
+        }
+    }
+}
+
+/// What a server run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections closed for being idle.
+    pub idle_closed: u64,
+    /// Connections that ended in an error (reset, broken pipe).
+    pub errors: u64,
+    /// Connections still open when the drain deadline passed (closed then).
+    pub cut_at_shutdown: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    idle_closed: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// How one connection ended.
+enum End {
+    /// The client closed its side (after everything it sent was echoed).
+    Closed,
+    /// Nothing arrived for the idle timeout.
+    Idle,
+    /// The server is shutting down and the drain deadline passed.
+    Shutdown,
+    /// A read or write failed.
+    Error(io::Error),
+}
+
+type Limit = Semaphore<StdRawMutex>;
+
+/// Serves echo on `listener` until `shutdown` completes, then drains.
+///
+/// # Errors
+///
+/// Only if the listener itself fails in a way that retrying cannot fix;
+/// errors of single connections are logged and counted in the summary.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<Summary> {
+    let config = Arc::new(config);
+    let limit = Arc::new(Limit::with_raw_mutex(config.max_conns));
+    let cut = CancellationToken::new();
+    let counters = Arc::new(Counters::default());
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let accepted = pollen::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &limit) => accepted,
+        };
+        let (stream, peer, permit) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // EMFILE and friends: say so, give the system a moment, go on.
+                log(&config, format_args!("accept failed: {e}; retrying"));
+                pollen::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let (config, counters, cut) = (config.clone(), counters.clone(), cut.clone());
+        pollen::spawn(async move {
+            let end = pollen::select! {
+                end = echo(stream, &config) => end,
+                () = cut.cancelled() => End::Shutdown,
+            };
+            match end {
+                End::Closed => {}
+                End::Idle => {
+                    counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+                    log(
+                        &config,
+                        format_args!("{peer}: idle for {:?}, closed", config.idle_timeout),
+                    );
+                }
+                End::Shutdown => log(&config, format_args!("{peer}: closed at shutdown")),
+                End::Error(e) => {
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                    log(&config, format_args!("{peer}: {e}"));
+                }
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    let open = config.max_conns - limit.available_permits();
+    log(
+        &config,
+        format_args!(
+            "shutting down: {open} connection(s) open, draining for up to {:?}",
+            config.drain_timeout
+        ),
+    );
+    let all = u32::try_from(config.max_conns).unwrap_or(u32::MAX) as usize;
+    let drained = pollen::time::timeout(config.drain_timeout, limit.acquire_many(all)).await;
+    let cut_at_shutdown = match drained {
+        Ok(_) => 0,
+        Err(_) => {
+            let still_open = (config.max_conns - limit.available_permits()) as u64;
+            cut.cancel();
+            // Let the cut connections see the cancellation and close.
+            let _ = pollen::time::timeout(Duration::from_secs(1), limit.acquire_many(all)).await;
+            still_open
+        }
+    };
+    Ok(Summary {
+        accepted: counters.accepted.load(Ordering::Relaxed),
+        idle_closed: counters.idle_closed.load(Ordering::Relaxed),
+        errors: counters.errors.load(Ordering::Relaxed),
+        cut_at_shutdown,
+    })
+}
+
+/// Waits for a free connection slot, then for a connection.
+async fn accept(
+    listener: &TcpListener,
+    limit: &Arc<Limit>,
+) -> io::Result<(
+    TcpStream,
+    SocketAddr,
+    pollen::sync::OwnedSemaphorePermit<StdRawMutex>,
+)> {
+    let permit = limit
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| io::Error::other("connection limit closed"))?;
+    let (stream, peer) = listener.accept().await?;
+    Ok((stream, peer, permit))
+}
+
+/// Echoes until the client closes, goes idle, or fails.
+async fn echo(mut stream: TcpStream, config: &Config) -> End {
+    let mut buf = vec![0; config.buffer_size];
+    loop {
+        let read = pollen::time::timeout(config.idle_timeout, stream.read(&mut buf)).await;
+        let n = match read {
+            Err(_elapsed) => return End::Idle,
+            Ok(Ok(0)) => return End::Closed,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return End::Error(e),
+        };
+        if let Err(e) = stream.write_all(&buf[..n]).await {
+            return End::Error(e);
+        }
+    }
+}
+
+fn log(config: &Config, message: std::fmt::Arguments<'_>) {
+    if config.verbose {
+        eprintln!("pollen-echo: {message}");
+    }
+}
+
+/// Resolves when the process gets Ctrl-C (SIGINT) or SIGTERM.
+///
+/// # Errors
+///
+/// If the signal handlers cannot be installed.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    use pollen::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        pollen::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
