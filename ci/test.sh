@@ -22,7 +22,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pollen-core --no-default-features --all-targets -- -D warnings
 
 step "cargo doc -D warnings (broken links, private items)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen -p pollen-macros
 
 step "tests (default features)"
 cargo test --workspace
@@ -36,6 +36,9 @@ cargo build -p pollen-core --no-default-features --target thumbv7em-none-eabihf
 
 step "example: no_heap"
 cargo run -q -p pollen-core --example no_heap
+
+step "pollen-echo self-test (the README's run command, checked end to end)"
+cargo run -q -p pollen-echo -- test
 
 step "firmware on a Cortex-M3 under QEMU (apps/firmware)"
 (
@@ -55,6 +58,9 @@ export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2}
 export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-core --lib
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-loom-tests
+# The std runtime's park protocol (a cross-thread wake racing the reactor's
+# sleep), with the poller modelled.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib io::park
 
 if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
   step "miri (pollen-core)"

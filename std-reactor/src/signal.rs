@@ -138,6 +138,13 @@ pub struct Signal {
 
 impl Signal {
     fn new(kind: SignalKind) -> io::Result<Signal> {
+        // signal-hook panics on these; say it as an error instead.
+        if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pollen: signal {} cannot be handled by a program", kind.0),
+            ));
+        }
         let signals = Signals::new([kind.0])?;
         Ok(Signal {
             kind,

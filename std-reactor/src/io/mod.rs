@@ -14,6 +14,7 @@
 //! the readiness cleared and the task parked.
 
 pub(crate) mod driver;
+mod duplex;
 pub(crate) mod park;
 mod ready;
 pub(crate) mod registration;
@@ -28,4 +29,5 @@ pub use futures_lite::io::{
     repeat, sink,
 };
 
+pub use self::duplex::{DuplexStream, duplex};
 pub use self::ready::{Interest, Ready};

@@ -134,12 +134,13 @@ impl Runtime {
     /// Dropping the runtime does the same but waits for blocking closures
     /// without a limit.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        self.shutdown(Some(timeout));
+        // Not again in `drop`, which would wait without a limit.
+        std::mem::ManuallyDrop::new(self).shutdown(Some(timeout));
     }
 
     /// Shuts the runtime down without waiting for blocking closures.
     pub fn shutdown_background(self) {
-        self.shutdown(Some(Duration::ZERO));
+        std::mem::ManuallyDrop::new(self).shutdown(Some(Duration::ZERO));
     }
 
     fn shutdown(&self, blocking_timeout: Option<Duration>) {

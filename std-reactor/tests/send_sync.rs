@@ -1,0 +1,44 @@
+//! Which of the std runtime's public types may cross and be shared between
+//! threads.
+
+fn send<T: Send>() {}
+fn sync<T: Sync>() {}
+
+#[test]
+fn runtime_types() {
+    send::<pollen::runtime::Runtime>();
+    sync::<pollen::runtime::Runtime>();
+    send::<pollen::runtime::Handle>();
+    sync::<pollen::runtime::Handle>();
+    send::<pollen::runtime::Builder>();
+    send::<pollen::runtime::RuntimeMetrics>();
+    sync::<pollen::runtime::RuntimeMetrics>();
+    send::<pollen::runtime::TryCurrentError>();
+}
+
+#[test]
+fn socket_types() {
+    send::<pollen::net::TcpListener>();
+    sync::<pollen::net::TcpListener>();
+    send::<pollen::net::TcpStream>();
+    sync::<pollen::net::TcpStream>();
+    send::<pollen::net::OwnedReadHalf>();
+    send::<pollen::net::OwnedWriteHalf>();
+    send::<pollen::net::ReadHalf<'static>>();
+    send::<pollen::net::WriteHalf<'static>>();
+    send::<pollen::net::UdpSocket>();
+    sync::<pollen::net::UdpSocket>();
+    send::<pollen::net::UnixListener>();
+    send::<pollen::net::UnixStream>();
+    sync::<pollen::net::UnixStream>();
+    send::<pollen::io::DuplexStream>();
+    sync::<pollen::io::DuplexStream>();
+    send::<pollen::signal::unix::Signal>();
+}
+
+#[test]
+fn time_and_task_types() {
+    send::<pollen::time::Sleep>();
+    send::<pollen::task::JoinHandle<u32>>();
+    send::<pollen::task::AccessError>();
+}
