@@ -144,8 +144,11 @@ where
 ///
 /// # Safety
 ///
-/// - the task's `Runnable`s are run (and dropped) on the thread that called
-///   this, and its wakers are used only there, if `F` is not `Send`;
+/// - if `F` is not `Send`: the task's `Runnable`s are run and dropped only
+///   on the thread that called this. Its wakers may be woken, cloned and
+///   dropped anywhere: that only hands a `Runnable` to the scheduler (which
+///   must then keep it for that thread) or frees a task whose future and
+///   output are already gone;
 /// - the `JoinHandle` stays on that thread if `F::Output` is not `Send`;
 /// - if `F` is not `'static`, the task is complete and dropped before
 ///   anything it borrows goes away.

@@ -35,6 +35,11 @@ pub(crate) fn set_for_thread(shared: &'static Shared) {
     CURRENT.with(|c| c.set(Some(shared)));
 }
 
+/// Whether this thread is driving a runtime now.
+pub(crate) fn is_driving() -> bool {
+    DRIVING.with(Cell::get)
+}
+
 /// Marks this thread as driving a runtime until the guard drops.
 ///
 /// # Panics

@@ -73,6 +73,7 @@ fn drive<F: Future>(
     mut future: std::pin::Pin<&mut F>,
 ) -> F::Output {
     let unpark = shared.unpark_waker();
+    let me = thread::current().id();
     let mut polls_since_maintain = 0;
     loop {
         if main.woken.swap(false, Ordering::AcqRel) {
@@ -83,7 +84,10 @@ fn drive<F: Future>(
         // Work handed over before this is visible to the tick below; work
         // handed over after it stops the park (see `io::park`).
         shared.park.reset();
-        let polled = shared.executor.tick() as u32;
+        let mut polled = shared.executor.tick() as u32;
+        if let Some(local) = shared.local_for(me) {
+            polled += local.executor.tick() as u32;
+        }
         polls_since_maintain += polled;
         if polled == 0 && !main.woken.load(Ordering::Acquire) {
             shared.park(driver, &unpark);

@@ -28,6 +28,7 @@ mod builder;
 pub(crate) mod context;
 mod current_thread;
 mod handle;
+mod local;
 pub(crate) mod shared;
 mod tasks;
 
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 pub use self::builder::Builder;
 pub use self::handle::{EnterGuard, Handle, RuntimeMetrics, TryCurrentError};
+pub use self::local::spawn_local;
 
 use self::shared::Shared;
 use crate::task::JoinHandle;

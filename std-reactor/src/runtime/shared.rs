@@ -22,6 +22,7 @@ use pollen_core::sync::StdRawMutex;
 use pollen_core::task::{JoinHandle, Runnable, Schedule};
 use pollen_core::time::{Clock, PausableClock, Timer};
 
+use super::local::LocalScheduler;
 use super::tasks::TaskRegistry;
 use crate::blocking::{BlockingConfig, BlockingPool};
 use crate::io::driver::{Driver, IoHandle};
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) park: ParkState<PollerWaker>,
     pub(crate) tasks: TaskRegistry,
     pub(crate) blocking: &'static BlockingPool,
+    /// The tasks that are not `Send`, made on the first `spawn_local`.
+    local: std::sync::OnceLock<&'static LocalScheduler>,
     /// Set once shutdown has begun: wakes drop their task instead of
     /// queueing it.
     closed: AtomicBool,
@@ -110,6 +113,7 @@ impl Shared {
             park: ParkState::new(PollerWaker(Mutex::new(Some(waker)))),
             tasks: TaskRegistry::default(),
             blocking,
+            local: std::sync::OnceLock::new(),
             closed: AtomicBool::new(false),
             io: Mutex::new(Some(io)),
             io_enabled: config.enable_io,
@@ -178,6 +182,19 @@ impl Shared {
         slot.fill(handle.abort_handle());
         self.schedule(runnable);
         handle
+    }
+
+    /// The local tasks' scheduler, made for this thread if there is none.
+    pub(crate) fn local(&'static self) -> &'static LocalScheduler {
+        self.local.get_or_init(|| LocalScheduler::new(self))
+    }
+
+    /// The local tasks' scheduler, if `thread` runs it.
+    pub(crate) fn local_for(&self, thread: thread::ThreadId) -> Option<&'static LocalScheduler> {
+        self.local
+            .get()
+            .copied()
+            .filter(|local| local.is_owner(thread))
     }
 
     /// Takes the poller to drive the runtime, or registers this thread to
@@ -289,7 +306,12 @@ impl Shared {
     }
 
     fn executor_idle(&self) -> bool {
+        let me = thread::current().id();
         self.executor.is_idle()
+            && self
+                .local
+                .get()
+                .is_none_or(|local| !local.is_owner(me) || local.executor.is_idle())
     }
 
     /// Shuts the runtime down on the calling thread, which must hold the
@@ -297,13 +319,24 @@ impl Shared {
     pub(crate) fn shutdown(&'static self, driver: &mut Driver) {
         self.closed.store(true, Ordering::Release);
         self.tasks.close_and_abort_all();
+        // Local tasks can only be dropped on their own thread; elsewhere
+        // they are left alone (leaked).
+        let local = self.local_for(thread::current().id());
+        if let Some(local) = local {
+            local.tasks.close_and_abort_all();
+        }
+        let live = || self.tasks.len() + local.map_or(0, |local| local.tasks.len());
         // Aborted tasks are queued (or were already); running them drops
         // their futures. A wake racing with shutdown on another thread may
         // still be pushing one: wait for it through the park protocol.
         let unpark = self.unpark_waker();
-        while self.tasks.len() > 0 {
+        while live() > 0 {
             self.park.reset();
-            if self.executor.run_until_stalled() == 0 && self.tasks.len() > 0 {
+            let mut polled = self.executor.run_until_stalled();
+            if let Some(local) = local {
+                polled += local.executor.run_until_stalled();
+            }
+            if polled == 0 && live() > 0 {
                 self.park(driver, &unpark);
             }
         }

@@ -54,7 +54,7 @@ mod local;
 
 pub use pollen_core::task::*;
 
-pub use crate::runtime::{spawn, spawn_blocking};
+pub use crate::runtime::{spawn, spawn_blocking, spawn_local};
 
 pub use self::error::AccessError;
 pub use self::local::{LocalKey, TaskLocalFuture};

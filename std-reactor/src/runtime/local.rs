@@ -1,0 +1,143 @@
+//! Tasks that are not `Send`: `spawn_local`.
+//!
+//! A runtime's local tasks belong to one thread, the first that called
+//! `spawn_local` on it (from inside `block_on` or a task). They have a run
+//! queue of their own, which only that thread runs; wakers may still come
+//! from anywhere, since a wake only queues the task. When another thread
+//! drives the runtime, the local tasks wait. When the runtime shuts down on
+//! their thread their futures are dropped like every other task's; if it
+//! shuts down on another thread they cannot be touched there, and are
+//! leaked instead.
+
+use std::fmt;
+use std::future::Future;
+use std::thread::{self, ThreadId};
+
+use pollen_core::executor::Executor;
+use pollen_core::task::{JoinHandle, Runnable, Schedule};
+
+use super::context;
+use super::shared::Shared;
+use super::tasks::TaskRegistry;
+
+/// The local tasks of one runtime, and the thread they belong to. Leaked,
+/// like `Shared`, because tasks point at their scheduler.
+pub(crate) struct LocalScheduler {
+    owner: ThreadId,
+    pub(crate) executor: Executor,
+    pub(crate) tasks: TaskRegistry,
+    shared: &'static Shared,
+}
+
+impl LocalScheduler {
+    pub(crate) fn new(shared: &'static Shared) -> &'static LocalScheduler {
+        Box::leak(Box::new(LocalScheduler {
+            owner: thread::current().id(),
+            executor: Executor::new(),
+            tasks: TaskRegistry::default(),
+            shared,
+        }))
+    }
+
+    /// Whether this thread runs these tasks.
+    pub(crate) fn is_owner(&self, thread: ThreadId) -> bool {
+        self.owner == thread
+    }
+
+    fn spawn<F>(&'static self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let Some(slot) = self.tasks.reserve() else {
+            // SAFETY: `F: 'static`; the `Runnable` is dropped right here, on
+            // this thread, and the `JoinHandle` is `!Send` unless the output
+            // is `Send`.
+            let (runnable, handle) =
+                unsafe { pollen_core::task::new_boxed_unchecked(future, self) };
+            drop(runnable);
+            return handle;
+        };
+        // SAFETY: `F: 'static`. This thread is `owner` (checked by
+        // `spawn_local`), and `Runnable`s of this scheduler are only run or
+        // dropped by `owner`: `schedule` only queues them, `owner` ticks the
+        // queue, and shutdown on another thread leaves them alone. The
+        // `JoinHandle` is `!Send` unless the output is `Send`.
+        let (runnable, handle) =
+            unsafe { pollen_core::task::new_boxed_unchecked(slot.track(future), self) };
+        slot.fill(handle.abort_handle());
+        self.schedule(runnable);
+        handle
+    }
+}
+
+impl Schedule for LocalScheduler {
+    fn schedule(&self, runnable: Runnable) {
+        // Never run nor drop it here: this may be any thread.
+        self.executor.schedule(runnable);
+        self.shared.park.unpark();
+    }
+}
+
+impl fmt::Debug for LocalScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalScheduler")
+            .field("owner", &self.owner)
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Spawns a future that is not `Send` onto the current runtime, to run on
+/// this thread only.
+///
+/// Call it from inside [`Runtime::block_on`](super::Runtime::block_on) or a
+/// task of the runtime. The task runs while this thread drives the runtime
+/// (in `block_on`); its waker may be used from any thread.
+///
+/// A runtime's local tasks all belong to the first thread that called
+/// `spawn_local` on it. If the runtime is dropped on another thread, its
+/// local tasks cannot be dropped there and are leaked.
+///
+/// # Panics
+///
+/// Outside a thread that is driving a runtime, or on a thread other than
+/// the one the runtime's local tasks belong to.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// # let runtime = pollen::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let shared = Rc::new(5); // not `Send`
+/// let task = pollen::task::spawn_local({
+///     let shared = shared.clone();
+///     async move { *shared * 2 }
+/// });
+/// assert_eq!(task.await.unwrap(), 10);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let Some(shared) = context::current().filter(|_| context::is_driving()) else {
+        panic!(
+            "pollen: spawn_local must be called on a thread that drives a runtime (inside \
+             `block_on` or one of its tasks)"
+        );
+    };
+    let local = shared.local();
+    let me = thread::current().id();
+    assert!(
+        local.is_owner(me),
+        "pollen: this runtime's local tasks belong to thread {:?}; spawn_local was called on {:?}",
+        local.owner,
+        me
+    );
+    local.spawn(future)
+}
