@@ -46,6 +46,7 @@ const EVENTS_CAPACITY: usize = 1024;
 /// The poller, owned by the thread that drives the runtime.
 pub(crate) struct Driver {
     poll: Poll,
+    handle: Arc<IoHandle>,
     events: Events,
     /// Counts polls; readiness remembers the tick that set it.
     tick: u16,
@@ -75,12 +76,6 @@ impl Driver {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let registry = poll.registry().try_clone()?;
-        let driver = Driver {
-            poll,
-            events: Events::with_capacity(EVENTS_CAPACITY),
-            tick: 0,
-            wake: Vec::new(),
-        };
         let handle = Arc::new(IoHandle {
             registry,
             registrations: Mutex::new(Registrations {
@@ -89,17 +84,20 @@ impl Driver {
                 is_shutdown: false,
             }),
         });
+        let driver = Driver {
+            poll,
+            handle: handle.clone(),
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            tick: 0,
+            wake: Vec::new(),
+        };
         Ok((driver, handle, waker))
     }
 
     /// Polls for events, waiting at most `timeout` (`None`: until one
     /// comes), and wakes the tasks waiting on them. Returns whether any
     /// source had an event (a wake-up of the poller itself does not count).
-    pub(crate) fn turn(
-        &mut self,
-        handle: &IoHandle,
-        timeout: Option<Duration>,
-    ) -> io::Result<bool> {
+    pub(crate) fn turn(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             // A signal interrupted the wait: as good as a spurious wake-up.
@@ -112,7 +110,7 @@ impl Driver {
         self.tick = self.tick.wrapping_add(1);
         let mut any = false;
         {
-            let registrations = handle.lock();
+            let registrations = self.handle.lock();
             for event in self.events.iter() {
                 match event.token() {
                     WAKER_TOKEN => {}

@@ -150,6 +150,7 @@ impl Runtime {
         if !shared.is_closed() {
             let _enter = context::enter(shared);
             current_thread::with_driver(shared, |driver| shared.shutdown(driver));
+            shared.discard_driver();
         }
         shared.blocking.shutdown(blocking_timeout);
     }

@@ -208,6 +208,13 @@ impl Shared {
         driver
     }
 
+    /// Drops the poller (closing its descriptors) once the runtime has shut
+    /// down.
+    pub(crate) fn discard_driver(&self) {
+        let driver = lock(&self.driver).driver.take();
+        drop(driver);
+    }
+
     /// Gives the poller back and unparks the threads waiting for it.
     pub(crate) fn release_driver(&self, driver: Driver) {
         let waiters = {
@@ -223,8 +230,6 @@ impl Shared {
     /// Blocks in the poller until there is work, the next timer is due, or
     /// I/O arrives; then fires due timers. Called with nothing runnable.
     pub(crate) fn park(&'static self, driver: &mut Driver, unpark: &Waker) {
-        let io = lock(&self.io).clone();
-        let Some(io) = io else { return };
         let mut timeout = None;
         if self.time_enabled {
             // Registered before the deadline is read: a timer armed earlier
@@ -236,10 +241,10 @@ impl Shared {
                     // Virtual time: with nothing to run, no I/O ready and
                     // no blocking closure running (its result is work to
                     // come), jump to the next deadline instead of sleeping.
-                    let events = self.turn(driver, &io, Some(Duration::ZERO));
+                    let events = self.turn(driver, Some(Duration::ZERO));
                     if !events && self.executor_idle() {
                         if self.blocking_busy() {
-                            self.block(driver, &io, None);
+                            self.block(driver, None);
                         } else {
                             self.timer.clock().auto_advance_to(deadline);
                         }
@@ -250,7 +255,7 @@ impl Shared {
                 timeout = Some(deadline.saturating_duration_since(now));
             }
         }
-        self.block(driver, &io, timeout);
+        self.block(driver, timeout);
         if self.time_enabled {
             self.timer.process();
         }
@@ -258,13 +263,9 @@ impl Shared {
 
     /// Blocks in the poller for at most `timeout`, unless work was handed
     /// over since the last `park.reset()`.
-    fn block(&self, driver: &mut Driver, io: &IoHandle, timeout: Option<Duration>) {
+    fn block(&self, driver: &mut Driver, timeout: Option<Duration>) {
         let block = self.park.try_park();
-        self.turn(
-            driver,
-            io,
-            if block { timeout } else { Some(Duration::ZERO) },
-        );
+        self.turn(driver, if block { timeout } else { Some(Duration::ZERO) });
         self.park.unparked();
     }
 
@@ -284,17 +285,14 @@ impl Shared {
 
     /// A look at I/O and timers without blocking, for a busy runtime.
     pub(crate) fn maintain(&self, driver: &mut Driver) {
-        let io = lock(&self.io).clone();
-        if let Some(io) = io {
-            self.turn(driver, &io, Some(Duration::ZERO));
-        }
+        self.turn(driver, Some(Duration::ZERO));
         if self.time_enabled {
             self.timer.process();
         }
     }
 
-    fn turn(&self, driver: &mut Driver, io: &IoHandle, timeout: Option<Duration>) -> bool {
-        match driver.turn(io, timeout) {
+    fn turn(&self, driver: &mut Driver, timeout: Option<Duration>) -> bool {
+        match driver.turn(timeout) {
             Ok(events) => events,
             // The poller failed (out of memory in the kernel, say): there is
             // nothing to wait on, so do not spin; try again shortly.
