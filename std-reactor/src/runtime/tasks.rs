@@ -44,6 +44,16 @@ pub(crate) struct Reservation<'a> {
 // === impl TaskRegistry ===
 
 impl TaskRegistry {
+    /// An open registry with no task.
+    pub(crate) const fn new() -> TaskRegistry {
+        TaskRegistry {
+            inner: Mutex::new(Inner {
+                tasks: Slab::new(),
+                closed: false,
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // No critical section calls out, so none leaves the slab
         // inconsistent.
@@ -128,5 +138,83 @@ impl<F> Drop for Tracked<F> {
         // After the future: shutdown waits for the registry to empty, and
         // then every future's destructor has run.
         self.registry.remove(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The registry on core's executor, with no reactor: these also run
+    //! under Miri (the `unsafe` pin projection and in-place drop above).
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pollen_core::executor::Executor;
+
+    use super::TaskRegistry;
+
+    struct CountDrop(Arc<AtomicUsize>);
+
+    impl Drop for CountDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn spawn<F>(
+        registry: &'static TaskRegistry,
+        executor: &'static Executor,
+        future: F,
+    ) -> pollen_core::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let slot = registry.reserve().expect("registry open");
+        let (runnable, handle) = pollen_core::task::new_boxed(slot.track(future), executor);
+        slot.fill(handle.abort_handle());
+        pollen_core::task::Schedule::schedule(executor, runnable);
+        handle
+    }
+
+    #[test]
+    fn a_finished_task_leaves_the_registry_after_its_future_is_dropped() {
+        static REGISTRY: TaskRegistry = TaskRegistry::new();
+        static EXECUTOR: Executor = Executor::new();
+        let (registry, executor) = (&REGISTRY, &EXECUTOR);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = CountDrop(drops.clone());
+        let handle = spawn(registry, executor, async move {
+            pollen_core::future::yield_now().await;
+            drop(guard);
+            5
+        });
+        assert_eq!(registry.len(), 1);
+        executor.run_until_stalled();
+        assert!(handle.is_finished());
+        assert_eq!(registry.len(), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn closing_aborts_every_live_task_and_refuses_new_ones() {
+        static REGISTRY: TaskRegistry = TaskRegistry::new();
+        static EXECUTOR: Executor = Executor::new();
+        let (registry, executor) = (&REGISTRY, &EXECUTOR);
+        let drops = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let guard = CountDrop(drops.clone());
+            spawn(registry, executor, async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+        }
+        executor.run_until_stalled();
+        assert_eq!(registry.len(), 3);
+        assert_eq!(registry.close_and_abort_all(), 3);
+        executor.run_until_stalled();
+        assert_eq!(registry.len(), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        assert!(registry.reserve().is_none());
     }
 }
