@@ -34,7 +34,7 @@ impl LocalScheduler {
         Box::leak(Box::new(LocalScheduler {
             owner: thread::current().id(),
             executor: Executor::new(),
-            tasks: TaskRegistry::default(),
+            tasks: TaskRegistry::new(),
             shared,
         }))
     }

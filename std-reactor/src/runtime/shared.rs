@@ -111,7 +111,7 @@ impl Shared {
             executor: Executor::new(),
             timer,
             park: ParkState::new(PollerWaker(Mutex::new(Some(waker)))),
-            tasks: TaskRegistry::default(),
+            tasks: TaskRegistry::new(),
             blocking,
             local: std::sync::OnceLock::new(),
             closed: AtomicBool::new(false),
