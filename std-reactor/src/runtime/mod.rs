@@ -4,7 +4,10 @@
 //! A [`Runtime`] is built with a [`Builder`]. This version has the
 //! current-thread flavour: every task runs on the thread in `block_on`,
 //! which also waits for I/O and timers (in `epoll_wait`, through mio) when
-//! no task can run.
+//! no task can run. [`spawn`] takes `Send` futures (from any thread, through
+//! a [`Handle`]); [`spawn_local`] takes futures that are not `Send`, which
+//! stay on the thread that spawned them; [`spawn_blocking`] runs blocking
+//! code on the runtime's thread pool.
 //!
 //! # Guarantees
 //!
