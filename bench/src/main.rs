@@ -162,6 +162,12 @@ struct Args {
     /// skips the table).
     #[arg(long, default_value_t = 10_000)]
     echo_idle: u64,
+    /// Pin the echo suite's load generator and servers: `split` puts the
+    /// load generator's threads on the first CPU and the server on the
+    /// second, `shared` puts them all on the first (no cross-core
+    /// wake-ups: the runtimes' own cost per request stands out).
+    #[arg(long, value_enum, default_value = "none")]
+    echo_pin: echo::Pin,
     /// Do not build the echo servers; use the binaries as they are.
     #[arg(long, hide = true)]
     no_build: bool,
@@ -293,6 +299,7 @@ fn main() {
             client_threads: to_usize(args.echo_client_threads, "echo-client-threads"),
             idle: to_usize(args.echo_idle, "echo-idle"),
             no_build: args.no_build,
+            pin: args.echo_pin,
         };
         echo::run(&servers, &config)
     });
@@ -419,13 +426,18 @@ fn print_echo_tables(report: &EchoReport) {
     println!(
         "pollen echo bench: {}-byte messages over loopback, closed loop; {} runs of {:.1} s \
          (after {} ms warm-up) per point, median of the runs; load generator: {} thread(s) \
-         in the bench process, sharing the machine's {} cores with the server",
+         in the bench process, sharing the machine's {} cores with the server; {}",
         report.message_bytes,
         report.runs,
         report.window_ms as f64 / 1000.0,
         report.warmup_ms,
         report.client_threads,
         report.cores,
+        match report.pin {
+            echo::Pin::None => "not pinned",
+            echo::Pin::Split => "pinned: load generator on the first CPU, server on the second",
+            echo::Pin::Shared => "pinned: load generator and server on the first CPU",
+        },
     );
     for skipped in &report.skipped {
         println!("{}: {}", skipped.server, skipped.why);
@@ -525,9 +537,20 @@ fn print_echo_tables(report: &EchoReport) {
     );
     println!(
         "note: a shared, noisy machine; the load generator competes with the server for the \
-         cores, so req/s and latency are the pair's; srv CPU well below 1.00 means the clients \
-         were the limit. CPU per request is the server's own (/proc, 10 ms ticks)."
+         cores, so req/s and latency are the pair's. CPU per request is the server's own \
+         (/proc, 10 ms ticks)."
     );
+    match report.pin {
+        echo::Pin::None | echo::Pin::Split => println!(
+            "note: srv CPU well below 1.00 means the clients, not the server, were the limit. \
+             With one connection most of the server's CPU per request is the cross-core \
+             wake-up, the same for every server; `--echo-pin shared` measures without it."
+        ),
+        echo::Pin::Shared => println!(
+            "note: server and clients take turns on one CPU, so srv CPU near 0.50 is full \
+             load; req/s is what one CPU does for both."
+        ),
+    }
 }
 
 /// Prints one row of `cells`, each padded to its width (at least one space

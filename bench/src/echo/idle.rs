@@ -46,7 +46,7 @@ pub struct IdleSample {
 /// Measures `server` holding `connections` idle connections, in a fresh
 /// process.
 pub fn measure(server: Server, connections: usize) -> Result<IdleSample, String> {
-    let mut process = ServerProcess::start(server)?;
+    let mut process = ServerProcess::start(server, None)?;
     drop(load::connect(process.addr).map_err(|e| process.failure(&format!("connect: {e}")))?);
     thread::sleep(SETTLE);
     let baseline = process.memory()?;

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use core_affinity::CoreId;
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
@@ -62,6 +63,8 @@ pub struct Shape {
     pub threads: usize,
     pub warmup: Duration,
     pub window: Duration,
+    /// The CPU every client thread is pinned to, if any.
+    pub cpu: Option<CoreId>,
 }
 
 /// Runs one point against `server`.
@@ -81,7 +84,10 @@ pub fn run(server: &ServerProcess, shape: Shape) -> Result<Sample, String> {
             .into_iter()
             .map(|group| {
                 scope.spawn(move || {
-                    let result = if group.len() == 1 {
+                    let pinned = shape.cpu.is_none_or(core_affinity::set_for_current);
+                    let result = if !pinned {
+                        Err(io::Error::other("could not pin a client thread"))
+                    } else if group.len() == 1 {
                         blocking_client(group.into_iter().next().expect("one"), phase)
                     } else {
                         mio_client(group, phase)

@@ -57,17 +57,34 @@
 //! The load generator runs on the same machine and competes with the server
 //! for its cores (two, on the machines this was written on): requests/s and
 //! latency are those of the pair, and where the server's CPU is well below
-//! 1.00 the clients, not the server, were the limit. CPU per request is the
-//! server's own and the figure to compare; it still moves with the
-//! machine's noise and the other processes on it, and `/proc` counts CPU in
-//! clock ticks (10 ms), under 1% of a 2 s window with the server busy but
-//! more when it is mostly idle (the 1-connection point). The memory figure
-//! is user-space memory only (socket buffers are the kernel's), and
-//! includes whatever the allocator keeps around per connection.
+//! 1.00 the clients, not the server, were the limit. One client thread
+//! (the default `--echo-client-threads`) keeps every server here at about
+//! one busy core from 50 connections on; more threads only take CPU from
+//! the server. CPU per request is the server's own and the figure to
+//! compare; it still moves with the machine's noise and the other
+//! processes on it, and `/proc` counts CPU in clock ticks (10 ms), under 1%
+//! of a 2 s window with the server busy but more when it is mostly idle.
+//!
+//! With one connection and nothing pinned, client and server mostly run on
+//! different cores, and every request wakes the sleeping server from the
+//! other core: on the virtual machines this was written on, that wake-up
+//! is most of the server's CPU per request (about 25 µs of it, against
+//! about 3 µs when the two share a core), it is the same for every server,
+//! and it varies by +-15% from run to run, so it hides differences of a few
+//! percent between the servers. `--echo-pin shared` puts the clients and
+//! the server on one CPU, taking turns: no wake-up crosses cores, and the
+//! runtimes' own costs stand out (run-to-run spread of a few percent).
+//! `--echo-pin split` puts them on two different CPUs.
+//!
+//! The memory figure is user-space memory only (socket buffers are the
+//! kernel's), and includes whatever the allocator keeps around per
+//! connection.
 //!
 //! The whole suite takes about 3 runs x 3 counts x 4 servers x 2.6 s plus
-//! a few seconds per server for the idle connections: under two minutes,
-//! so the default run of the bench includes it as it is.
+//! a few seconds per server for the idle connections, about 80 s without
+//! pollen and 110 s with it: under two minutes, so the default run of the
+//! bench includes it as it is. `--echo-runs 1 --echo-secs 0.5` is a quick
+//! look; `--echo-idle 0` skips the memory table.
 
 mod idle;
 mod load;
@@ -75,6 +92,7 @@ mod server;
 
 use std::time::Duration;
 
+use core_affinity::CoreId;
 use serde::Serialize;
 
 pub use idle::IdleSample;
@@ -85,6 +103,20 @@ const CPU_TARGET: f64 = 1.05;
 const IDLE_TARGET: f64 = 0.50;
 /// File descriptors the bench keeps for itself beyond its connections.
 const SPARE_FDS: usize = 128;
+
+/// Where the load generator's threads and the servers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pin {
+    /// Wherever the scheduler puts them.
+    None,
+    /// The load generator's threads on the first CPU, the server on the
+    /// second.
+    Split,
+    /// The load generator's threads and the server all on the first CPU,
+    /// taking turns: no wake-up crosses cores.
+    Shared,
+}
 
 /// How the suite runs.
 #[derive(Clone, Debug)]
@@ -101,6 +133,7 @@ pub struct Config {
     pub idle: usize,
     /// Use the binaries as they are, without building.
     pub no_build: bool,
+    pub pin: Pin,
 }
 
 /// The echo suite's results.
@@ -111,6 +144,7 @@ pub struct EchoReport {
     pub warmup_ms: u128,
     pub window_ms: u128,
     pub client_threads: usize,
+    pub pin: Pin,
     /// The machine's cores, shared by the servers and the load generator.
     pub cores: usize,
     /// Servers that did not run, and why.
@@ -257,6 +291,7 @@ pub fn run(servers: &[Server], config: &Config) -> EchoReport {
         warmup_ms: config.warmup.as_millis(),
         window_ms: config.window.as_millis(),
         client_threads: config.client_threads,
+        pin: config.pin,
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         skipped,
         points,
@@ -285,10 +320,11 @@ fn room_for_connections(config: &mut Config) {
 /// The throughput tables: every round, every connection count, every
 /// server. A server that fails is dropped (and listed in `skipped`).
 fn throughput(servers: &[Server], config: &Config, skipped: &mut Vec<Skipped>) -> Vec<PointReport> {
+    let (client_cpu, server_cpu) = config.pin.cpus();
     let mut started = Vec::new();
     let mut processes = Vec::new();
     for &server in servers {
-        match server::ServerProcess::start(server) {
+        match server::ServerProcess::start(server, server_cpu) {
             Ok(process) => {
                 started.push(server.name());
                 processes.push(Some(process));
@@ -312,6 +348,7 @@ fn throughput(servers: &[Server], config: &Config, skipped: &mut Vec<Skipped>) -
                 threads: config.client_threads,
                 warmup: config.warmup,
                 window: config.window,
+                cpu: client_cpu,
             };
             let n = processes.len();
             for i in (0..n).map(|i| (i + round as usize) % n) {
@@ -422,6 +459,31 @@ fn idle(servers: &[Server], connections: usize, skipped: &mut Vec<Skipped>) -> I
         row.peak_over_tokio = tokio.map(|tokio| row.sample.peak_bytes_per_connection / tokio);
     }
     IdleReport { connections, rows }
+}
+
+// === impl Pin ===
+
+impl Pin {
+    /// The CPUs of the load generator's threads and of the server. Falls
+    /// back to no pinning (with a warning) on a machine without the CPUs.
+    fn cpus(self) -> (Option<CoreId>, Option<CoreId>) {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let pick = |clients: usize, server: usize| match (cores.get(clients), cores.get(server)) {
+            (Some(&c), Some(&s)) => (Some(c), Some(s)),
+            _ => {
+                eprintln!(
+                    "echo: not enough CPUs to pin ({}); not pinning",
+                    cores.len()
+                );
+                (None, None)
+            }
+        };
+        match self {
+            Pin::None => (None, None),
+            Pin::Split => pick(0, 1),
+            Pin::Shared => pick(0, 0),
+        }
+    }
 }
 
 // === impl Samples ===

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use core_affinity::CoreId;
 use serde::Serialize;
 
 /// How long a server may take to print its first line.
@@ -168,16 +169,35 @@ pub struct Memory {
 // === impl ServerProcess ===
 
 impl ServerProcess {
-    /// Starts `server` and waits for its `listening on <addr>` line.
-    pub fn start(server: Server) -> Result<ServerProcess, String> {
+    /// Starts `server`, pinned to `cpu` if any, and waits for its
+    /// `listening on <addr>` line.
+    pub fn start(server: Server, cpu: Option<CoreId>) -> Result<ServerProcess, String> {
         let path = server.path();
-        let mut child = Command::new(&path)
-            .args(server.args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", path.display()))?;
+        let spawn = || {
+            Command::new(&path)
+                .args(server.args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("starting {}: {e}", path.display()))
+        };
+        let mut child = match cpu {
+            None => spawn()?,
+            // A child inherits the CPUs of the thread that forks it: fork
+            // from a thread pinned to `cpu`.
+            Some(cpu) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        if !core_affinity::set_for_current(cpu) {
+                            return Err(format!("could not pin to CPU {}", cpu.id));
+                        }
+                        spawn()
+                    })
+                    .join()
+                    .expect("the spawning thread does not panic")
+            })?,
+        };
         let log = Arc::new(Mutex::new(VecDeque::new()));
         let (first_tx, first_rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
