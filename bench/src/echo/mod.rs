@@ -28,7 +28,10 @@
 //!
 //! All four are single-threaded and echo through a 64-byte buffer, one
 //! task per connection (the mio loop: one slab entry per connection):
-//! `pollen-echo run --addr 127.0.0.1:0`, and the bench's own binaries
+//! `pollen-echo run --addr 127.0.0.1:0 --buffer-size 64 --quiet` (with its
+//! connection limit and idle timeout raised out of the way; it still arms
+//! the idle timeout on every read and holds a connection-limit permit per
+//! connection, work the others do not do), and the bench's own binaries
 //! `echo-tokio` (current-thread runtime, I/O driver only), `echo-smol`
 //! (`LocalExecutor` under `async_io::block_on`, `async-net` sockets) and
 //! `echo-mio` (one `Poll`, a `Slab` of connections, edge-triggered, reads

@@ -62,9 +62,28 @@ impl Server {
     }
 
     /// Its command-line arguments.
+    ///
+    /// pollen-echo is told to echo through 64 bytes like the others (its
+    /// default is 4 KiB), to log nothing per connection, and to lift its
+    /// limits out of the way: at most a million connections (default
+    /// 10 000, which the idle connections would reach) and an hour's idle
+    /// timeout (default 10 s, which a slow memory measurement could reach).
+    /// It still arms that timeout on every read and holds a permit of its
+    /// connection limit per connection: costs the other servers do not have.
     fn args(self) -> &'static [&'static str] {
         match self {
-            Server::Pollen => &["run", "--addr", "127.0.0.1:0"],
+            Server::Pollen => &[
+                "run",
+                "--addr",
+                "127.0.0.1:0",
+                "--buffer-size",
+                "64",
+                "--quiet",
+                "--max-conns",
+                "1000000",
+                "--idle-timeout",
+                "1h",
+            ],
             _ => &["--addr", "127.0.0.1:0"],
         }
     }
