@@ -4,7 +4,7 @@
 //!
 //! # What is measured
 //!
-//! Three suites, each printed as its own table:
+//! Four suites, each printed as its own table:
 //!
 //! - **tasks** ([`tasks`]): spawning and running 100 000 tiny tasks on
 //!   pollen-core's [`Executor`](pollen_core::executor::Executor), detached
@@ -23,6 +23,14 @@
 //!   and forth 1 000 times each through a fresh oneshot per message (ns
 //!   per round trip), on pollen-core's channels, tokio's and smol's
 //!   (`async-channel`).
+//! - **echo** ([`echo`]): a TCP echo server on pollen (`pollen-echo`),
+//!   tokio, smol and a hand-written mio loop (the reference), each in its
+//!   own process, under one closed-loop load generator of 64-byte messages
+//!   at 1, 50 and 500 connections: requests/s, p50/p99 latency, server CPU
+//!   time per request; and the server's memory per idle connection with
+//!   10 000 held open. Its own table layout and footer; see its docs. The
+//!   bench builds the server binaries itself (`pollen-echo` is skipped,
+//!   with a line saying so, if it cannot be built). About 80-110 s.
 //!
 //! Every workload checks its own result after every run (every task ran,
 //! every timer fired once and not early, or was armed and cancelled, every
@@ -66,11 +74,15 @@
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
 //! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
-//! `channels`, or a comma-separated list) runs only those suites.
+//! `channels`, `echo`, or a comma-separated list) runs only those suites,
+//! e.g. `cargo run -p pollen-bench --release -- --suite echo`. The echo
+//! suite always runs the mio loop, its reference, whatever `--only` says;
+//! `--no-build` makes it use the server binaries as they are.
 
 #![forbid(unsafe_code)]
 
 mod channels;
+mod echo;
 mod harness;
 mod tasks;
 mod timers;
@@ -79,6 +91,7 @@ use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
 use crate::channels::ChannelReport;
+use crate::echo::{EchoReport, Server};
 use crate::harness::{Evict, Stats, WorkloadResult};
 use crate::timers::{Lateness, LatenessReport, TimerReport};
 
@@ -127,6 +140,37 @@ struct Args {
     /// Timed runs per channel workload and runtime.
     #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
     channel_runs: u64,
+    /// Connection counts of the echo suite, comma-separated (one table
+    /// each).
+    #[arg(long, value_delimiter = ',', default_value = "1,50,500")]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    echo_connections: Vec<u64>,
+    /// Rounds of the echo suite (every count on every server; medians are
+    /// reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    echo_runs: u64,
+    /// Measured window of each echo point, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    echo_secs: f64,
+    /// Warm-up before each echo point's window, milliseconds.
+    #[arg(long, default_value_t = 500)]
+    echo_warmup_ms: u64,
+    /// Load generator threads per echo point (at most one per connection).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    echo_client_threads: u64,
+    /// Idle connections held open for the echo suite's memory table (0
+    /// skips the table).
+    #[arg(long, default_value_t = 10_000)]
+    echo_idle: u64,
+    /// Pin the echo suite's load generator and servers: `split` puts the
+    /// load generator's threads on the first CPU and the server on the
+    /// second, `shared` puts them all on the first (no cross-core
+    /// wake-ups: the runtimes' own cost per request stands out).
+    #[arg(long, value_enum, default_value = "none")]
+    echo_pin: echo::Pin,
+    /// Do not build the echo servers; use the binaries as they are.
+    #[arg(long, hide = true)]
+    no_build: bool,
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -161,6 +205,7 @@ enum Suite {
     Tasks,
     Timers,
     Channels,
+    Echo,
 }
 
 /// Everything one run prints. The task suite's fields are at the top level
@@ -184,6 +229,8 @@ struct Report {
     timers: Option<TimerReport>,
     /// The channel workloads (`null` if the suite was skipped).
     channels: Option<ChannelReport>,
+    /// The echo servers (`null` if the suite was skipped).
+    echo: Option<EchoReport>,
 }
 
 /// The header size pollen aims for on 64-bit targets.
@@ -225,6 +272,37 @@ fn main() {
         };
         channels::run(sizes, &runtimes, args.channel_runs, &mut evict)
     });
+    // Not needed any more: free the eviction buffer before the servers run.
+    drop(evict);
+    let echo = runs_suite(Suite::Echo).then(|| {
+        let servers: Vec<Server> = runtimes
+            .iter()
+            .map(|rt| match rt {
+                Rt::Pollen => Server::Pollen,
+                Rt::Tokio => Server::Tokio,
+                Rt::Smol => Server::Smol,
+            })
+            .collect();
+        assert!(
+            args.echo_secs.is_finite() && args.echo_secs > 0.0,
+            "--echo-secs must be positive"
+        );
+        let config = echo::Config {
+            connections: args
+                .echo_connections
+                .iter()
+                .map(|&n| to_usize(n, "echo-connections"))
+                .collect(),
+            runs: args.echo_runs,
+            warmup: std::time::Duration::from_millis(args.echo_warmup_ms),
+            window: std::time::Duration::from_secs_f64(args.echo_secs),
+            client_threads: to_usize(args.echo_client_threads, "echo-client-threads"),
+            idle: to_usize(args.echo_idle, "echo-idle"),
+            no_build: args.no_build,
+            pin: args.echo_pin,
+        };
+        echo::run(&servers, &config)
+    });
 
     let report = Report {
         tasks: args.tasks,
@@ -237,6 +315,7 @@ fn main() {
         join_task_bytes: tasks::join_task_bytes(),
         timers,
         channels,
+        echo,
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("serialising the report");
@@ -265,6 +344,10 @@ fn print_tables(report: &Report) {
     if let Some(channels) = &report.channels {
         next_table();
         print_channel_table(channels);
+    }
+    if let Some(echo) = &report.echo {
+        next_table();
+        print_echo_tables(echo);
     }
 }
 
@@ -337,6 +420,147 @@ fn print_channel_table(report: &ChannelReport) {
             slowest.pollen_over_fastest_peer, slowest.workload, slowest.fastest_peer,
         );
     }
+}
+
+fn print_echo_tables(report: &EchoReport) {
+    println!(
+        "pollen echo bench: {}-byte messages over loopback, closed loop; {} runs of {:.1} s \
+         (after {} ms warm-up) per point, median of the runs; load generator: {} thread(s) \
+         in the bench process, sharing the machine's {} cores with the server; {}",
+        report.message_bytes,
+        report.runs,
+        report.window_ms as f64 / 1000.0,
+        report.warmup_ms,
+        report.client_threads,
+        report.cores,
+        match report.pin {
+            echo::Pin::None => "not pinned",
+            echo::Pin::Split => "pinned: load generator on the first CPU, server on the second",
+            echo::Pin::Shared => "pinned: load generator and server on the first CPU",
+        },
+    );
+    for skipped in &report.skipped {
+        println!("{}: {}", skipped.server, skipped.why);
+    }
+    const WIDTHS: [usize; 9] = [12, 10, 9, 9, 22, 9, 11, 9, 10];
+    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+    for point in &report.points {
+        println!();
+        let plural = if point.connections == 1 { "" } else { "s" };
+        println!("{} connection{plural}", point.connections);
+        print_cells(
+            &WIDTHS,
+            &[
+                "server",
+                "req/s",
+                "p50 µs",
+                "p99 µs",
+                "CPU µs/req (min-max)",
+                "srv CPU",
+                "req/s÷mio",
+                "CPU÷mio",
+                "CPU÷tokio",
+            ]
+            .map(str::to_owned),
+        );
+        for row in &point.rows {
+            let cpu = row.cpu_us_per_request;
+            print_cells(
+                &WIDTHS,
+                &[
+                    row.server.to_owned(),
+                    format!("{:.0}", row.requests_per_sec.median),
+                    format!("{:.1}", row.p50_us.median),
+                    format!("{:.1}", row.p99_us.median),
+                    format!("{:.2} ({:.2}-{:.2})", cpu.median, cpu.min, cpu.max),
+                    format!("{:.2}", row.server_cpu_share.median),
+                    ratio(row.requests_over_mio),
+                    ratio(row.cpu_over_mio),
+                    ratio(row.cpu_over_tokio),
+                ],
+            );
+        }
+    }
+    if let Some(idle) = &report.idle {
+        println!();
+        println!(
+            "memory per idle connection: {} connections held open, each after one echo \
+             (RSS less RSS with none, over the connections)",
+            idle.connections
+        );
+        const WIDTHS: [usize; 7] = [12, 14, 10, 10, 11, 13, 10];
+        print_cells(
+            &WIDTHS,
+            &[
+                "server",
+                "base RSS KiB",
+                "RSS KiB",
+                "peak KiB",
+                "bytes/conn",
+                "peak b/conn",
+                "peak÷tokio",
+            ]
+            .map(str::to_owned),
+        );
+        for row in &idle.rows {
+            let s = &row.sample;
+            print_cells(
+                &WIDTHS,
+                &[
+                    row.server.to_owned(),
+                    s.baseline.rss_kib.to_string(),
+                    s.held.rss_kib.to_string(),
+                    s.held.hwm_kib.to_string(),
+                    format!("{:.0}", s.bytes_per_connection),
+                    format!("{:.0}", s.peak_bytes_per_connection),
+                    ratio(row.peak_over_tokio),
+                ],
+            );
+        }
+    }
+    println!();
+    let t = &report.targets;
+    let cpu: Vec<String> = t
+        .cpu_pollen_over_mio
+        .iter()
+        .map(|(connections, r)| format!("{connections} conn {}", ratio(*r)))
+        .collect();
+    println!(
+        "target: pollen CPU per request / mio-loop: {} (target <= {:.2})",
+        cpu.join(", "),
+        t.cpu_target
+    );
+    println!(
+        "target: pollen peak bytes per idle connection / tokio-ct: {} (target <= {:.2})",
+        ratio(t.idle_pollen_over_tokio),
+        t.idle_target
+    );
+    println!(
+        "note: a shared, noisy machine; the load generator competes with the server for the \
+         cores, so req/s and latency are the pair's. CPU per request is the server's own \
+         (/proc, 10 ms ticks)."
+    );
+    match report.pin {
+        echo::Pin::None | echo::Pin::Split => println!(
+            "note: srv CPU well below 1.00 means the clients, not the server, were the limit. \
+             With one connection most of the server's CPU per request is the cross-core \
+             wake-up, the same for every server; `--echo-pin shared` measures without it."
+        ),
+        echo::Pin::Shared => println!(
+            "note: server and clients take turns on one CPU, so srv CPU near 0.50 is full \
+             load; req/s is what one CPU does for both."
+        ),
+    }
+}
+
+/// Prints one row of `cells`, each padded to its width (at least one space
+/// between cells).
+fn print_cells(widths: &[usize], cells: &[String]) {
+    let mut line = String::new();
+    for (cell, &width) in cells.iter().zip(widths) {
+        line.push_str(&format!("{cell:<0$} ", width.saturating_sub(1)));
+    }
+    println!("{}", line.trim_end());
 }
 
 /// Prints one lateness row per runtime that ran.

@@ -1,0 +1,349 @@
+//! The echo servers as child processes: which binary each is, building
+//! them, starting one and reading its CPU time and memory from `/proc`.
+//!
+//! Every server binary takes `--addr HOST:PORT` (pollen-echo after its `run`
+//! subcommand) and prints a first stdout line ending in `listening on
+//! <addr>`; the last whitespace-separated token of that line is the address
+//! the bench connects to. After that line the bench keeps draining the
+//! server's stdout and stderr (so a chatty server never blocks on a full
+//! pipe) and keeps their last lines, to show if the server dies.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use core_affinity::CoreId;
+use serde::Serialize;
+
+/// How long a server may take to print its first line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Output lines kept from each server, for error messages.
+const LOG_LINES: usize = 20;
+
+/// An echo server under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Server {
+    /// `pollen-echo`, from `apps/echo`.
+    Pollen,
+    /// `echo-tokio`: tokio's current-thread runtime.
+    Tokio,
+    /// `echo-smol`: smol's `LocalExecutor` and `async-net`.
+    Smol,
+    /// `echo-mio`: the hand-written mio loop, the reference.
+    Mio,
+}
+
+// === impl Server ===
+
+impl Server {
+    /// Its name in the tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Pollen => "pollen",
+            Server::Tokio => "tokio-ct",
+            Server::Smol => "smol-local",
+            Server::Mio => "mio-loop",
+        }
+    }
+
+    /// Its binary's file name.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Server::Pollen => "pollen-echo",
+            Server::Tokio => "echo-tokio",
+            Server::Smol => "echo-smol",
+            Server::Mio => "echo-mio",
+        }
+    }
+
+    /// Its command-line arguments.
+    ///
+    /// pollen-echo is told to echo through 64 bytes like the others (its
+    /// default is 4 KiB), to log nothing per connection, and to lift its
+    /// limits out of the way: at most a million connections (default
+    /// 10 000, which the idle connections would reach) and an hour's idle
+    /// timeout (default 10 s, which a slow memory measurement could reach).
+    /// It still arms that timeout on every read and holds a permit of its
+    /// connection limit per connection: costs the other servers do not have.
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Server::Pollen => &[
+                "run",
+                "--addr",
+                "127.0.0.1:0",
+                "--buffer-size",
+                "64",
+                "--quiet",
+                "--max-conns",
+                "1000000",
+                "--idle-timeout",
+                "1h",
+            ],
+            _ => &["--addr", "127.0.0.1:0"],
+        }
+    }
+
+    /// The path of its binary: next to the bench's own executable.
+    pub fn path(self) -> PathBuf {
+        exe_dir().join(self.binary())
+    }
+}
+
+/// The directory of the bench's executable, where cargo puts the servers.
+fn exe_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("locating the bench executable");
+    exe.parent()
+        .expect("the bench executable has a directory")
+        .to_owned()
+}
+
+/// Builds the servers with cargo, in the bench's own profile and target
+/// directory: first the bench's three (which must build), then
+/// pollen-echo. Returns why pollen-echo could not be built, if it could
+/// not (`None`: it was built, or `no_build`).
+///
+/// Cargo runs in the workspace the bench was compiled from, with the
+/// bench's environment (so `CARGO_TARGET_DIR` carries over), using the
+/// cargo that ran the bench (`$CARGO`) if any. If there is no such
+/// workspace any more, nothing is built and the binaries are looked up as
+/// they are.
+pub fn build(no_build: bool) -> Option<String> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if no_build || !workspace.join("Cargo.toml").is_file() {
+        return None;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let dir = exe_dir();
+    let profile = match dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+        None => "release".to_owned(),
+    };
+    // The target directory is the profile directory's parent.
+    let target_dir = dir.parent().unwrap_or(&dir).to_owned();
+    let cargo_build = |args: &[&str]| {
+        Command::new(&cargo)
+            .current_dir(&workspace)
+            .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
+            .arg(&target_dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+    };
+
+    let own = ["-p", "pollen-bench", "--bin", "echo-tokio"];
+    let own = [&own[..], &["--bin", "echo-smol", "--bin", "echo-mio"]].concat();
+    match cargo_build(&own) {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "building the echo servers failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            eprintln!("echo: could not run cargo ({e}); using the binaries as they are");
+            return None;
+        }
+    }
+    match cargo_build(&["-p", "pollen-echo"]) {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let why = stderr
+                .lines()
+                .find(|line| line.starts_with("error"))
+                .unwrap_or("cargo build failed")
+                .to_owned();
+            Some(format!("`cargo build -p pollen-echo`: {why}"))
+        }
+        Err(e) => Some(format!("could not run cargo: {e}")),
+    }
+}
+
+/// A running server process, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    pub server: Server,
+    pub addr: SocketAddr,
+    child: Child,
+    /// The last lines of its stdout and stderr.
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// A server's memory, from `/proc/<pid>/status`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Memory {
+    /// `VmRSS`: resident now, KiB.
+    pub rss_kib: u64,
+    /// `VmHWM`: the peak of `VmRSS` so far, KiB.
+    pub hwm_kib: u64,
+}
+
+// === impl ServerProcess ===
+
+impl ServerProcess {
+    /// Starts `server`, pinned to `cpu` if any, and waits for its
+    /// `listening on <addr>` line.
+    pub fn start(server: Server, cpu: Option<CoreId>) -> Result<ServerProcess, String> {
+        let path = server.path();
+        let spawn = || {
+            Command::new(&path)
+                .args(server.args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("starting {}: {e}", path.display()))
+        };
+        let mut child = match cpu {
+            None => spawn()?,
+            // A child inherits the CPUs of the thread that forks it: fork
+            // from a thread pinned to `cpu`.
+            Some(cpu) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        if !core_affinity::set_for_current(cpu) {
+                            return Err(format!("could not pin to CPU {}", cpu.id));
+                        }
+                        spawn()
+                    })
+                    .join()
+                    .expect("the spawning thread does not panic")
+            })?,
+        };
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let (first_tx, first_rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        drain(stdout, Arc::clone(&log), Some(first_tx));
+        drain(stderr, Arc::clone(&log), None);
+
+        let mut process = ServerProcess {
+            server,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            child,
+            log,
+        };
+        let line = first_rx
+            .recv_timeout(START_TIMEOUT)
+            .map_err(|_| process.failure("printed no first line"))?;
+        process.addr = line
+            .contains("listening on")
+            .then(|| line.split_whitespace().last()?.parse().ok())
+            .flatten()
+            .ok_or_else(|| process.failure(&format!("first line {line:?}: no address")))?;
+        Ok(process)
+    }
+
+    /// An error message: `what`, with the server's last output lines.
+    pub fn failure(&self, what: &str) -> String {
+        let log = self.log.lock().expect("log lock");
+        let mut message = format!("{} ({}): {what}", self.server.name(), self.server.binary());
+        for line in log.iter() {
+            message.push_str("\n  | ");
+            message.push_str(line);
+        }
+        message
+    }
+
+    /// `Err` if the server has exited.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(self.failure(&format!("exited: {status}"))),
+            Err(e) => Err(self.failure(&format!("waiting for it: {e}"))),
+        }
+    }
+
+    /// The CPU time the server has used, user and system, all its threads
+    /// (`utime + stime` from `/proc/<pid>/stat`, in clock ticks: 10 ms
+    /// each at the usual 100 Hz).
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        // The command name, field 2, is in parentheses and may hold spaces;
+        // after it, utime and stime are the 12th and 13th fields (fields 14
+        // and 15 of the line).
+        let after_name = &stat[stat.rfind(')').ok_or("no ')' in stat")? + 1..];
+        let mut fields = after_name.split_whitespace().skip(11);
+        let mut tick_field = || -> Result<u64, String> {
+            fields
+                .next()
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(|| format!("{path}: no utime/stime"))
+        };
+        let ticks = tick_field()? + tick_field()?;
+        Ok(Duration::from_secs_f64(
+            ticks as f64 / clock_ticks_per_sec(),
+        ))
+    }
+
+    /// Its `VmRSS` and `VmHWM`.
+    pub fn memory(&self) -> Result<Memory, String> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .ok_or_else(|| format!("{path}: no {key}"))
+        };
+        Ok(Memory {
+            rss_kib: kib("VmRSS:")?,
+            hwm_kib: kib("VmHWM:")?,
+        })
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `pipe` line by line on a thread until it closes: the first line
+/// goes to `first` (if any), the others to `log`, which keeps the last
+/// [`LOG_LINES`].
+fn drain(
+    pipe: impl Read + Send + 'static,
+    log: Arc<Mutex<VecDeque<String>>>,
+    mut first: Option<mpsc::Sender<String>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            if let Some(first) = first.take() {
+                let _ = first.send(line.clone());
+            }
+            let mut log = log.lock().expect("log lock");
+            if log.len() == LOG_LINES {
+                log.pop_front();
+            }
+            log.push_back(line);
+        }
+    });
+}
+
+/// The kernel's clock ticks per second for `/proc` times (`getconf
+/// CLK_TCK`; 100 if that fails, the value on every common Linux).
+fn clock_ticks_per_sec() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&ticks: &f64| ticks > 0.0)
+            .unwrap_or(100.0)
+    })
+}
