@@ -222,3 +222,26 @@ fn sleep_without_time_enabled_says_so() {
     let rt = Builder::new_current_thread().build().unwrap();
     rt.block_on(async { pollen::time::sleep(Duration::from_millis(1)).await });
 }
+
+#[test]
+fn aborting_a_task_that_holds_an_armed_timer_disarms_it_in_place() {
+    // The timer wheel links the `Sleep` inside the task's future: the future
+    // must be dropped where it was polled, or the wheel is corrupted.
+    let rt = Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let long = pollen::spawn(pollen::time::sleep(Duration::from_secs(60)));
+        let other = pollen::spawn(pollen::time::sleep(Duration::from_secs(120)));
+        pollen::future::yield_now().await;
+        pollen::time::sleep(Duration::from_secs(5)).await;
+        long.abort();
+        assert!(long.await.unwrap_err().is_cancelled());
+        // The wheel still works: the other timer fires on time.
+        let start = pollen::time::now();
+        other.await.unwrap();
+        assert!(pollen::time::now() - start >= Duration::from_secs(115));
+    });
+}

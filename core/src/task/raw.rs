@@ -57,6 +57,38 @@ pub(crate) enum Stage<F: Future> {
     Consumed,
 }
 
+// === impl Stage ===
+
+impl<F: Future> Stage<F> {
+    /// Drops what the stage holds where it lies and leaves it `Consumed`,
+    /// also when a destructor panics.
+    ///
+    /// In place, never moved out first: the future is pinned, and a future
+    /// holding an intrusive node (an armed `Sleep`, a lock waiter) unlinks
+    /// it at its own address when dropped. Moving it first would unlink a
+    /// copy and leave the list pointing at freed memory.
+    fn drop_in_place(&mut self) {
+        /// Writes `Consumed` over the dropped value, on return or unwind.
+        struct Consumed<F: Future>(*mut Stage<F>);
+
+        impl<F: Future> Drop for Consumed<F> {
+            fn drop(&mut self) {
+                // SAFETY: the old value has been dropped (or its drop
+                // unwound, having dropped what it could): overwriting it
+                // without dropping it again is the only valid step, and the
+                // pointer is the `&mut` below, still exclusive.
+                unsafe { core::ptr::write(self.0, Stage::Consumed) };
+            }
+        }
+
+        let this: *mut Stage<F> = self;
+        let _consumed = Consumed(this);
+        // SAFETY: `this` comes from `&mut self`, so it is valid and ours;
+        // the guard overwrites the dropped value before anyone can see it.
+        unsafe { core::ptr::drop_in_place(this) };
+    }
+}
+
 /// One task: header, stage, join waker.
 ///
 /// `#[repr(C)]` so the header stays first: `NonNull<Header>` and
@@ -147,7 +179,7 @@ impl<F: Future> Cell<F> {
                 let out = future.poll(cx);
                 if out.is_ready() {
                     // Drop the future now, inside the catch.
-                    drop(mem::replace(stage, Stage::Consumed));
+                    stage.drop_in_place();
                 }
                 out
             });
@@ -160,7 +192,7 @@ impl<F: Future> Cell<F> {
                 Err(payload) => {
                     // A panic in `poll` or in the future's `Drop`: the future
                     // (if still there) is dropped, and a panic there ignored.
-                    let _ = catch(|| drop(mem::replace(stage, Stage::Consumed)));
+                    let _ = catch(|| stage.drop_in_place());
                     *stage = Stage::Finished(Err(JoinError::panic(payload)));
                     Poll::Ready(())
                 }
@@ -177,7 +209,7 @@ impl<F: Future> Cell<F> {
         self.stage.with_mut(|stage| {
             // SAFETY: `RUNNING` gives the poller the stage.
             let stage = unsafe { &mut *stage };
-            let error = match catch(|| drop(mem::replace(stage, Stage::Consumed))) {
+            let error = match catch(|| stage.drop_in_place()) {
                 Ok(()) => JoinError::cancelled(),
                 Err(payload) => JoinError::panic(payload),
             };
@@ -195,7 +227,7 @@ impl<F: Future> Cell<F> {
         self.stage.with_mut(|stage| {
             // SAFETY: forwarded from the caller.
             let stage = unsafe { &mut *stage };
-            catch(|| drop(mem::replace(stage, Stage::Consumed)))
+            catch(|| stage.drop_in_place())
         })
     }
 
