@@ -259,3 +259,54 @@ fn the_self_test_subcommand_passes() {
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("self-test passed"));
 }
+
+#[pollen::test(start_paused = true)]
+async fn activity_moves_the_idle_deadline() {
+    let config = Config {
+        idle_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let (addr, stop, server) = start(config).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let start = pollen::time::now();
+    pollen::time::sleep(Duration::from_secs(6)).await;
+    client.write_all(b"ping").await.unwrap();
+    let mut back = [0; 4];
+    client.read_exact(&mut back).await.unwrap();
+    let mut buf = [0; 1];
+    assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+    let closed_after = pollen::time::now() - start;
+    assert!(
+        closed_after >= Duration::from_secs(16),
+        "closed after {closed_after:?}"
+    );
+    assert!(
+        closed_after < Duration::from_secs(20),
+        "closed after {closed_after:?}"
+    );
+    stop.cancel();
+    assert_eq!(server.await.unwrap().unwrap().idle_closed, 1);
+}
+
+#[pollen::test(start_paused = true)]
+async fn connections_still_open_at_the_drain_deadline_are_closed() {
+    let config = Config {
+        drain_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(3600),
+        ..Config::default()
+    };
+    let (addr, stop, server) = start(config).await;
+    let mut lingering = TcpStream::connect(addr).await.unwrap();
+    lingering.write_all(b"hi").await.unwrap();
+    let mut back = [0; 2];
+    lingering.read_exact(&mut back).await.unwrap();
+    stop.cancel();
+    let summary = server.await.unwrap().unwrap();
+    assert_eq!(summary.cut_at_shutdown, 1);
+    let mut buf = [0; 1];
+    assert_eq!(
+        lingering.read(&mut buf).await.unwrap(),
+        0,
+        "closed by the server"
+    );
+}
