@@ -195,6 +195,20 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
         });
     }
 
+    /// [`register_deadline_waker`](Self::register_deadline_waker) and
+    /// [`next_deadline`](Self::next_deadline) in one critical section: what
+    /// a driver about to sleep needs, for one lock instead of two.
+    pub fn register_and_next_deadline(&self, waker: &Waker) -> Option<Instant> {
+        let tick = self.state.lock(|s| {
+            match &mut s.driver {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+            s.wheel.next_deadline()
+        })?;
+        Some(self.tick_instant(tick))
+    }
+
     fn tick_instant(&self, tick: u64) -> Instant {
         Instant::from_nanos(tick.saturating_mul(self.clock.tick_nanos()))
     }

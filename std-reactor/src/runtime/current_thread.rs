@@ -72,7 +72,7 @@ fn drive<F: Future>(
     cx: &mut Context<'_>,
     mut future: std::pin::Pin<&mut F>,
 ) -> F::Output {
-    let unpark = shared.unpark_waker();
+    let unpark = shared.timer_unpark_waker();
     let me = thread::current().id();
     let mut polls_since_maintain = 0;
     loop {

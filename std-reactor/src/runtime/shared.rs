@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     pub(crate) blocking: &'static BlockingPool,
     /// The tasks that are not `Send`, made on the first `spawn_local`.
     local: std::sync::OnceLock<&'static LocalScheduler>,
+    /// Set by the timer's driver waker: a timer earlier than every other
+    /// was armed while the driver slept.
+    timer_dirty: AtomicBool,
     /// Set once shutdown has begun: wakes drop their task instead of
     /// queueing it.
     closed: AtomicBool,
@@ -68,8 +71,8 @@ struct DriverSlot {
 /// Interrupts the poller: the `mio::Waker`, until shutdown closes it.
 pub(crate) struct PollerWaker(Mutex<Option<mio::Waker>>);
 
-/// A waker whose wake tells the driving thread there is work.
-struct Unpark(&'static Shared);
+/// The timer's driver waker: a new earliest timer, look at the timers.
+struct TimerUnpark(&'static Shared);
 
 /// What building a `Shared` needs.
 pub(crate) struct Config {
@@ -115,6 +118,7 @@ impl Shared {
             blocking,
             local: std::sync::OnceLock::new(),
             closed: AtomicBool::new(false),
+            timer_dirty: AtomicBool::new(false),
             io: Mutex::new(Some(io)),
             io_enabled: config.enable_io,
             time_enabled: config.enable_time,
@@ -129,9 +133,9 @@ impl Shared {
         Ok(shared)
     }
 
-    /// A waker that unparks the driving thread.
-    pub(crate) fn unpark_waker(&'static self) -> Waker {
-        Waker::from(Arc::new(Unpark(self)))
+    /// The waker [`park`](Self::park) gives the timer.
+    pub(crate) fn timer_unpark_waker(&'static self) -> Waker {
+        Waker::from(Arc::new(TimerUnpark(self)))
     }
 
     pub(crate) fn io_handle(&self) -> io::Result<Arc<IoHandle>> {
@@ -229,13 +233,20 @@ impl Shared {
 
     /// Blocks in the poller until there is work, the next timer is due, or
     /// I/O arrives; then fires due timers. Called with nothing runnable.
-    pub(crate) fn park(&'static self, driver: &mut Driver, unpark: &Waker) {
+    ///
+    /// `timer_unpark` is the waker the timer wakes when a timer earlier than
+    /// all others is armed meanwhile (from another thread): it unparks the
+    /// driver and sets `timer_dirty`, so that timers are looked at after
+    /// the poll only if one may be due.
+    pub(crate) fn park(&'static self, driver: &mut Driver, timer_unpark: &Waker) {
         let mut timeout = None;
+        let mut due = None;
         if self.time_enabled {
-            // Registered before the deadline is read: a timer armed earlier
-            // from another thread after this wakes us.
-            self.timer.register_deadline_waker(unpark);
-            if let Some(deadline) = self.timer.next_deadline() {
+            // Registered in the same critical section that reads the
+            // deadline: a timer armed earlier from another thread after
+            // this wakes us.
+            if let Some(deadline) = self.timer.register_and_next_deadline(timer_unpark) {
+                due = Some(deadline);
                 let now = self.timer.now();
                 if self.timer.clock().is_paused() {
                     // Virtual time: with nothing to run, no I/O ready and
@@ -256,7 +267,12 @@ impl Shared {
             }
         }
         self.block(driver, timeout);
-        if self.time_enabled {
+        // Timers can only be due if the earliest deadline has passed, or a
+        // new earliest one was armed while we slept.
+        if self.time_enabled
+            && (self.timer_dirty.swap(false, Ordering::AcqRel)
+                || due.is_some_and(|due| self.timer.now() >= due))
+        {
             self.timer.process();
         }
     }
@@ -327,7 +343,7 @@ impl Shared {
         // Aborted tasks are queued (or were already); running them drops
         // their futures. A wake racing with shutdown on another thread may
         // still be pushing one: wait for it through the park protocol.
-        let unpark = self.unpark_waker();
+        let unpark = self.timer_unpark_waker();
         while live() > 0 {
             self.park.reset();
             let mut polled = self.executor.run_until_stalled();
@@ -386,12 +402,13 @@ impl fmt::Debug for PollerWaker {
     }
 }
 
-impl Wake for Unpark {
+impl Wake for TimerUnpark {
     fn wake(self: Arc<Self>) {
-        self.0.park.unpark();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.0.timer_dirty.store(true, Ordering::Release);
         self.0.park.unpark();
     }
 }
