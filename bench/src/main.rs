@@ -79,7 +79,9 @@
 //! e.g. `cargo run -p pollen-bench --release -- --suite echo`. The echo
 //! suite always runs the mio loop, its reference, whatever `--only` says
 //! (`--only pollen` runs both pollen servers there); `--no-build` makes it
-//! use the server binaries as they are.
+//! use the server binaries as they are. `bench/profile/` holds scripts that
+//! count the minimal echo servers' instructions and system calls per
+//! request (callgrind, perf); see its README.
 
 #![forbid(unsafe_code)]
 
