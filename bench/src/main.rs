@@ -31,7 +31,7 @@
 //!   request; and the server's memory per idle connection with 10 000
 //!   held open. Its own table layout and footer; see its docs. The
 //!   bench builds the server binaries itself (`pollen-echo` is skipped,
-//!   with a line saying so, if it cannot be built). About 80-110 s.
+//!   with a line saying so, if it cannot be built). About two minutes.
 //!
 //! Every workload checks its own result after every run (every task ran,
 //! every timer fired once and not early, or was armed and cancelled, every

@@ -87,10 +87,10 @@
 //! kernel's), and includes whatever the allocator keeps around per
 //! connection.
 //!
-//! The whole suite takes about 3 runs x 3 counts x 4 servers x 2.6 s plus
-//! a few seconds per server for the idle connections, about 80 s without
-//! pollen and 110 s with it: under two minutes, so the default run of the
-//! bench includes it as it is. `--echo-runs 1 --echo-secs 0.5` is a quick
+//! The whole suite takes about 3 runs x 3 counts x 5 servers x 2.6 s plus
+//! a few seconds per server for the idle connections: about two minutes
+//! (100 s without pollen-echo), so the default run of the bench includes it
+//! as it is. `--echo-runs 1 --echo-secs 0.5` is a quick
 //! look; `--echo-idle 0` skips the memory table.
 
 mod idle;
