@@ -23,14 +23,15 @@
 //!   and forth 1 000 times each through a fresh oneshot per message (ns
 //!   per round trip), on pollen-core's channels, tokio's and smol's
 //!   (`async-channel`).
-//! - **echo** ([`echo`]): a TCP echo server on pollen (`pollen-echo`),
-//!   tokio, smol and a hand-written mio loop (the reference), each in its
-//!   own process, under one closed-loop load generator of 64-byte messages
-//!   at 1, 50 and 500 connections: requests/s, p50/p99 latency, server CPU
-//!   time per request; and the server's memory per idle connection with
-//!   10 000 held open. Its own table layout and footer; see its docs. The
+//! - **echo** ([`echo`]): a TCP echo server on pollen (the full app,
+//!   `pollen-echo`, and a minimal server, `pollen-min`), tokio, smol and a
+//!   hand-written mio loop (the reference), each in its own process, under
+//!   one closed-loop load generator of 64-byte messages at 1, 50 and 500
+//!   connections: requests/s, p50/p99 latency, server CPU time per
+//!   request; and the server's memory per idle connection with 10 000
+//!   held open. Its own table layout and footer; see its docs. The
 //!   bench builds the server binaries itself (`pollen-echo` is skipped,
-//!   with a line saying so, if it cannot be built). About 80-110 s.
+//!   with a line saying so, if it cannot be built). About two minutes.
 //!
 //! Every workload checks its own result after every run (every task ran,
 //! every timer fired once and not early, or was armed and cancelled, every
@@ -76,8 +77,11 @@
 //! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
 //! `channels`, `echo`, or a comma-separated list) runs only those suites,
 //! e.g. `cargo run -p pollen-bench --release -- --suite echo`. The echo
-//! suite always runs the mio loop, its reference, whatever `--only` says;
-//! `--no-build` makes it use the server binaries as they are.
+//! suite always runs the mio loop, its reference, whatever `--only` says
+//! (`--only pollen` runs both pollen servers there); `--no-build` makes it
+//! use the server binaries as they are. `bench/profile/` holds scripts that
+//! count the minimal echo servers' instructions and system calls per
+//! request (callgrind, perf); see its README.
 
 #![forbid(unsafe_code)]
 
@@ -277,11 +281,12 @@ fn main() {
     let echo = runs_suite(Suite::Echo).then(|| {
         let servers: Vec<Server> = runtimes
             .iter()
-            .map(|rt| match rt {
-                Rt::Pollen => Server::Pollen,
-                Rt::Tokio => Server::Tokio,
-                Rt::Smol => Server::Smol,
+            .flat_map(|rt| match rt {
+                Rt::Pollen => &[Server::Pollen, Server::PollenMin][..],
+                Rt::Tokio => &[Server::Tokio],
+                Rt::Smol => &[Server::Smol],
             })
+            .copied()
             .collect();
         assert!(
             args.echo_secs.is_finite() && args.echo_secs > 0.0,
@@ -520,21 +525,27 @@ fn print_echo_tables(report: &EchoReport) {
     }
     println!();
     let t = &report.targets;
-    let cpu: Vec<String> = t
-        .cpu_pollen_over_mio
-        .iter()
-        .map(|(connections, r)| format!("{connections} conn {}", ratio(*r)))
-        .collect();
-    println!(
-        "target: pollen CPU per request / mio-loop: {} (target <= {:.2})",
-        cpu.join(", "),
-        t.cpu_target
-    );
-    println!(
-        "target: pollen peak bytes per idle connection / tokio-ct: {} (target <= {:.2})",
-        ratio(t.idle_pollen_over_tokio),
-        t.idle_target
-    );
+    for server in &t.servers {
+        let cpu: Vec<String> = server
+            .cpu_over_mio
+            .iter()
+            .map(|(connections, r)| format!("{connections} conn {}", ratio(*r)))
+            .collect();
+        println!(
+            "target: {} CPU per request / mio-loop: {} (target <= {:.2})",
+            server.server,
+            cpu.join(", "),
+            t.cpu_target
+        );
+    }
+    for server in &t.servers {
+        println!(
+            "target: {} peak bytes per idle connection / tokio-ct: {} (target <= {:.2})",
+            server.server,
+            ratio(server.idle_peak_over_tokio),
+            t.idle_target
+        );
+    }
     println!(
         "note: a shared, noisy machine; the load generator competes with the server for the \
          cores, so req/s and latency are the pair's. CPU per request is the server's own \

@@ -1,7 +1,7 @@
-//! Echo suite: the same TCP echo server on pollen (`pollen-echo`, from
-//! `apps/echo`), tokio, smol and a hand-written mio loop, each in its own
-//! process, driven by one load generator in the bench process over
-//! loopback.
+//! Echo suite: the same TCP echo server on pollen (twice: the full app,
+//! `pollen-echo` from `apps/echo`, and a minimal server, `echo-pollen`),
+//! tokio, smol and a hand-written mio loop, each in its own process, driven
+//! by one load generator in the bench process over loopback.
 //!
 //! # What is measured
 //!
@@ -20,29 +20,33 @@
 //! and, in a fresh process per server, **memory per idle connection**
 //! ([`idle`]): `VmRSS` (and peak, `VmHWM`) while holding `--echo-idle`
 //! (default 10 000) idle connections, less `VmRSS` holding none, over the
-//! connections. The footer compares pollen with the targets: CPU per
-//! request within 5% of the mio loop's (ratio <= 1.05), and peak memory per
-//! idle connection at most half of tokio's (ratio <= 0.50).
+//! connections. The footer compares both pollen servers with the targets:
+//! CPU per request within 5% of the mio loop's (ratio <= 1.05), and peak
+//! memory per idle connection at most half of tokio's (ratio <= 0.50).
 //!
 //! # The servers
 //!
-//! All four are single-threaded and echo through a 64-byte buffer, one
+//! All five are single-threaded and echo through a 64-byte buffer, one
 //! task per connection (the mio loop: one slab entry per connection):
-//! `pollen-echo run --addr 127.0.0.1:0 --buffer-size 64 --quiet` (with its
-//! connection limit and idle timeout raised out of the way; it still arms
-//! the idle timeout on every read and holds a connection-limit permit per
-//! connection, work the others do not do), and the bench's own binaries
+//! `pollen-echo run --addr 127.0.0.1:0 --buffer-size 64 --quiet` (row
+//! `pollen-echo`; with its connection limit and idle timeout raised out of
+//! the way; it still arms the idle timeout on every read and holds a
+//! connection-limit permit per connection, work the others do not do), and
+//! the bench's own binaries `echo-pollen` (row `pollen-min`: pollen's
+//! current-thread runtime, I/O driver only, the same code as `echo-tokio`
+//! line for line, so it and tokio-ct differ only in the runtime),
 //! `echo-tokio` (current-thread runtime, I/O driver only), `echo-smol`
 //! (`LocalExecutor` under `async_io::block_on`, `async-net` sockets) and
 //! `echo-mio` (one `Poll`, a `Slab` of connections, edge-triggered, reads
 //! until `WouldBlock`, keeps a partial write pending until WRITABLE). Each
 //! runs as its own process, so its CPU time and memory are its alone.
+//! `--only pollen` runs both pollen servers.
 //!
 //! The bench builds them itself, in its own profile and target directory
 //! (`cargo build -p pollen-bench --bin echo-...` and `cargo build -p
 //! pollen-echo`), and runs them from its own executable's directory. If
 //! pollen-echo cannot be built (before `apps/echo` exists, say), the suite
-//! says so on a `pollen-echo not built` line and runs the other three.
+//! says so on a `pollen-echo not built` line and runs the other four.
 //! `--no-build` skips the building and uses whatever binaries are there.
 //!
 //! # Fairness
@@ -83,10 +87,10 @@
 //! kernel's), and includes whatever the allocator keeps around per
 //! connection.
 //!
-//! The whole suite takes about 3 runs x 3 counts x 4 servers x 2.6 s plus
-//! a few seconds per server for the idle connections, about 80 s without
-//! pollen and 110 s with it: under two minutes, so the default run of the
-//! bench includes it as it is. `--echo-runs 1 --echo-secs 0.5` is a quick
+//! The whole suite takes about 3 runs x 3 counts x 5 servers x 2.6 s plus
+//! a few seconds per server for the idle connections: about two minutes
+//! (100 s without pollen-echo), so the default run of the bench includes it
+//! as it is. `--echo-runs 1 --echo-secs 0.5` is a quick
 //! look; `--echo-idle 0` skips the memory table.
 
 mod idle;
@@ -216,16 +220,27 @@ pub struct IdleRow {
     pub peak_over_tokio: Option<f64>,
 }
 
-/// pollen against its targets (`None` where pollen or the peer did not
-/// run).
+/// The pollen servers against their targets.
 #[derive(Debug, Serialize)]
 pub struct Targets {
-    /// pollen's CPU per request over the mio loop's, per connection count.
-    pub cpu_pollen_over_mio: Vec<(usize, Option<f64>)>,
+    /// The most CPU per request over the mio loop's.
     pub cpu_target: f64,
-    /// pollen's peak bytes per idle connection over tokio's.
-    pub idle_pollen_over_tokio: Option<f64>,
+    /// The most peak bytes per idle connection over tokio's.
     pub idle_target: f64,
+    /// One entry per pollen server asked for (`pollen-echo`, then
+    /// `pollen-min`).
+    pub servers: Vec<ServerTargets>,
+}
+
+/// One pollen server's ratios for the targets (`None` where it or the peer
+/// did not run).
+#[derive(Debug, Serialize)]
+pub struct ServerTargets {
+    pub server: &'static str,
+    /// CPU per request over the mio loop's, per connection count.
+    pub cpu_over_mio: Vec<(usize, Option<f64>)>,
+    /// Peak bytes per idle connection over tokio's.
+    pub idle_peak_over_tokio: Option<f64>,
 }
 
 /// One server's samples at one connection count.
@@ -245,6 +260,11 @@ pub fn run(servers: &[Server], config: &Config) -> EchoReport {
     if !servers.contains(&Server::Mio) {
         servers.push(Server::Mio);
     }
+    let pollens: Vec<Server> = servers
+        .iter()
+        .copied()
+        .filter(|server| matches!(server, Server::Pollen | Server::PollenMin))
+        .collect();
     let mut config = config.clone();
     let mut skipped = Vec::new();
     room_for_connections(&mut config);
@@ -274,19 +294,25 @@ pub fn run(servers: &[Server], config: &Config) -> EchoReport {
     let idle = (config.idle > 0).then(|| idle(&servers, config.idle, &mut skipped));
 
     let targets = Targets {
-        cpu_pollen_over_mio: points
+        cpu_target: CPU_TARGET,
+        idle_target: IDLE_TARGET,
+        servers: pollens
             .iter()
-            .map(|point| {
-                let pollen = point.rows.iter().find(|row| row.server == "pollen");
-                (point.connections, pollen.and_then(|row| row.cpu_over_mio))
+            .map(|server| ServerTargets {
+                server: server.name(),
+                cpu_over_mio: points
+                    .iter()
+                    .map(|point| {
+                        let row = point.rows.iter().find(|row| row.server == server.name());
+                        (point.connections, row.and_then(|row| row.cpu_over_mio))
+                    })
+                    .collect(),
+                idle_peak_over_tokio: idle.as_ref().and_then(|idle| {
+                    let row = idle.rows.iter().find(|row| row.server == server.name());
+                    row.and_then(|row| row.peak_over_tokio)
+                }),
             })
             .collect(),
-        cpu_target: CPU_TARGET,
-        idle_pollen_over_tokio: idle.as_ref().and_then(|idle| {
-            let pollen = idle.rows.iter().find(|row| row.server == "pollen");
-            pollen.and_then(|row| row.peak_over_tokio)
-        }),
-        idle_target: IDLE_TARGET,
     };
     EchoReport {
         message_bytes: load::MESSAGE,

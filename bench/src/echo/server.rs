@@ -28,8 +28,11 @@ const LOG_LINES: usize = 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Server {
-    /// `pollen-echo`, from `apps/echo`.
+    /// `pollen-echo`, from `apps/echo`: the full app.
     Pollen,
+    /// `echo-pollen`: the minimal server on pollen's current-thread
+    /// runtime, the same shape as `echo-tokio`.
+    PollenMin,
     /// `echo-tokio`: tokio's current-thread runtime.
     Tokio,
     /// `echo-smol`: smol's `LocalExecutor` and `async-net`.
@@ -44,7 +47,8 @@ impl Server {
     /// Its name in the tables.
     pub fn name(self) -> &'static str {
         match self {
-            Server::Pollen => "pollen",
+            Server::Pollen => "pollen-echo",
+            Server::PollenMin => "pollen-min",
             Server::Tokio => "tokio-ct",
             Server::Smol => "smol-local",
             Server::Mio => "mio-loop",
@@ -55,6 +59,7 @@ impl Server {
     pub fn binary(self) -> &'static str {
         match self {
             Server::Pollen => "pollen-echo",
+            Server::PollenMin => "echo-pollen",
             Server::Tokio => "echo-tokio",
             Server::Smol => "echo-smol",
             Server::Mio => "echo-mio",
@@ -103,7 +108,7 @@ fn exe_dir() -> PathBuf {
 }
 
 /// Builds the servers with cargo, in the bench's own profile and target
-/// directory: first the bench's three (which must build), then
+/// directory: first the bench's own four (which must build), then
 /// pollen-echo. Returns why pollen-echo could not be built, if it could
 /// not (`None`: it was built, or `no_build`).
 ///
@@ -138,7 +143,14 @@ pub fn build(no_build: bool) -> Option<String> {
             .output()
     };
 
-    let own = ["-p", "pollen-bench", "--bin", "echo-tokio"];
+    let own = [
+        "-p",
+        "pollen-bench",
+        "--bin",
+        "echo-pollen",
+        "--bin",
+        "echo-tokio",
+    ];
     let own = [&own[..], &["--bin", "echo-smol", "--bin", "echo-mio"]].concat();
     match cargo_build(&own) {
         Ok(out) if out.status.success() => {}
