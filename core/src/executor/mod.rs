@@ -229,6 +229,16 @@ impl Executor {
         }
     }
 
+    /// Queues `runnable` like [`Schedule::schedule`], but wakes nothing:
+    /// for a scheduler that wraps an executor and wakes its own driver.
+    /// Returns `true` if the queue was empty, when the driver may be asleep
+    /// and the caller must wake it (a push onto a queue that already had
+    /// tasks is covered by the wake of whoever made it non-empty).
+    #[inline]
+    pub fn enqueue(&self, runnable: Runnable) -> bool {
+        self.queue.push(runnable)
+    }
+
     /// Whether no task is runnable right now: for embedders that write
     /// their own loop around [`tick`](Self::tick) and must decide whether to
     /// sleep.
@@ -271,7 +281,7 @@ impl Drop for Driving<'_> {
 impl Schedule for Executor {
     #[inline]
     fn schedule(&self, runnable: Runnable) {
-        if self.queue.push(runnable) {
+        if self.enqueue(runnable) {
             self.unpark.wake();
         }
     }

@@ -46,6 +46,7 @@ impl Registration {
     }
 
     /// Waits until the source is ready for `interest` (one direction).
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -64,6 +65,7 @@ impl Registration {
     }
 
     /// Forgets readiness after an operation hit `WouldBlock`.
+    #[inline]
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
         self.io.clear_readiness(event);
     }
@@ -71,6 +73,7 @@ impl Registration {
     /// Runs `op` when the source is ready for `interest`, until it does not
     /// return `WouldBlock`. Edge-triggered: readiness is cleared only after
     /// an operation found the source not ready, so no event is lost.
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,

@@ -92,6 +92,7 @@ impl ScheduledIo {
     }
 
     /// The readiness for `interest` now, without waiting.
+    #[inline]
     pub(crate) fn ready_event(&self, interest: Interest) -> ReadyEvent {
         let curr = self.readiness.load(Ordering::Acquire);
         ReadyEvent {
@@ -103,6 +104,7 @@ impl ScheduledIo {
 
     /// Waits until the source is ready for `interest` (one direction), or
     /// the reactor shut down.
+    #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<ReadyEvent> {
         let event = self.ready_event(interest);
         if !event.ready.is_empty() || event.is_shutdown {
@@ -121,6 +123,7 @@ impl ScheduledIo {
     /// Forgets the readiness in `event` (an operation just hit
     /// `WouldBlock`) unless a newer event set it again since. The closed
     /// bits stay: a closed half does not open again.
+    #[inline]
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
         let clear = usize::from((event.ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED).bits());
         let _ = self

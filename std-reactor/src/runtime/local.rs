@@ -73,9 +73,11 @@ impl LocalScheduler {
 
 impl Schedule for LocalScheduler {
     fn schedule(&self, runnable: Runnable) {
-        // Never run nor drop it here: this may be any thread.
-        self.executor.schedule(runnable);
-        self.shared.park.unpark();
+        // Never run nor drop it here: this may be any thread. Only a push
+        // onto an empty queue needs to tell the driver (see `Shared`).
+        if self.executor.enqueue(runnable) {
+            self.shared.park.unpark();
+        }
     }
 }
 

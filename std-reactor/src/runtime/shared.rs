@@ -281,8 +281,10 @@ impl Shared {
     /// over since the last `park.reset()`.
     fn block(&self, driver: &mut Driver, timeout: Option<Duration>) {
         let block = self.park.try_park();
-        self.turn(driver, if block { timeout } else { Some(Duration::ZERO) });
-        self.park.unparked();
+        let timeout = if block { timeout } else { Some(Duration::ZERO) };
+        // Awake again before the I/O wakes are handed out: they queue tasks
+        // on this thread, which must not wake the poller we just left.
+        self.turn_with(driver, timeout, || self.park.unparked());
     }
 
     /// Whether blocking closures are running or queued.
@@ -308,7 +310,16 @@ impl Shared {
     }
 
     fn turn(&self, driver: &mut Driver, timeout: Option<Duration>) -> bool {
-        match driver.turn(timeout) {
+        self.turn_with(driver, timeout, || {})
+    }
+
+    fn turn_with(
+        &self,
+        driver: &mut Driver,
+        timeout: Option<Duration>,
+        polled: impl FnOnce(),
+    ) -> bool {
+        match driver.turn(timeout, polled) {
             Ok(events) => events,
             // The poller failed (out of memory in the kernel, say): there is
             // nothing to wait on, so do not spin; try again shortly.
@@ -370,8 +381,12 @@ impl Schedule for Shared {
             drop(runnable);
             return;
         }
-        self.executor.schedule(runnable);
-        self.park.unpark();
+        // Only a push onto an empty queue needs to tell the driver: any
+        // other was preceded by one that did, and the driver takes the
+        // whole queue at once.
+        if self.executor.enqueue(runnable) {
+            self.park.unpark();
+        }
     }
 }
 

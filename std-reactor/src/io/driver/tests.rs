@@ -71,7 +71,7 @@ fn a_readable_event_wakes_the_reader_and_not_the_writer() {
     // The connection is queued on the listener: poll until the event comes
     // (loopback delivers it at once, but never assert timing).
     while reader.0.load(Ordering::SeqCst) == 0 {
-        driver.turn(Some(Duration::from_secs(5))).unwrap();
+        driver.turn(Some(Duration::from_secs(5)), || {}).unwrap();
     }
     assert_eq!(writer.0.load(Ordering::SeqCst), 0);
     assert!(io.ready_event(Interest::READABLE).ready.is_readable());
@@ -86,14 +86,14 @@ fn clearing_readiness_keeps_an_event_that_came_after_the_look() {
 
     let _first = std::net::TcpStream::connect(addr).unwrap();
     while io.ready_event(Interest::READABLE).ready.is_empty() {
-        driver.turn(Some(Duration::from_secs(5))).unwrap();
+        driver.turn(Some(Duration::from_secs(5)), || {}).unwrap();
     }
     let seen = io.ready_event(Interest::READABLE);
     // A new event lands (another connection) before the owner clears.
     let _second = std::net::TcpStream::connect(addr).unwrap();
     let before = io.ready_event(Interest::READABLE);
     while io.ready_event(Interest::READABLE).tick_for_tests() == before.tick_for_tests() {
-        driver.turn(Some(Duration::from_secs(5))).unwrap();
+        driver.turn(Some(Duration::from_secs(5)), || {}).unwrap();
     }
     io.clear_readiness(seen);
     assert!(
