@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pollen::io::{AsyncReadExt, AsyncWriteExt};
+use pollen::io::AsyncWriteExt;
 use pollen::net::{TcpListener, TcpStream};
 use pollen::sync::{Semaphore, StdRawMutex};
 use pollen::task::AbortHandle;
@@ -200,17 +200,21 @@ async fn accept(
 }
 
 /// Echoes until the client closes, goes idle, or fails.
-async fn echo(mut stream: TcpStream, config: &Config) -> End {
-    let mut buf = vec![0; config.buffer_size];
+///
+/// An idle connection holds no buffer: it waits for readability, then
+/// borrows one from this thread's spare buffers, reads and echoes until the
+/// socket has nothing more, and gives the buffer back. Memory per idle
+/// connection does not grow with `--buffer-size`.
+async fn echo(stream: TcpStream, config: &Config) -> End {
     // Armed once; a read only notes the time. When the timer fires, the
     // connection is idle if nothing was read since `idle_timeout` ago, and
     // otherwise the timer moves to that point.
     let mut last_read = pollen::time::now();
     let mut idle = std::pin::pin!(pollen::time::sleep(config.idle_timeout));
     loop {
-        let read = pollen::select! {
+        let readable = pollen::select! {
             biased;
-            read = stream.read(&mut buf) => read,
+            readable = stream.readable() => readable,
             () = &mut idle => {
                 let deadline = last_read + config.idle_timeout;
                 if pollen::time::now() >= deadline {
@@ -220,15 +224,60 @@ async fn echo(mut stream: TcpStream, config: &Config) -> End {
                 continue;
             }
         };
-        let n = match read {
-            Ok(0) => return End::Closed,
-            Ok(n) => n,
-            Err(e) => return End::Error(e),
-        };
-        last_read = pollen::time::now();
-        if let Err(e) = stream.write_all(&buf[..n]).await {
+        if let Err(e) = readable {
             return End::Error(e);
         }
+        let mut buf = SpareBuffer::take(config.buffer_size);
+        loop {
+            let n = match stream.try_read(&mut buf) {
+                Ok(0) => return End::Closed,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return End::Error(e),
+            };
+            last_read = pollen::time::now();
+            if let Err(e) = (&stream).write_all(&buf[..n]).await {
+                return End::Error(e);
+            }
+        }
+    }
+}
+
+/// A buffer borrowed from this thread's spares, given back on drop.
+struct SpareBuffer(Vec<u8>);
+
+thread_local! {
+    /// Buffers not in use. As many exist as connections were ever reading
+    /// or blocked writing at once on this thread, which is few.
+    static SPARES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl SpareBuffer {
+    fn take(size: usize) -> SpareBuffer {
+        let spare = SPARES.with(|spares| spares.borrow_mut().pop());
+        let mut buf = spare.unwrap_or_default();
+        buf.resize(size, 0);
+        SpareBuffer(buf)
+    }
+}
+
+impl std::ops::Deref for SpareBuffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SpareBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl Drop for SpareBuffer {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        SPARES.with(|spares| spares.borrow_mut().push(buf));
     }
 }
 
