@@ -5,8 +5,9 @@
 //! timers) and adds what needs an operating system:
 //!
 //! - [`runtime`]: [`Runtime`](runtime::Runtime), its [`Builder`](runtime::Builder)
-//!   and [`Handle`](runtime::Handle); [`spawn`] and [`spawn_blocking`] find
-//!   the current runtime;
+//!   and [`Handle`](runtime::Handle); [`spawn`], [`task::spawn_local`] (for
+//!   futures that are not `Send`) and [`spawn_blocking`] find the current
+//!   runtime;
 //! - [`io`]: the mio reactor behind every socket, the `futures-io` traits
 //!   and their extension methods;
 //! - [`net`]: TCP, UDP and Unix-domain sockets;
