@@ -141,7 +141,9 @@ impl<F> Drop for Tracked<F> {
     }
 }
 
-#[cfg(test)]
+// Not under loom: core's executor is not `const` there, and nothing here
+// is a model.
+#[cfg(all(test, not(loom)))]
 mod tests {
     //! The registry on core's executor, with no reactor: these also run
     //! under Miri (the `unsafe` pin projection and in-place drop above).
