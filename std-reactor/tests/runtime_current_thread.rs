@@ -265,5 +265,8 @@ fn dropped_runtimes_close_their_descriptors() {
     // Other tests in this binary run in parallel and open descriptors of
     // their own; a leak of two per runtime would show as hundreds.
     let after = open_fds();
-    assert!(after < before + 50, "{before} descriptors before, {after} after");
+    assert!(
+        after < before + 50,
+        "{before} descriptors before, {after} after"
+    );
 }
