@@ -195,3 +195,26 @@ fn sockets_of_a_runtime_that_shut_down_get_an_error_not_a_hang() {
         .unwrap_err();
     assert!(error.to_string().contains("shut down"), "{error}");
 }
+
+#[pollen::test]
+async fn ready_reports_what_the_stream_is_ready_for() {
+    use pollen::io::{Interest, Ready};
+    let (client, server) = pair().await;
+    // A fresh connection can be written, not read.
+    let ready = server
+        .ready(Interest::READABLE | Interest::WRITABLE)
+        .await
+        .unwrap();
+    assert!(ready.is_writable());
+    assert!(!ready.contains(Ready::READABLE));
+    client.try_write(b"x").unwrap();
+    let ready = server.ready(Interest::READABLE).await.unwrap();
+    assert!(ready.is_readable());
+    // After the peer closes, reading reports the closed half.
+    drop(client);
+    let mut buf = [0; 4];
+    assert_eq!(server.try_read(&mut buf).unwrap(), 1);
+    let ready = server.ready(Interest::READABLE).await.unwrap();
+    assert!(ready.is_read_closed() || ready.is_readable());
+    assert_eq!(server.try_read(&mut buf).unwrap(), 0);
+}
