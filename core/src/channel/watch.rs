@@ -7,6 +7,13 @@
 //! the value sits behind the channel's short lock `M`, which is never held
 //! across an `.await`.
 //!
+//! This is where pollen's watch differs from tokio's, on purpose: tokio's
+//! `borrow()` returns a guard that holds a read lock for as long as the
+//! caller keeps it. Here the lock is the embedder's raw mutex, on a
+//! microcontroller an interrupt-free section, and a guard would let any
+//! caller keep interrupts off for as long as it likes. The closure bounds
+//! the critical section to the caller's read.
+//!
 //! # Examples
 //!
 //! ```
