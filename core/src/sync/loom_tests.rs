@@ -9,7 +9,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::{Notify, Semaphore};
+use super::{Notify, Semaphore, WakeList};
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 use crate::loom::{model, thread};
@@ -421,6 +421,88 @@ fn notify_one_racing_notify_waiters_with_one_waiter() {
             assert!(!permit, "notify_one counted twice");
         }
         // A permit is taken once.
+        assert!(!take_permit(notify));
+    });
+}
+
+/// A `notified()` made while `notify_waiters` runs, then `notify_one`:
+/// whichever order they take effect in, both the old waiter and the new
+/// future complete (the old one is owed `notify_waiters`' wake-up, so
+/// `notify_one` must not be spent on it), and the permit is not spent twice.
+fn notify_one_racing_notify_waiters_and_a_new_notified(
+    notify: &'static ModelNotify,
+    poll_first: bool,
+) {
+    let flags = shared([AtomicBool::new(false), AtomicBool::new(false)]);
+    let mut old = Box::pin(notify.notified());
+    let (count, waker) = counting_waker();
+    assert!(poll_with(old.as_mut(), &waker).is_pending());
+    let f = flags.clone();
+    let notifier = thread::spawn(move || {
+        f[0].store(true, Ordering::SeqCst);
+        notify.notify_waiters();
+        f[1].store(true, Ordering::SeqCst);
+    });
+    let mut new = Box::pin(notify.notified());
+    let made_before_all = !flags[0].load(Ordering::SeqCst);
+    let (new_count, new_waker) = counting_waker();
+    let new_queued = poll_first && poll_with(new.as_mut(), &new_waker).is_pending();
+    let all_done_before = flags[1].load(Ordering::SeqCst);
+    notify.notify_one();
+    notifier.join().unwrap();
+    assert_eq!(count.get(), 1);
+    assert!(poll_once(old.as_mut()).is_ready());
+    if new_queued {
+        assert_eq!(new_count.get(), 1, "the new waiter was not woken");
+    }
+    assert!(poll_once(new.as_mut()).is_ready(), "notify_one lost");
+    let permit = take_permit(notify);
+    if made_before_all && all_done_before {
+        // `notify_waiters` completed `new` and the old waiter before
+        // `notify_one` ran: its permit is left for the next one.
+        assert!(permit, "the permit was spent on a completed future");
+    }
+    assert!(!take_permit(notify));
+}
+
+#[test]
+fn notify_one_after_a_new_waiter_queued_racing_notify_waiters() {
+    model(|| notify_one_racing_notify_waiters_and_a_new_notified(model_notify!(), true));
+}
+
+/// Wakes by calling `notify_one` on its notify.
+struct NotifyOneOnWake(&'static ModelNotify);
+
+impl alloc::task::Wake for NotifyOneOnWake {
+    fn wake(self: alloc::sync::Arc<Self>) {
+        self.0.notify_one();
+    }
+}
+
+#[test]
+fn notify_one_from_a_task_woken_by_notify_waiters_is_not_spent_on_its_waiters() {
+    model(|| {
+        let notify = model_notify!();
+        // One more waiter than a `WakeList` holds: `notify_waiters` wakes
+        // the first round, lets go of the lock, then takes the last one.
+        let mut waiters = Vec::new();
+        for i in 0..=WakeList::CAPACITY {
+            let mut fut = Box::pin(notify.notified());
+            let waker = if i == 0 {
+                // The first task, once woken, notifies one more: after
+                // `notify_waiters` began, so not one of the waiters it owes.
+                Waker::from(alloc::sync::Arc::new(NotifyOneOnWake(notify)))
+            } else {
+                Waker::noop().clone()
+            };
+            assert!(poll_with(fut.as_mut(), &waker).is_pending());
+            waiters.push(fut);
+        }
+        notify.notify_waiters();
+        for fut in &mut waiters {
+            assert!(poll_once(fut.as_mut()).is_ready());
+        }
+        assert!(take_permit(notify), "notify_one lost");
         assert!(!take_permit(notify));
     });
 }
