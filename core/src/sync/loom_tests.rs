@@ -466,6 +466,11 @@ fn notify_one_racing_notify_waiters_and_a_new_notified(
 }
 
 #[test]
+fn notify_one_after_a_new_notified_racing_notify_waiters() {
+    model(|| notify_one_racing_notify_waiters_and_a_new_notified(model_notify!(), false));
+}
+
+#[test]
 fn notify_one_after_a_new_waiter_queued_racing_notify_waiters() {
     model(|| notify_one_racing_notify_waiters_and_a_new_notified(model_notify!(), true));
 }
@@ -503,6 +508,21 @@ fn notify_one_from_a_task_woken_by_notify_waiters_is_not_spent_on_its_waiters() 
             assert!(poll_once(fut.as_mut()).is_ready());
         }
         assert!(take_permit(notify), "notify_one lost");
+        assert!(!take_permit(notify));
+    });
+}
+
+#[test]
+fn a_notified_completed_by_notify_waiters_leaves_the_permit() {
+    model(|| {
+        let notify = model_notify!();
+        let mut early = Box::pin(notify.notified());
+        notify.notify_waiters();
+        // No one waits (`early` was never polled): stored.
+        notify.notify_one();
+        assert!(poll_once(early.as_mut()).is_ready());
+        // `early` was done without it: the permit is for the next one.
+        assert!(take_permit(notify), "the permit was spent on a done future");
         assert!(!take_permit(notify));
     });
 }

@@ -280,13 +280,14 @@ impl<M: RawMutex> Future for Notified<'_, M> {
         this.notify.state.lock(|s| match *step {
             Step::Done => Poll::Ready(()),
             Step::Init => {
-                if s.permit {
-                    s.permit = false;
+                if s.generation != generation {
+                    // A `notify_waiters` since this future was made: done
+                    // already, so a stored permit is left for the next.
                     *step = Step::Done;
                     return Poll::Ready(());
                 }
-                if s.generation != generation {
-                    // A `notify_waiters` since this future was made.
+                if s.permit {
+                    s.permit = false;
                     *step = Step::Done;
                     return Poll::Ready(());
                 }
