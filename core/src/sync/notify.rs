@@ -142,9 +142,15 @@ impl<M: RawMutex> Notify<M> {
 
     /// Wakes the task that has waited longest, or, if none waits, stores a
     /// permit for the next `notified()` (one at most: permits do not add up).
+    ///
+    /// Made while a [`notify_waiters`](Notify::notify_waiters) runs, it is
+    /// never spent on a task that call owes a wake-up: it goes to a task
+    /// that started waiting since, or is stored.
     pub fn notify_one(&self) {
         let mut wake = WakeList::new();
-        self.state.lock(|s| s.notify_one(&mut wake));
+        while let NotifyOne::WakeListFull = self.state.lock(|s| s.notify_one(&mut wake)) {
+            wake.wake_all();
+        }
         wake.wake_all();
     }
 
@@ -212,22 +218,52 @@ impl State {
         }
     }
 
-    /// `notify_one` under the lock: the waker to wake goes into `wake`.
-    fn notify_one(&mut self, wake: &mut WakeList) {
-        // SAFETY: the caller holds the lock.
-        match unsafe { self.waiters.pop_front() } {
-            Some(waiter) => {
-                // SAFETY: as above; just unlinked, still live.
-                wake.push(unsafe {
-                    waiter.as_ref().with(|w| {
-                        w.data.given = Given::One;
-                        w.waker.take()
-                    })
-                });
+    /// `notify_one` under the lock: the wakers to wake go into `wake`.
+    ///
+    /// Waiters queued before the latest `notify_waiters` (an older
+    /// generation, so at the front) are owed its wake-up, which that call
+    /// may not have handed out yet: spending the notification on one of
+    /// them would lose it. They are given that wake-up here instead, as
+    /// `notify_waiters` would, and passed over.
+    fn notify_one(&mut self, wake: &mut WakeList) -> NotifyOne {
+        let current = self.generation;
+        loop {
+            if !wake.can_push() {
+                return NotifyOne::WakeListFull;
             }
-            None => self.permit = true,
+            // SAFETY: the caller holds the lock.
+            let Some(waiter) = (unsafe { self.waiters.pop_front() }) else {
+                self.permit = true;
+                return NotifyOne::Done;
+            };
+            // SAFETY: as above; just unlinked, still live (its owner takes
+            // the lock before it goes).
+            let given = unsafe {
+                waiter.as_ref().with(|w| {
+                    w.data.given = if w.data.generation == current {
+                        Given::One
+                    } else {
+                        Given::All
+                    };
+                    wake.push(w.waker.take());
+                    w.data.given
+                })
+            };
+            if given == Given::One {
+                return NotifyOne::Done;
+            }
         }
     }
+}
+
+/// What [`State::notify_one`] did.
+#[must_use]
+enum NotifyOne {
+    /// A waiter was given the notification, or the permit was stored.
+    Done,
+    /// `wake` filled up with waiters owed a `notify_waiters` first: wake
+    /// them, lock again and call again.
+    WakeListFull,
 }
 
 // === impl Notified ===
@@ -244,13 +280,14 @@ impl<M: RawMutex> Future for Notified<'_, M> {
         this.notify.state.lock(|s| match *step {
             Step::Done => Poll::Ready(()),
             Step::Init => {
-                if s.permit {
-                    s.permit = false;
+                if s.generation != generation {
+                    // A `notify_waiters` since this future was made: done
+                    // already, so a stored permit is left for the next.
                     *step = Step::Done;
                     return Poll::Ready(());
                 }
-                if s.generation != generation {
-                    // A `notify_waiters` since this future was made.
+                if s.permit {
+                    s.permit = false;
                     *step = Step::Done;
                     return Poll::Ready(());
                 }
@@ -292,21 +329,20 @@ impl<M: RawMutex> Drop for Notified<'_, M> {
             return;
         }
         let waiter = &self.waiter;
-        let mut wake = WakeList::new();
-        self.notify.state.lock(|s| {
+        let given = self.notify.state.lock(|s| {
             // SAFETY: we hold the lock; the waiter is in this queue or in
             // none.
             if unsafe { s.waiters.remove(waiter.ptr()) } {
-                return;
+                return Given::Nothing;
             }
-            // Unlinked by a notifier: a `notify_one` we never returned goes
-            // on, so it is not lost.
             // SAFETY: we hold the lock.
-            if unsafe { waiter.with(|w| w.data.given) } == Given::One {
-                s.notify_one(&mut wake);
-            }
+            unsafe { waiter.with(|w| w.data.given) }
         });
-        wake.wake_all();
+        // Unlinked by a notifier: a `notify_one` we never returned goes on,
+        // so it is not lost.
+        if given == Given::One {
+            self.notify.notify_one();
+        }
     }
 }
 
