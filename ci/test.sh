@@ -59,8 +59,10 @@ export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-core --lib
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-loom-tests
 # The std runtime's park protocol (a cross-thread wake racing the reactor's
-# sleep), with the poller modelled.
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib io::park
+# sleep), with the poller modelled, and the blocking pool's hand-off (spawns
+# racing a worker going idle, each other, a retiring worker and shutdown),
+# with its queue and keep-alive clock modelled.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib -- io::park blocking::loom_tests
 
 if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
   step "miri (pollen-core)"

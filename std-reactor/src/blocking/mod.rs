@@ -24,12 +24,18 @@
 //!   handles yield a cancelled `JoinError`.
 
 mod config;
+mod keep_alive;
 mod pool;
+mod queue;
 mod state;
 mod task;
 
-#[cfg(test)]
+// Under loom only the models run: the other tests use real threads and time.
+#[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(test)]
+mod loom_tests;
 
 pub(crate) use self::config::BlockingConfig;
 pub(crate) use self::pool::BlockingPool;

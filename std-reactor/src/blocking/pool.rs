@@ -5,7 +5,9 @@
 //! Three things are shared:
 //!
 //! - `queue`: a lock-free FIFO (`crossbeam_deque::Injector`) of
-//!   [`Runnable`]s. Spawners push and workers pop without a lock.
+//!   [`Runnable`]s. Spawners push and workers pop without a lock. The pool
+//!   reaches it through the `TaskQueue` trait (`queue.rs`) and relies on no
+//!   ordering from it beyond "a push happens before the pop that takes it".
 //! - `state`: one atomic word with the `SHUTDOWN` flag, `threads` (workers
 //!   that will look at the queue again) and `idle` (workers in their idle
 //!   phase); see `state.rs`.
@@ -37,7 +39,8 @@
 //! under the lock (*idle*): a posted token is taken (back to busy); with
 //! `SHUTDOWN` it retires; a queue that is not empty sends it back to busy;
 //! after `keep_alive` it retires (leaving `idle` and `threads` in one
-//! atomic step); otherwise it waits on `wake` until the deadline.
+//! atomic step); otherwise it waits on `wake` until the deadline (see
+//! `keep_alive.rs` for the clock).
 //!
 //! # Why no wake-up is lost
 //!
@@ -85,25 +88,42 @@
 //! drop instead of run whatever they pop after the flag, and `try_grow`
 //! refuses to count new threads, so once the running closures return every
 //! worker retires.
+//!
+//! # Checking it
+//!
+//! Every atomic, lock, condition variable and thread here comes from
+//! `crate::loom`, the queue is a loom model under `--cfg loom`, and so is
+//! the keep-alive clock. The models in `loom_tests.rs` race spawns against
+//! a worker going idle, against each other, against a retiring worker and
+//! against `shutdown`, and fail (as a deadlock) if a task is left behind.
+//! Only `shutdown(None)` is modelled: a timed `shutdown` reads the real
+//! clock.
 
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{Ordering::SeqCst, fence};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
-use std::{fmt, thread};
 
-use crossbeam_deque::{Injector, Steal};
 use pollen_core::task::{JoinHandle, Runnable, Schedule};
 
+use super::keep_alive::KeepAlive;
+use super::queue::{Queue, TaskQueue};
 use super::state::{self, Grow, State};
 use super::{BlockingConfig, BlockingTask};
+use crate::loom::atomic::{Ordering::SeqCst, fence};
+use crate::loom::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use crate::loom::thread;
+
+/// The most threads one pool runs: what the state word can count, or two
+/// under loom (which runs at most five threads in a model, the model's own
+/// included).
+const THREAD_LIMIT: usize = if cfg!(loom) { 2 } else { state::MAX_THREADS };
 
 /// A pool of threads that run blocking closures as core tasks.
 ///
 /// See the module docs for the protocol between spawners and workers.
 pub(crate) struct BlockingPool {
     /// Tasks waiting for a thread, in spawn order.
-    queue: Injector<Runnable>,
+    queue: Queue<Runnable>,
     /// `SHUTDOWN`, `threads` and `idle` (see `state.rs`).
     state: State,
     /// Wake-up tokens and the live thread count; the only lock.
@@ -112,15 +132,18 @@ pub(crate) struct BlockingPool {
     wake: Condvar,
     /// `shutdown` waits here for the last thread to finish.
     exited: Condvar,
-    /// `config.max_threads`, clamped to `1..=state::MAX_THREADS`.
+    /// `config.max_threads`, clamped to `1..=THREAD_LIMIT`.
     max_threads: usize,
     config: BlockingConfig,
+    /// When idle workers give up waiting (the real clock, or loom's model
+    /// of it).
+    keep_alive: KeepAlive,
     /// This pool, as the `&'static` a new thread needs (`Schedule::schedule`
     /// only gets `&self`). Set by `new`, the only way to make a pool.
     this: OnceLock<&'static BlockingPool>,
     /// Makes every thread start fail, as if the operating system refused.
     #[cfg(test)]
-    pub(super) refuse_spawns: std::sync::atomic::AtomicBool,
+    pub(super) refuse_spawns: crate::loom::atomic::AtomicBool,
 }
 
 /// What the `sleep` lock guards.
@@ -144,7 +167,7 @@ impl BlockingPool {
     /// `keep_alive` without work, or at `shutdown`.
     pub(crate) fn new(config: BlockingConfig) -> &'static BlockingPool {
         let pool: &'static BlockingPool = Box::leak(Box::new(BlockingPool {
-            queue: Injector::new(),
+            queue: Queue::new(),
             state: State::new(),
             sleep: Mutex::new(Sleep {
                 tokens: 0,
@@ -152,11 +175,12 @@ impl BlockingPool {
             }),
             wake: Condvar::new(),
             exited: Condvar::new(),
-            max_threads: config.max_threads.clamp(1, state::MAX_THREADS),
+            max_threads: config.max_threads.clamp(1, THREAD_LIMIT),
             config,
+            keep_alive: KeepAlive::new(),
             this: OnceLock::new(),
             #[cfg(test)]
-            refuse_spawns: std::sync::atomic::AtomicBool::new(false),
+            refuse_spawns: crate::loom::atomic::AtomicBool::new(false),
         }));
         let _ = pool.this.set(pool);
         pool
@@ -236,7 +260,19 @@ impl BlockingPool {
 
     /// Tasks waiting for a thread.
     pub(crate) fn queue_depth(&self) -> usize {
-        self.queue.len()
+        self.queue().len()
+    }
+
+    /// Makes every keep-alive deadline pass now, those of later idle phases
+    /// included, and wakes the idle workers as their timed-out waits would
+    /// (see `keep_alive.rs`).
+    #[cfg(test)]
+    pub(super) fn expire_keep_alive(&self) {
+        self.keep_alive.expire();
+        // As in `shutdown`: an idle worker that looked at the clock before
+        // the store is waiting by the time we hold the lock, and is woken.
+        drop(self.lock());
+        self.wake.notify_all();
     }
 }
 
@@ -247,21 +283,16 @@ impl BlockingPool {
         self.sleep.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the oldest queued task.
-    fn pop(&self) -> Option<Runnable> {
-        loop {
-            match self.queue.steal() {
-                Steal::Success(runnable) => return Some(runnable),
-                Steal::Empty => return None,
-                Steal::Retry => std::hint::spin_loop(),
-            }
-        }
+    /// The queue, seen only through [`TaskQueue`]: the protocol relies on
+    /// nothing else about it (and loom swaps in a model).
+    fn queue(&self) -> &impl TaskQueue<Runnable> {
+        &self.queue
     }
 
     /// Drops every queued task: each closure is dropped without running and
     /// each handle yields cancelled.
     fn cancel_queued(&self) {
-        while let Some(runnable) = self.pop() {
+        while let Some(runnable) = self.queue().pop() {
             drop(runnable);
         }
     }
@@ -347,7 +378,7 @@ impl BlockingPool {
     /// Busy, idle, busy, ... until the worker retires.
     fn work(&self) {
         loop {
-            while let Some(runnable) = self.pop() {
+            while let Some(runnable) = self.queue().pop() {
                 // `run` catches panics in the closure; only a panicking
                 // `Waker::drop` of the joiner can escape it, after the task
                 // is settled. The thread goes on serving either way.
@@ -372,7 +403,7 @@ impl BlockingPool {
         self.state.enter_idle();
         // Pairs with the spawner's fence between its push and its read.
         fence(SeqCst);
-        let deadline = Instant::now().checked_add(self.config.keep_alive);
+        let deadline = self.keep_alive.deadline(self.config.keep_alive);
         loop {
             if sleep.tokens > 0 {
                 sleep.tokens -= 1;
@@ -383,32 +414,15 @@ impl BlockingPool {
                 self.state.retire();
                 return false;
             }
-            if !self.queue.is_empty() {
+            if !self.queue().is_empty() {
                 self.state.leave_idle();
                 return true;
             }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => {
-                        self.state.retire();
-                        return false;
-                    }
-                },
-                None => None,
+            let Some(wait) = self.keep_alive.left(&deadline) else {
+                self.state.retire();
+                return false;
             };
-            sleep = match left {
-                Some(left) => {
-                    self.wake
-                        .wait_timeout(sleep, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-                None => self
-                    .wake
-                    .wait(sleep)
-                    .unwrap_or_else(PoisonError::into_inner),
-            };
+            sleep = wait.wait(&self.wake, sleep);
         }
     }
 }
@@ -421,7 +435,7 @@ impl Schedule for BlockingPool {
             return;
         }
         // Step 1.
-        self.queue.push(runnable);
+        self.queue().push(runnable);
         fence(SeqCst);
         let state = self.state.load();
         // Step 2.
@@ -442,7 +456,7 @@ impl fmt::Debug for BlockingPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockingPool")
             .field("state", &self.state)
-            .field("queue_depth", &self.queue.len())
+            .field("queue_depth", &self.queue().len())
             .field("max_threads", &self.max_threads)
             .field("config", &self.config)
             .finish_non_exhaustive()

@@ -14,7 +14,8 @@
 //! with `SeqCst` fences around the queue (a Dekker-style handshake).
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
 
 /// No more work is taken; set once by `shutdown`.
 const SHUTDOWN: usize = 1;
@@ -55,8 +56,9 @@ pub(super) enum Grow {
 // === impl State ===
 
 impl State {
-    /// No threads, none idle, running.
-    pub(super) const fn new() -> State {
+    /// No threads, none idle, running. (Not `const`: loom's atomics are
+    /// not.)
+    pub(super) fn new() -> State {
         State(AtomicUsize::new(0))
     }
 
