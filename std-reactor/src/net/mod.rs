@@ -12,6 +12,57 @@
 //! resolver (`ToSocketAddrs`), which blocks the thread while it asks DNS;
 //! pass `SocketAddr`s (or IP literals) in latency-sensitive code.
 
+/// `AsyncRead` and `AsyncWrite` for a socket type and for a shared
+/// reference to it (so one task can read while another writes), forwarding
+/// to its `poll_read_priv`, `poll_write_priv`, `poll_write_vectored_priv`
+/// and `poll_close_priv`. Writes go straight to the kernel, so flushing has
+/// nothing to do.
+macro_rules! byte_stream_io {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl $crate::io::AsyncRead for $ty {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.poll_read_priv(cx, buf)
+            }
+        }
+
+        impl $crate::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                self.poll_close_priv()
+            }
+        }
+    )+};
+}
+
 mod addr;
 mod tcp;
 mod udp;
