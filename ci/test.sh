@@ -57,6 +57,8 @@ step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2}
 export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-core --lib
+# StdPark's protocol (feature std): an unpark racing the parker's sleep.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-core --features std --lib executor::park
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen-loom-tests
 # The std runtime's park protocol (a cross-thread wake racing the reactor's
 # sleep), with the poller modelled, and the blocking pool's hand-off (spawns

@@ -127,7 +127,7 @@ pub(crate) mod sync {
     pub(crate) use loom::sync::Arc;
 
     #[cfg(all(feature = "std", loom))]
-    pub(crate) use loom::sync::Mutex;
+    pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
     #[cfg(all(feature = "std", not(loom)))]
-    pub(crate) use std::sync::Mutex;
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 }

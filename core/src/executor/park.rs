@@ -98,6 +98,11 @@ impl Park for SpinPark {
 
 /// A [`Park`] on a `std` mutex and condvar: the thread sleeps until woken.
 ///
+/// An atomic word in front of the condvar keeps `unpark` cheap when the
+/// parker is not asleep (the usual case: a task woken while the executor
+/// runs): one swap, no lock, no system call. Only an `unpark` that finds the
+/// parker asleep (or about to be) takes the lock and notifies the condvar.
+///
 /// # Examples
 ///
 /// ```
@@ -114,19 +119,76 @@ impl Park for SpinPark {
 #[cfg(feature = "std")]
 #[derive(Debug)]
 pub struct StdPark {
-    token: std::sync::Mutex<bool>,
-    condvar: std::sync::Condvar,
+    /// `EMPTY`, `PARKED` (set under `lock` by a parker about to wait) or
+    /// `NOTIFIED` (the token).
+    state: crate::loom::atomic::AtomicU8,
+    lock: crate::loom::sync::Mutex<()>,
+    condvar: crate::loom::sync::Condvar,
 }
+
+#[cfg(feature = "std")]
+const EMPTY: u8 = 0;
+#[cfg(feature = "std")]
+const PARKED: u8 = 1;
+#[cfg(feature = "std")]
+const NOTIFIED: u8 = 2;
 
 #[cfg(feature = "std")]
 impl StdPark {
     /// A park with no token set.
+    #[cfg(not(loom))]
     pub const fn new() -> StdPark {
         StdPark {
-            token: std::sync::Mutex::new(false),
+            state: crate::loom::atomic::AtomicU8::new(EMPTY),
+            lock: std::sync::Mutex::new(()),
             condvar: std::sync::Condvar::new(),
         }
     }
+
+    /// A park with no token set (not `const` under loom).
+    #[cfg(loom)]
+    pub fn new() -> StdPark {
+        StdPark {
+            state: crate::loom::atomic::AtomicU8::new(EMPTY),
+            lock: loom::sync::Mutex::new(()),
+            condvar: loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Takes the token if it is set.
+    fn take_token(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Under the lock: announces that we are about to wait. `false` if the
+    /// token came meanwhile (it is taken then).
+    fn announce(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => true,
+            Err(NOTIFIED) => {
+                // Acquire: pairs with the release of the `unpark` that set it.
+                self.state.swap(EMPTY, Ordering::Acquire);
+                false
+            }
+            Err(_) => parked_twice(),
+        }
+    }
+
+    fn lock(&self) -> crate::loom::sync::MutexGuard<'_, ()> {
+        // The mutex guards no data: a poisoned lock is as good as any.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(feature = "std")]
+#[cold]
+fn parked_twice() -> ! {
+    panic!("pollen: StdPark::park called from two threads at once (only the driving thread parks)")
 }
 
 #[cfg(feature = "std")]
@@ -139,35 +201,108 @@ impl Default for StdPark {
 #[cfg(feature = "std")]
 impl Park for StdPark {
     fn park(&self) {
-        // A poisoned lock only means another thread panicked while holding
-        // it; the token is a plain bool and still valid.
-        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
-        while !*token {
-            token = self.condvar.wait(token).unwrap_or_else(|e| e.into_inner());
+        if self.take_token() {
+            return;
         }
-        *token = false;
+        let mut guard = self.lock();
+        if !self.announce() {
+            return;
+        }
+        loop {
+            guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+            if self.take_token() {
+                return;
+            }
+            // A spurious wake-up: still `PARKED`, wait again.
+        }
     }
 
     fn unpark(&self) {
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.condvar.notify_one();
+        match self.state.swap(NOTIFIED, Ordering::Release) {
+            // Not asleep: it takes the token before it would sleep.
+            EMPTY | NOTIFIED => {}
+            // Asleep, or about to wait with the lock held: taking the lock
+            // orders our notify after its wait began, so it is not missed.
+            _ => {
+                drop(self.lock());
+                self.condvar.notify_one();
+            }
+        }
     }
 }
 
 #[cfg(feature = "std")]
 impl ParkTimeout for StdPark {
     fn park_timeout(&self, timeout: Duration) {
-        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
-        if !*token {
-            // One wait: a spurious wake-up returns early, which the contract
-            // allows (the caller re-plans).
-            token = self
-                .condvar
-                .wait_timeout(token, timeout)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        if self.take_token() {
+            return;
         }
-        *token = false;
+        let guard = self.lock();
+        if !self.announce() {
+            return;
+        }
+        // One wait: a spurious wake-up returns early, which the contract
+        // allows (the caller re-plans).
+        let _guard = self
+            .condvar
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        // Notified, timed out or woken spuriously: back to `EMPTY`, taking
+        // the token if it came (acquire, as in `take_token`).
+        self.state.swap(EMPTY, Ordering::Acquire);
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod std_park_tests {
+    //! The park protocol against a thread handing over work. A lost
+    //! wake-up leaves the parker asleep for ever: a deadlock under loom, a
+    //! hang otherwise.
+
+    use super::{Park, StdPark};
+    use crate::loom::atomic::{AtomicUsize, Ordering};
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+
+    #[test]
+    fn work_handed_over_from_another_thread_wakes_the_parker() {
+        crate::loom::model(|| {
+            let park = Arc::new(StdPark::new());
+            let work = Arc::new(AtomicUsize::new(0));
+            let pusher = {
+                let (park, work) = (park.clone(), work.clone());
+                thread::spawn(move || {
+                    // Relaxed: only the park protocol orders it.
+                    work.store(1, Ordering::Relaxed);
+                    park.unpark();
+                })
+            };
+            while work.load(Ordering::Relaxed) == 0 {
+                park.park();
+            }
+            pusher.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn two_unparks_and_a_parker() {
+        crate::loom::model(|| {
+            let park = Arc::new(StdPark::new());
+            let work = Arc::new(AtomicUsize::new(0));
+            let pushers: [_; 2] = core::array::from_fn(|_| {
+                let (park, work) = (park.clone(), work.clone());
+                thread::spawn(move || {
+                    work.fetch_add(1, Ordering::Relaxed);
+                    park.unpark();
+                })
+            });
+            while work.load(Ordering::Relaxed) < 2 {
+                park.park();
+            }
+            for pusher in pushers {
+                pusher.join().unwrap();
+            }
+        });
     }
 }
 
