@@ -63,8 +63,11 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p poll
 # The std runtime's park protocol (a cross-thread wake racing the reactor's
 # sleep), with the poller modelled, and the blocking pool's hand-off (spawns
 # racing a worker going idle, each other, a retiring worker and shutdown),
-# with its queue and keep-alive clock modelled.
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib -- io::park blocking::loom_tests
+# with its queue and keep-alive clock modelled; the multi-thread
+# scheduler's hand-offs (a steal racing a wake, a thief taking the LIFO
+# slot, a worker parking while work is pushed, shutdown racing a wake),
+# with its queues modelled.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib -- io::park blocking::loom_tests runtime::multi_thread
 
 if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
   step "miri (pollen-core)"

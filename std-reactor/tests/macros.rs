@@ -42,3 +42,41 @@ mod main_attribute {
         assert_eq!(main(), 7);
     }
 }
+
+mod main_attribute_default {
+    /// No arguments: the multi-thread runtime, one worker per core.
+    #[pollen::main]
+    async fn main() -> usize {
+        let handle = pollen::runtime::Handle::current();
+        pollen::spawn(async { 7 }).await.unwrap() + handle.metrics().num_workers()
+    }
+
+    #[test]
+    fn main_defaults_to_the_multi_thread_runtime() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(main(), 7 + cores);
+    }
+}
+
+#[pollen::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_thread_test_runs_tasks_on_two_workers() {
+    assert_eq!(
+        pollen::runtime::Handle::current().metrics().num_workers(),
+        2
+    );
+    let tasks: Vec<_> = (0..8u32).map(|i| pollen::spawn(async move { i })).collect();
+    let mut sum = 0;
+    for task in tasks {
+        sum += task.await.unwrap();
+    }
+    assert_eq!(sum, 28);
+}
+
+#[pollen::test(flavor = "multi_thread", worker_threads = 2, start_paused = true)]
+async fn a_multi_thread_test_can_start_paused() {
+    let start = pollen::time::now();
+    pollen::spawn(async { pollen::time::sleep(Duration::from_secs(3600)).await })
+        .await
+        .unwrap();
+    assert!(pollen::time::now() - start >= Duration::from_secs(3600));
+}

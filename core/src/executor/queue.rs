@@ -53,7 +53,7 @@ impl RunQueue {
     /// consumer may be parked and needs waking.
     #[inline]
     pub(crate) fn push(&self, task: Runnable) -> bool {
-        let node = task.into_raw();
+        let node = task.into_header();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: we hold the task's `Runnable`, so its link is ours until
@@ -129,7 +129,7 @@ impl Batch {
             .queue_next
             .with(|next| unsafe { *next });
         // SAFETY: the batch held the task's reference and `NOTIFIED`.
-        Some(unsafe { Runnable::from_raw(task) })
+        Some(unsafe { Runnable::from_header(task) })
     }
 }
 

@@ -122,6 +122,17 @@ pub const fn cell_size<F: Future>() -> usize {
 pub trait Schedule: Sync + 'static {
     /// Queues `runnable` to be run (by calling [`Runnable::run`]) later.
     fn schedule(&self, runnable: Runnable);
+
+    /// Queues a task that was woken while it was being polled, once that
+    /// poll has returned: it yielded (`yield_now`), or something woke it
+    /// meanwhile. Called on the thread that polled it.
+    ///
+    /// The default is [`schedule`](Self::schedule). A scheduler that runs
+    /// a task it just woke next (a LIFO slot) queues this one behind the
+    /// others instead, or a task that yields would run again at once.
+    fn reschedule(&self, runnable: Runnable) {
+        self.schedule(runnable);
+    }
 }
 
 /// Allocates a task for `future` bound to `scheduler`, for scheduler

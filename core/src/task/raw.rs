@@ -25,6 +25,9 @@ pub(crate) struct VTable {
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
     /// Hands a `Runnable` to the task's scheduler.
     pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Hands the `Runnable` of a task woken during its own poll back to its
+    /// scheduler, when that poll returns ([`Schedule::reschedule`]).
+    reschedule: unsafe fn(NonNull<Header>),
     /// Frees the cell.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `JoinHandle::poll`: writes `Poll<Result<F::Output, JoinError>>` to the
@@ -116,6 +119,7 @@ fn vtable<F: Future, S: Schedule, A: Storage<F>>() -> &'static VTable {
         poll: poll::<F>,
         shutdown: shutdown::<F>,
         schedule: schedule::<S>,
+        reschedule: reschedule::<S>,
         dealloc: dealloc::<F, A>,
         try_read_output: try_read_output::<F>,
         drop_join_handle: drop_join_handle::<F>,
@@ -149,7 +153,7 @@ impl<F: Future> Cell<F> {
         let header = cell.cast::<Header>();
         // SAFETY: the initial state holds two references, one for each handle,
         // and `NOTIFIED` for the `Runnable`.
-        unsafe { (Runnable::from_raw(header), JoinHandle::from_raw(header)) }
+        unsafe { (Runnable::from_header(header), JoinHandle::from_raw(header)) }
     }
 
     /// # Safety
@@ -348,7 +352,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         match cell.header.state.transition_to_idle() {
             TransitionToIdle::Ok => return,
             // SAFETY: our reference and `NOTIFIED` pass to the scheduler.
-            TransitionToIdle::OkNotified => return unsafe { Header::schedule(ptr) },
+            TransitionToIdle::OkNotified => return unsafe { (cell.header.vtable.reschedule)(ptr) },
             TransitionToIdle::Cancelled | TransitionToIdle::Unreachable => {}
         }
     }
@@ -384,7 +388,17 @@ unsafe fn schedule<S: Schedule>(ptr: NonNull<Header>) {
     // made from a `&'static S` by `Cell::new::<S, _>`.
     let scheduler = unsafe { ptr.as_ref().scheduler.cast::<S>().as_ref() };
     // SAFETY: forwarded from the caller.
-    scheduler.schedule(unsafe { Runnable::from_raw(ptr) });
+    scheduler.schedule(unsafe { Runnable::from_header(ptr) });
+}
+
+/// # Safety
+///
+/// As [`schedule`].
+unsafe fn reschedule<S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: as in `schedule`.
+    let scheduler = unsafe { ptr.as_ref().scheduler.cast::<S>().as_ref() };
+    // SAFETY: forwarded from the caller.
+    scheduler.reschedule(unsafe { Runnable::from_header(ptr) });
 }
 
 /// # Safety

@@ -34,15 +34,41 @@ impl Runnable {
     /// The caller owns one reference to the task and its `NOTIFIED` bit, and
     /// gives both to the `Runnable`.
     #[inline]
-    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Runnable {
+    pub(crate) unsafe fn from_header(ptr: NonNull<Header>) -> Runnable {
         Runnable { ptr }
     }
 
     /// Gives up the `Runnable` without running or cancelling the task: the
-    /// caller now owns its reference (to rebuild it with `from_raw`).
+    /// caller now owns its reference (to rebuild it with `from_header`).
     #[inline]
-    pub(crate) fn into_raw(self) -> NonNull<Header> {
+    pub(crate) fn into_header(self) -> NonNull<Header> {
         ManuallyDrop::new(self).ptr
+    }
+
+    /// Turns the `Runnable` into a pointer, for a scheduler that keeps
+    /// tasks in an atomic slot: the pointer owns the task (its reference
+    /// and `NOTIFIED`) until [`from_raw`](Self::from_raw) makes it a
+    /// `Runnable` again. A pointer never turned back leaks the task.
+    #[inline]
+    pub fn into_raw(self) -> NonNull<()> {
+        self.into_header().cast()
+    }
+
+    /// Rebuilds a `Runnable` from [`into_raw`](Self::into_raw)'s pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `into_raw` and is turned back exactly once.
+    #[inline]
+    pub unsafe fn from_raw(ptr: NonNull<()>) -> Runnable {
+        Runnable { ptr: ptr.cast() }
+    }
+
+    /// The task's address: equal for two `Runnable`s (at different times)
+    /// exactly when they are the same live task.
+    #[inline]
+    pub fn as_ptr(&self) -> NonNull<()> {
+        self.ptr.cast()
     }
 
     /// Polls the task once.
@@ -53,7 +79,7 @@ impl Runnable {
     /// future is caught and delivered to the task's `JoinHandle`.
     #[inline]
     pub fn run(self) {
-        let ptr = self.into_raw();
+        let ptr = self.into_header();
         // SAFETY: the reference we owned passes to `poll`.
         unsafe { (ptr.as_ref().vtable.poll)(ptr) }
     }

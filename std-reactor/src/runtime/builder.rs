@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Runtime;
+use super::multi_thread::{
+    self, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_STALL_THRESHOLD, PoolConfig,
+};
 use super::shared::{Config, DEFAULT_EVENT_INTERVAL, Shared};
 use crate::blocking::BlockingConfig;
 
@@ -27,12 +30,26 @@ pub struct Builder {
     start_paused: bool,
     event_interval: u32,
     blocking: BlockingConfig,
+    /// `None`: one per available core.
+    worker_threads: Option<usize>,
+    global_queue_interval: u32,
+    stall_threshold: Option<Duration>,
 }
 
 /// The scheduler flavour a builder makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     CurrentThread,
+    MultiThread,
+}
+
+/// How the runtime's own threads are made: the blocking pool's settings,
+/// which the worker threads share.
+pub(crate) struct ThreadConfig {
+    pub(crate) name: Arc<dyn Fn() -> String + Send + Sync>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 // === impl Builder ===
@@ -41,14 +58,93 @@ impl Builder {
     /// A builder for a runtime whose tasks all run on the thread that calls
     /// [`Runtime::block_on`], with I/O and timers off until enabled.
     pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    /// A builder for a runtime whose tasks run on a pool of worker threads
+    /// that steal work from each other (one per core by default; see
+    /// [`worker_threads`](Self::worker_threads)), with I/O and timers off
+    /// until enabled.
+    ///
+    /// [`Runtime::block_on`] runs its future on the calling thread while
+    /// the workers run the tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runtime = pollen::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .enable_all()
+    ///     .build()
+    ///     .unwrap();
+    /// let sum = runtime.block_on(async {
+    ///     let tasks: Vec<_> = (0..10u64).map(|i| pollen::spawn(async move { i * i })).collect();
+    ///     let mut sum = 0;
+    ///     for task in tasks {
+    ///         sum += task.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 285);
+    /// ```
+    pub fn new_multi_thread() -> Builder {
+        let mut builder = Builder::new(Kind::MultiThread);
+        builder.blocking.thread_name = Arc::new(|| String::from("pollen-worker"));
+        builder
+    }
+
+    fn new(kind: Kind) -> Builder {
         Builder {
-            kind: Kind::CurrentThread,
+            kind,
             enable_io: false,
             enable_time: false,
             start_paused: false,
             event_interval: DEFAULT_EVENT_INTERVAL,
             blocking: BlockingConfig::default(),
+            worker_threads: None,
+            global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
         }
+    }
+
+    /// How many worker threads a multi-thread runtime runs (default: one
+    /// per core the process may use). Ignored by a current-thread runtime.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
+        assert!(n > 0, "pollen: worker_threads must be at least 1");
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// How many tasks a worker runs between two looks at the global queue
+    /// (tasks spawned or woken outside the pool) before its own queue
+    /// (default 31). Lower is fairer to outside work, higher keeps a
+    /// worker on its own, cache-warm tasks longer. Multi-thread only.
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero.
+    pub fn global_queue_interval(&mut self, interval: u32) -> &mut Builder {
+        assert!(
+            interval > 0,
+            "pollen: global_queue_interval must be at least 1"
+        );
+        self.global_queue_interval = interval;
+        self
+    }
+
+    /// How long one poll of a task may run before the runtime reports it
+    /// on standard error (default 100 ms; `None` turns the report off). A
+    /// task that blocks its worker this long stalls every task queued
+    /// behind it; the report names the worker, so the mistake is found
+    /// rather than felt. Multi-thread only: there a watchdog thread also
+    /// gets the waiting tasks, timers and I/O to another worker meanwhile.
+    pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
+        self.stall_threshold = threshold;
+        self
     }
 
     /// Turns on the reactor: sockets can be created on the runtime.
@@ -162,18 +258,34 @@ impl Builder {
             !self.start_paused || self.enable_time,
             "pollen: start_paused needs timers: call `enable_time()` or `enable_all()` too"
         );
-        match self.kind {
-            Kind::CurrentThread => {
-                let shared = Shared::new(Config {
-                    enable_io: self.enable_io,
-                    enable_time: self.enable_time,
-                    start_paused: self.start_paused,
-                    event_interval: self.event_interval,
-                    blocking: self.blocking.clone(),
-                })?;
-                Ok(Runtime::from_shared(shared))
-            }
+        let pool = (self.kind == Kind::MultiThread).then(|| PoolConfig {
+            workers: self.worker_threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
+            global_queue_interval: self.global_queue_interval,
+            stall_threshold: self.stall_threshold,
+        });
+        let threads = ThreadConfig {
+            name: self.blocking.thread_name.clone(),
+            stack_size: self.blocking.stack_size,
+            on_start: self.blocking.on_thread_start.clone(),
+            on_stop: self.blocking.on_thread_stop.clone(),
+        };
+        let (shared, locals) = Shared::new(Config {
+            enable_io: self.enable_io,
+            enable_time: self.enable_time,
+            start_paused: self.start_paused,
+            event_interval: self.event_interval,
+            blocking: self.blocking.clone(),
+            pool,
+        })?;
+        // From here the runtime shuts itself down (workers included) if
+        // starting fails.
+        let runtime = Runtime::from_shared(shared);
+        if shared.pool().is_some() {
+            multi_thread::start(shared, locals, &threads)?;
         }
+        Ok(runtime)
     }
 }
 
@@ -186,6 +298,9 @@ impl fmt::Debug for Builder {
             .field("start_paused", &self.start_paused)
             .field("event_interval", &self.event_interval)
             .field("blocking", &self.blocking)
+            .field("worker_threads", &self.worker_threads)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("stall_threshold", &self.stall_threshold)
             .finish()
     }
 }

@@ -159,6 +159,91 @@ impl RuntimeMetrics {
         self.shared.blocking.queue_depth()
     }
 
+    /// Worker threads: the pool's size on a multi-thread runtime, `1` on
+    /// a current-thread one.
+    pub fn num_workers(&self) -> usize {
+        self.shared.pool().map_or(1, |pool| pool.workers())
+    }
+
+    /// Tasks waiting in the global queue (spawned or woken outside the
+    /// workers) now; on a current-thread runtime, its one queue is counted
+    /// by [`num_alive_tasks`](Self::num_alive_tasks) only, and this is `0`.
+    pub fn global_queue_depth(&self) -> usize {
+        self.shared
+            .pool()
+            .map_or(0, |pool| pool.global_queue_depth())
+    }
+
+    /// Tasks waiting in worker `worker`'s own queue (its deque and LIFO
+    /// slot) now.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_local_queue_depth(&self, worker: usize) -> usize {
+        self.pool_worker(worker)
+            .map_or(0, |pool| pool.local_queue_depth(worker))
+    }
+
+    /// Task polls worker `worker` has made since the runtime started.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_poll_count(&self, worker: usize) -> u64 {
+        self.worker_counter(worker, |m| &m.polls)
+    }
+
+    /// Times worker `worker` took tasks from another worker.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_steal_count(&self, worker: usize) -> u64 {
+        self.worker_counter(worker, |m| &m.steals)
+    }
+
+    /// Times worker `worker` went to sleep for want of work.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_park_count(&self, worker: usize) -> u64 {
+        self.worker_counter(worker, |m| &m.parks)
+    }
+
+    /// Time worker `worker` has spent awake (running tasks, searching,
+    /// looking at I/O), up to its last park.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_total_busy_duration(&self, worker: usize) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.worker_counter(worker, |m| &m.busy_ns))
+    }
+
+    /// The pool, if `worker` is one of its workers.
+    #[track_caller]
+    fn pool_worker(&self, worker: usize) -> Option<&'static super::multi_thread::Pool> {
+        let workers = self.num_workers();
+        assert!(
+            worker < workers,
+            "pollen: worker index {worker} out of range (the runtime has {workers})"
+        );
+        self.shared.pool()
+    }
+
+    #[track_caller]
+    fn worker_counter(
+        &self,
+        worker: usize,
+        counter: impl FnOnce(&super::multi_thread::WorkerMetrics) -> &std::sync::atomic::AtomicU64,
+    ) -> u64 {
+        self.pool_worker(worker).map_or(0, |pool| {
+            counter(pool.worker_metrics(worker)).load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
     /// I/O sources registered with the reactor now (sockets, listeners).
     /// Zero once the runtime has shut down.
     pub fn num_io_registrations(&self) -> usize {

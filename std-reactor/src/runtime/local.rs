@@ -20,22 +20,49 @@ use super::context;
 use super::shared::Shared;
 use super::tasks::TaskRegistry;
 
-/// The local tasks of one runtime, and the thread they belong to. Leaked,
-/// like `Shared`, because tasks point at their scheduler.
+/// The local tasks of one thread of a runtime. Leaked, like `Shared`,
+/// because tasks point at their scheduler.
 pub(crate) struct LocalScheduler {
     owner: ThreadId,
     pub(crate) executor: Executor,
     pub(crate) tasks: TaskRegistry,
     shared: &'static Shared,
+    /// How to wake the owner when a task is queued.
+    wake: WakeOwner,
+}
+
+/// How a local scheduler's thread sleeps.
+enum WakeOwner {
+    /// In the current-thread runtime's poller.
+    Driver,
+    /// As worker `n` of a multi-thread runtime.
+    Worker(usize),
+    /// In `thread::park` (a multi-thread runtime's `block_on`).
+    Thread(thread::Thread),
 }
 
 impl LocalScheduler {
+    /// The local tasks of the calling thread, which drives `shared`.
     pub(crate) fn new(shared: &'static Shared) -> &'static LocalScheduler {
+        let wake = match shared.pool() {
+            Some(_) => WakeOwner::Thread(thread::current()),
+            None => WakeOwner::Driver,
+        };
+        LocalScheduler::leak(shared, wake)
+    }
+
+    /// The local tasks of worker `index`, called on its thread.
+    pub(crate) fn for_worker(shared: &'static Shared, index: usize) -> &'static LocalScheduler {
+        LocalScheduler::leak(shared, WakeOwner::Worker(index))
+    }
+
+    fn leak(shared: &'static Shared, wake: WakeOwner) -> &'static LocalScheduler {
         Box::leak(Box::new(LocalScheduler {
             owner: thread::current().id(),
             executor: Executor::new(),
             tasks: TaskRegistry::new(),
             shared,
+            wake,
         }))
     }
 
@@ -76,7 +103,15 @@ impl Schedule for LocalScheduler {
         // Never run nor drop it here: this may be any thread. Only a push
         // onto an empty queue needs to tell the driver (see `Shared`).
         if self.executor.enqueue(runnable) {
-            self.shared.park.unpark();
+            match &self.wake {
+                WakeOwner::Driver => self.shared.park.unpark(),
+                WakeOwner::Worker(index) => {
+                    if let Some(pool) = self.shared.pool() {
+                        pool.unpark(self.shared, *index);
+                    }
+                }
+                WakeOwner::Thread(thread) => thread.unpark(),
+            }
         }
     }
 }
@@ -133,6 +168,9 @@ where
              `block_on` or one of its tasks)"
         );
     };
+    if let Some(local) = super::multi_thread::current_worker_local(shared) {
+        return local.spawn(future);
+    }
     let local = shared.local();
     let me = thread::current().id();
     assert!(

@@ -32,6 +32,7 @@ pub(crate) mod context;
 mod current_thread;
 mod handle;
 mod local;
+pub(crate) mod multi_thread;
 pub(crate) mod shared;
 mod tasks;
 
@@ -91,7 +92,11 @@ impl Runtime {
     /// `block_on` in a `block_on`), and if `future` panics.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        current_thread::block_on(self.handle.shared, future)
+        let shared = self.handle.shared;
+        match shared.pool() {
+            Some(_) => multi_thread::block_on(shared, future),
+            None => current_thread::block_on(shared, future),
+        }
     }
 
     /// Spawns `future` as a task; see [`crate::spawn`]. It runs once a
@@ -150,7 +155,13 @@ impl Runtime {
 
     fn shutdown(&self, blocking_timeout: Option<Duration>) {
         let shared = self.handle.shared;
-        if !shared.is_closed() {
+        if let Some(pool) = shared.pool() {
+            if !shared.is_closed() {
+                let deadline = blocking_timeout.map(|t| std::time::Instant::now() + t);
+                let _enter = context::enter(shared);
+                shared.shutdown_pool(pool, deadline);
+            }
+        } else if !shared.is_closed() {
             let _enter = context::enter(shared);
             current_thread::with_driver(shared, |driver| shared.shutdown(driver));
             shared.discard_driver();
@@ -168,7 +179,14 @@ impl Drop for Runtime {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("flavor", &"current_thread")
+            .field(
+                "flavor",
+                &if self.handle.shared.pool().is_some() {
+                    "multi_thread"
+                } else {
+                    "current_thread"
+                },
+            )
             .field("handle", &self.handle)
             .finish()
     }

@@ -23,6 +23,7 @@ use pollen_core::task::{JoinHandle, Runnable, Schedule};
 use pollen_core::time::{Clock, PausableClock, Timer};
 
 use super::local::LocalScheduler;
+use super::multi_thread::{self, Pool, PoolConfig};
 use super::tasks::TaskRegistry;
 use crate::blocking::{BlockingConfig, BlockingPool};
 use crate::io::driver::{Driver, IoHandle};
@@ -61,6 +62,9 @@ pub(crate) struct Shared {
     /// The poller, while no thread drives the runtime, and the threads
     /// waiting for it (a second `block_on` on another thread).
     driver: Mutex<DriverSlot>,
+    /// The worker pool of a multi-thread runtime; `None` on a
+    /// current-thread one.
+    pool: Option<Pool>,
 }
 
 struct DriverSlot {
@@ -81,13 +85,18 @@ pub(crate) struct Config {
     pub(crate) start_paused: bool,
     pub(crate) event_interval: u32,
     pub(crate) blocking: BlockingConfig,
+    /// Workers, for a multi-thread runtime.
+    pub(crate) pool: Option<PoolConfig>,
 }
+
+/// The owners' ends of a new pool's deques, for its worker threads.
+pub(crate) type PoolLocals = Vec<multi_thread::queue::Local<Runnable>>;
 
 // === impl Shared ===
 
 impl Shared {
     /// Builds a runtime's shared part, leaked (see the module docs).
-    pub(crate) fn new(mut config: Config) -> io::Result<&'static Shared> {
+    pub(crate) fn new(mut config: Config) -> io::Result<(&'static Shared, PoolLocals)> {
         let (driver, io, waker) = Driver::new()?;
         // Blocking threads are in the runtime's context (`Handle::current`,
         // timers and sockets work in a blocking closure): their start hook
@@ -110,6 +119,13 @@ impl Shared {
         if config.start_paused {
             timer.clock().pause();
         }
+        let (pool, locals) = match &config.pool {
+            Some(pool) => {
+                let (pool, locals) = Pool::new(pool);
+                (Some(pool), locals)
+            }
+            None => (None, Vec::new()),
+        };
         let shared = Shared {
             executor: Executor::new(),
             timer,
@@ -127,10 +143,17 @@ impl Shared {
                 driver: Some(driver),
                 waiters: Vec::new(),
             }),
+            pool,
         };
         let shared: &'static Shared = Box::leak(Box::new(shared));
         let _ = this.set(shared);
-        Ok(shared)
+        Ok((shared, locals))
+    }
+
+    /// The worker pool, on a multi-thread runtime.
+    #[inline]
+    pub(crate) fn pool(&self) -> Option<&Pool> {
+        self.pool.as_ref()
     }
 
     /// The waker [`park`](Self::park) gives the timer.
@@ -210,6 +233,12 @@ impl Shared {
             slot.waiters.push(thread::current());
         }
         driver
+    }
+
+    /// Takes the poller if no one holds it (a worker about to park in it,
+    /// or to look at it in passing).
+    pub(crate) fn try_take_driver(&self) -> Option<Driver> {
+        lock(&self.driver).driver.take()
     }
 
     /// Drops the poller (closing its descriptors) once the runtime has shut
@@ -332,6 +361,13 @@ impl Shared {
 
     fn executor_idle(&self) -> bool {
         let me = thread::current().id();
+        if let Some(pool) = &self.pool {
+            return pool.is_idle()
+                && self
+                    .local
+                    .get()
+                    .is_none_or(|local| local.executor.is_idle());
+        }
         self.executor.is_idle()
             && self
                 .local
@@ -373,19 +409,76 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Shuts a multi-thread runtime down from outside its workers: aborts
+    /// every task, lets the workers drop them, stops and joins the workers
+    /// (waiting at most until `deadline`), then stops the reactor.
+    pub(crate) fn shutdown_pool(&'static self, pool: &Pool, deadline: Option<std::time::Instant>) {
+        assert!(
+            multi_thread::current_worker_local(self).is_none(),
+            "pollen: a multi-thread runtime cannot be shut down (or dropped) from one of its own \
+             tasks, which would wait for itself; drop it outside the runtime or in \
+             `spawn_blocking`"
+        );
+        self.closed.store(true, Ordering::Release);
+        self.tasks.close_and_abort_all();
+        // `spawn_local` tasks of this thread (spawned in `block_on`).
+        let local = self.local_for(thread::current().id());
+        if let Some(local) = local {
+            local.tasks.close_and_abort_all();
+        }
+        let gone = multi_thread::wait_until(deadline, || {
+            if let Some(local) = local {
+                local.executor.run_until_stalled();
+            }
+            self.tasks.len() == 0 && local.is_none_or(|local| local.tasks.len() == 0)
+        });
+        if gone {
+            pool.stop(self, deadline);
+        } else {
+            // Some task is stuck in a poll: the workers are left to finish
+            // (and exit) on their own.
+            pool.stop(self, Some(std::time::Instant::now()));
+        }
+        if let Some(io) = lock(&self.io).take() {
+            io.shutdown();
+        }
+        lock(&self.park.waker().0).take();
+        self.discard_driver();
+    }
+
+    /// Whether `runnable` comes too late: every task is gone, so it can
+    /// only be the stray `Runnable` of a task spawned while closing.
+    #[inline]
+    fn refuse_after_shutdown(&self) -> bool {
+        self.is_closed() && self.tasks.len() == 0
+    }
+}
+
 impl Schedule for Shared {
     fn schedule(&self, runnable: Runnable) {
-        if self.is_closed() && self.tasks.len() == 0 {
-            // Every task is gone: only a stray `Runnable` of a task spawned
-            // while closing can land here; dropping it cancels that task.
+        if self.refuse_after_shutdown() {
+            // Dropping it cancels that task.
             drop(runnable);
             return;
+        }
+        if let Some(pool) = &self.pool {
+            return multi_thread::schedule(self, pool, runnable, false);
         }
         // Only a push onto an empty queue needs to tell the driver: any
         // other was preceded by one that did, and the driver takes the
         // whole queue at once.
         if self.executor.enqueue(runnable) {
             self.park.unpark();
+        }
+    }
+
+    fn reschedule(&self, runnable: Runnable) {
+        match &self.pool {
+            Some(pool) if !self.refuse_after_shutdown() => {
+                multi_thread::schedule(self, pool, runnable, true)
+            }
+            _ => self.schedule(runnable),
         }
     }
 }

@@ -55,6 +55,9 @@ mod local;
 pub use pollen_core::task::*;
 
 pub use crate::runtime::{spawn, spawn_blocking, spawn_local};
+/// Gives the runtime a chance to run other tasks: the task is queued
+/// behind the others and the current poll returns.
+pub use pollen_core::future::{YieldNow, yield_now};
 
 pub use self::error::AccessError;
 pub use self::local::{LocalKey, TaskLocalFuture};

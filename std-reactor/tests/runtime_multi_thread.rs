@@ -1,0 +1,362 @@
+//! The multi-thread runtime: work spreads over the workers, stuck workers
+//! do not stop the others, every task completes or is dropped.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use pollen::runtime::{Builder, Runtime};
+
+fn runtime(workers: usize) -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Counts drops of what a task holds.
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn tasks_spawned_from_outside_run_on_both_workers() {
+    let rt = runtime(2);
+    let threads = Arc::new(Mutex::new(HashSet::<ThreadId>::new()));
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let threads = threads.clone();
+                pollen::spawn(async move {
+                    // Long enough that one worker cannot take them all
+                    // before the other wakes.
+                    thread::sleep(Duration::from_millis(1));
+                    threads.lock().unwrap().insert(thread::current().id());
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let threads = threads.lock().unwrap();
+    assert_eq!(threads.len(), 2, "both workers ran tasks");
+    assert!(
+        !threads.contains(&thread::current().id()),
+        "tasks run on workers only"
+    );
+}
+
+#[test]
+fn work_pushed_to_one_worker_is_stolen_by_the_other() {
+    let rt = runtime(2);
+    let spawner = Arc::new(Mutex::new(None));
+    let ran_on = Arc::new(Mutex::new(Vec::<ThreadId>::new()));
+    rt.block_on({
+        let (spawner, ran_on) = (spawner.clone(), ran_on.clone());
+        async move {
+            // Spawned from inside a task: all 50 go to its worker's queue.
+            pollen::spawn(async move {
+                *spawner.lock().unwrap() = Some(thread::current().id());
+                let tasks: Vec<_> = (0..50)
+                    .map(|_| {
+                        let ran_on = ran_on.clone();
+                        pollen::spawn(async move {
+                            thread::sleep(Duration::from_millis(2));
+                            ran_on.lock().unwrap().push(thread::current().id());
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            })
+            .await
+            .unwrap();
+        }
+    });
+    let spawner = spawner.lock().unwrap().expect("spawner ran");
+    let ran_on = ran_on.lock().unwrap();
+    assert_eq!(ran_on.len(), 50);
+    let stolen = ran_on.iter().filter(|&&t| t != spawner).count();
+    assert!(stolen > 0, "the other worker took some of the 50 tasks");
+    let metrics = rt.metrics();
+    let steals: u64 = (0..2).map(|w| metrics.worker_steal_count(w)).sum();
+    assert!(steals > 0, "steals are counted");
+}
+
+#[test]
+fn a_task_that_never_yields_does_not_stop_timers_on_the_other_worker() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .stall_threshold(None)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    rt.block_on(async {
+        let spinner = pollen::spawn({
+            let stop = stop.clone();
+            async move {
+                // Never yields until told to.
+                while !stop.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let ticker = pollen::spawn(async {
+            for _ in 0..10 {
+                pollen::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        ticker.await.unwrap();
+        stop.store(true, Ordering::Release);
+        spinner.await.unwrap();
+    });
+    let elapsed = started.elapsed();
+    // Ten 10 ms sleeps; far less than the spinner would hold them up
+    // (for ever) if the timers waited for its worker.
+    assert!(elapsed >= Duration::from_millis(100));
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+#[test]
+fn ten_thousand_tasks_spawned_from_another_thread_all_complete() {
+    let rt = runtime(2);
+    let handle = rt.handle();
+    let done = Arc::new(AtomicUsize::new(0));
+    let tasks = thread::spawn({
+        let done = done.clone();
+        move || {
+            (0..10_000)
+                .map(|i| {
+                    let done = done.clone();
+                    handle.spawn(async move {
+                        if i % 7 == 0 {
+                            pollen::task::yield_now().await;
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                        i
+                    })
+                })
+                .collect::<Vec<_>>()
+        }
+    })
+    .join()
+    .unwrap();
+    let sum = rt.block_on(async {
+        let mut sum = 0u64;
+        for task in tasks {
+            sum += task.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(done.load(Ordering::Relaxed), 10_000);
+    assert_eq!(sum, (0..10_000u64).sum());
+}
+
+#[test]
+fn a_panicking_task_does_not_take_a_worker_down() {
+    let rt = runtime(2);
+    let ran_on = Arc::new(Mutex::new(HashSet::new()));
+    rt.block_on(async {
+        let panics: Vec<_> = (0..20)
+            .map(|i| pollen::spawn(async move { panic!("task {i} fails on purpose") }))
+            .collect();
+        for task in panics {
+            assert!(task.await.unwrap_err().is_panic());
+        }
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let ran_on = ran_on.clone();
+                pollen::spawn(async move {
+                    thread::sleep(Duration::from_millis(1));
+                    ran_on.lock().unwrap().insert(thread::current().id());
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(
+        ran_on.lock().unwrap().len(),
+        2,
+        "both workers still run tasks"
+    );
+}
+
+#[test]
+fn dropping_the_runtime_drops_every_task_and_joins_the_workers() {
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let rt = Builder::new_multi_thread()
+        .worker_threads(3)
+        .enable_all()
+        .on_thread_stop({
+            let stopped = stopped.clone();
+            move || {
+                stopped.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        for _ in 0..50 {
+            let guard = CountDrop(drops.clone());
+            pollen::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+        }
+        for _ in 0..50 {
+            let guard = CountDrop(drops.clone());
+            pollen::spawn(async move {
+                let _guard = guard;
+                pollen::time::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+        pollen::task::yield_now().await;
+    });
+    assert_eq!(rt.metrics().num_alive_tasks(), 100);
+    drop(rt);
+    assert_eq!(drops.load(Ordering::SeqCst), 100, "every future dropped");
+    assert_eq!(stopped.load(Ordering::SeqCst), 3, "every worker stopped");
+}
+
+#[test]
+fn spawn_local_runs_on_the_spawning_worker() {
+    let rt = runtime(2);
+    let (same, value) = rt.block_on(async {
+        pollen::spawn(async {
+            let me = thread::current().id();
+            let local = pollen::task::spawn_local(async move {
+                let shared = std::rc::Rc::new(21); // not `Send`
+                pollen::task::yield_now().await;
+                (thread::current().id(), *shared * 2)
+            });
+            let (ran_on, value) = local.await.unwrap();
+            (ran_on == me, value)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(same, "the local task stayed on its worker");
+    assert_eq!(value, 42);
+}
+
+#[test]
+fn spawn_local_in_block_on_runs_on_the_calling_thread() {
+    let rt = runtime(2);
+    let me = thread::current().id();
+    let ran_on = rt.block_on(async {
+        let not_send = std::rc::Rc::new(());
+        pollen::task::spawn_local(async move {
+            let _keep = not_send;
+            pollen::time::sleep(Duration::from_millis(1)).await;
+            thread::current().id()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(ran_on, me);
+}
+
+#[test]
+fn virtual_time_jumps_when_every_worker_waits() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let virtual_elapsed = rt.block_on(async {
+        let start = pollen::time::now();
+        let tasks: Vec<_> = (1..=4u64)
+            .map(|i| {
+                pollen::spawn(async move { pollen::time::sleep(Duration::from_secs(60 * i)).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        pollen::time::now() - start
+    });
+    assert!(virtual_elapsed >= Duration::from_secs(240));
+    assert!(
+        virtual_elapsed < Duration::from_secs(241),
+        "{virtual_elapsed:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "no real wait");
+}
+
+#[test]
+fn tcp_echo_across_workers() {
+    use pollen::io::{AsyncReadExt, AsyncWriteExt};
+    use pollen::net::{TcpListener, TcpStream};
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = pollen::spawn(async move {
+            for _ in 0..20 {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                pollen::spawn(async move {
+                    let mut buf = [0; 1024];
+                    loop {
+                        let n = stream.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        stream.write_all(&buf[..n]).await.unwrap();
+                    }
+                });
+            }
+        });
+        let clients: Vec<_> = (0..20u8)
+            .map(|i| {
+                pollen::spawn(async move {
+                    let mut stream = TcpStream::connect(addr).await.unwrap();
+                    for round in 0..50u8 {
+                        let msg = [i, round, 7, 9];
+                        stream.write_all(&msg).await.unwrap();
+                        let mut got = [0; 4];
+                        stream.read_exact(&mut got).await.unwrap();
+                        assert_eq!(got, msg);
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn metrics_count_workers_polls_and_parks() {
+    let rt = runtime(2);
+    rt.block_on(async {
+        for _ in 0..100 {
+            pollen::spawn(async {}).await.unwrap();
+        }
+    });
+    let metrics = rt.metrics();
+    assert_eq!(metrics.num_workers(), 2);
+    let polls: u64 = (0..2).map(|w| metrics.worker_poll_count(w)).sum();
+    assert!(polls >= 100, "{polls} polls");
+    let parks: u64 = (0..2).map(|w| metrics.worker_park_count(w)).sum();
+    assert!(parks > 0);
+    assert_eq!(metrics.global_queue_depth(), 0);
+}
