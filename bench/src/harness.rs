@@ -3,6 +3,7 @@
 //! with pollen's ratios to the other runtimes.
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use crate::Rt;
 
@@ -92,15 +93,68 @@ impl Stats {
     }
 }
 
+/// Which kind of tokio and smol runtime a row compares pollen with: it
+/// names their columns in the tables and their fields in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// tokio's current-thread runtime and smol's `LocalExecutor`, every
+    /// task on one thread (every suite but mt).
+    CurrentThread,
+    /// tokio's multi-thread runtime and smol's `Executor` on a pool of
+    /// threads (the mt suite).
+    MultiThread,
+}
+
+impl Flavour {
+    /// tokio's and smol's names in the tables, and their fields in JSON.
+    pub fn peers(self) -> [Peer; 2] {
+        match self {
+            Flavour::CurrentThread => [
+                Peer {
+                    name: "tokio-ct",
+                    field: "tokio_ct",
+                },
+                Peer {
+                    name: "smol-local",
+                    field: "smol_local",
+                },
+            ],
+            Flavour::MultiThread => [
+                Peer {
+                    name: "tokio-mt",
+                    field: "tokio_mt",
+                },
+                Peer {
+                    name: "smol-mt",
+                    field: "smol_mt",
+                },
+            ],
+        }
+    }
+}
+
+/// How a peer runtime of one [`Flavour`] is named.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// In the tables and messages.
+    pub name: &'static str,
+    /// Its field in JSON.
+    pub field: &'static str,
+}
+
 /// One table row: a workload's figures on each runtime (`None` for a
 /// runtime left out with `--only`), and pollen's ratios.
-#[derive(Debug, Serialize)]
+///
+/// In JSON, tokio's and smol's figures are named for the row's
+/// [`Flavour`] (`tokio_ct` and `smol_local`, or `tokio_mt` and `smol_mt`).
+#[derive(Debug)]
 pub struct WorkloadResult {
     pub workload: &'static str,
     pub unit: &'static str,
+    pub flavour: Flavour,
     pub pollen: Option<Stats>,
-    pub tokio_ct: Option<Stats>,
-    pub smol_local: Option<Stats>,
+    pub tokio: Option<Stats>,
+    pub smol: Option<Stats>,
     /// pollen's median over tokio's.
     pub pollen_over_tokio: Option<f64>,
     /// pollen's median over smol's.
@@ -108,16 +162,29 @@ pub struct WorkloadResult {
 }
 
 impl WorkloadResult {
-    /// The row for `samples`, indexed by `rt as usize`.
+    /// The row for `samples` against tokio's current-thread runtime and
+    /// smol's `LocalExecutor`, indexed by `rt as usize`.
     pub fn new(workload: &'static str, unit: &'static str, samples: [Vec<f64>; 3]) -> Self {
+        WorkloadResult::of_flavour(Flavour::CurrentThread, workload, unit, samples)
+    }
+
+    /// The row for `samples` against the peers of `flavour`, indexed by
+    /// `rt as usize`.
+    pub fn of_flavour(
+        flavour: Flavour,
+        workload: &'static str,
+        unit: &'static str,
+        samples: [Vec<f64>; 3],
+    ) -> Self {
         let [pollen, tokio, smol] = samples.map(Stats::of);
         let ratio = |other: Option<Stats>| Some(pollen?.median / other?.median);
         WorkloadResult {
             workload,
             unit,
+            flavour,
             pollen,
-            tokio_ct: tokio,
-            smol_local: smol,
+            tokio,
+            smol,
             pollen_over_tokio: ratio(tokio),
             pollen_over_smol: ratio(smol),
         }
@@ -126,9 +193,32 @@ impl WorkloadResult {
     /// The faster of tokio and smol on this workload (the lower median),
     /// and its median; `None` if neither ran.
     pub fn fastest_peer(&self) -> Option<(&'static str, f64)> {
-        [("tokio-ct", self.tokio_ct), ("smol-local", self.smol_local)]
+        let [tokio, smol] = self.flavour.peers();
+        [(tokio.name, self.tokio), (smol.name, self.smol)]
             .into_iter()
             .filter_map(|(name, stats)| Some((name, stats?.median)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// pollen's median over the faster peer's, and that peer's name;
+    /// `None` unless pollen and a peer ran.
+    pub fn pollen_over_fastest_peer(&self) -> Option<(&'static str, f64)> {
+        let (peer, median) = self.fastest_peer()?;
+        Some((peer, self.pollen?.median / median))
+    }
+}
+
+impl Serialize for WorkloadResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let [tokio, smol] = self.flavour.peers();
+        let mut row = serializer.serialize_struct("WorkloadResult", 7)?;
+        row.serialize_field("workload", self.workload)?;
+        row.serialize_field("unit", self.unit)?;
+        row.serialize_field("pollen", &self.pollen)?;
+        row.serialize_field(tokio.field, &self.tokio)?;
+        row.serialize_field(smol.field, &self.smol)?;
+        row.serialize_field("pollen_over_tokio", &self.pollen_over_tokio)?;
+        row.serialize_field("pollen_over_smol", &self.pollen_over_smol)?;
+        row.end()
     }
 }

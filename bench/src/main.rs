@@ -1,10 +1,11 @@
 //! pollen-bench: the same workloads on pollen, tokio's current-thread
-//! runtime and smol's `LocalExecutor`, in one process, printed as figures
-//! per runtime and as ratios.
+//! runtime and smol's `LocalExecutor` (and, in the mt suite, the three
+//! runtimes' multi-thread forms), in one process, printed as figures per
+//! runtime and as ratios.
 //!
 //! # What is measured
 //!
-//! Four suites, each printed as its own table:
+//! Five suites, each printed as its own table:
 //!
 //! - **tasks** ([`tasks`]): spawning and running 100 000 tiny tasks on
 //!   pollen-core's [`Executor`](pollen_core::executor::Executor), detached
@@ -23,6 +24,19 @@
 //!   and forth 1 000 times each through a fresh oneshot per message (ns
 //!   per round trip), on pollen-core's channels, tokio's and smol's
 //!   (`async-channel`).
+//! - **mt** ([`mt`]): tokio's multi-thread scheduler benchmarks on pollen's
+//!   multi-thread runtime, tokio's and smol's `Executor` on a thread pool,
+//!   each with 2 worker threads: 10 000 tasks spawned from inside
+//!   `block_on` and from outside (ns per task), 200 tasks yielding 1 000
+//!   times each (ns per yield), 1 000 ping-pongs over oneshots (ns per
+//!   round trip) and a chain of 1 000 tasks each spawning the next (ns per
+//!   spawn); and the memory of 100 000 tasks parked on `pending()` or on a
+//!   oneshot (heap bytes, resident bytes and allocations per task, each
+//!   runtime in a probe process of its own, which the bench builds). The
+//!   footer compares pollen with the issue's targets: at most 0.80 of the
+//!   faster peer's time on every workload, at most 64 heap bytes and 96
+//!   resident bytes per `pending()` task. About 15 seconds, once the
+//!   probe is built.
 //! - **echo** ([`echo`]): a TCP echo server on pollen (the full app,
 //!   `pollen-echo`, and a minimal server, `pollen-min`), tokio, smol and a
 //!   hand-written mio loop (the reference), each in its own process, under
@@ -44,9 +58,9 @@
 //! is timed, it runs once on each runtime untimed (warm-up: allocator pools,
 //! caches, lazily started threads). Then it runs `--runs R` rounds (default
 //! 11; `--timer-runs` for the timer suite, `--channel-runs` for the channel
-//! suite), and each round runs pollen,
-//! tokio and smol one after the other, so machine noise falls on all three
-//! alike. Before every timed run, untimed, a 64 MiB buffer is written (one
+//! suite, `--mt-runs` for the mt suite, default 21), and each round runs
+//! pollen, tokio and smol one after the other, so machine noise falls on all
+//! three alike. Before every timed run, untimed, a 64 MiB buffer is written (one
 //! word per cache line), so that every run starts from the same cold caches
 //! whichever runtime ran before it: without that, a run pays for (or profits
 //! from) what its predecessor left in the caches, and at N = 100 000 that
@@ -63,8 +77,10 @@
 //! header, and the whole task allocation (header, future or output, join
 //! waker slot) for the detached workload's future. The channel table's
 //! last line is pollen's worst ratio to the faster of tokio and smol, over
-//! its workloads (the target is <= 1.00 on every one). `--json` prints the
-//! same numbers as one JSON object.
+//! its workloads (the target is <= 1.00 on every one). The mt tables name
+//! their peers `tokio-mt` and `smol-mt` (in JSON too: `tokio_mt`,
+//! `smol_mt`), and list pollen's ratio to the faster peer per workload.
+//! `--json` prints the same numbers as one JSON object.
 //!
 //! Compare ratios from the same run, not absolute figures across machines
 //! or runs: the machine is shared and noisy, and the figures also depend on
@@ -75,19 +91,22 @@
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
 //! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
-//! `channels`, `echo`, or a comma-separated list) runs only those suites,
-//! e.g. `cargo run -p pollen-bench --release -- --suite echo`. The echo
-//! suite always runs the mio loop, its reference, whatever `--only` says
-//! (`--only pollen` runs both pollen servers there); `--no-build` makes it
-//! use the server binaries as they are. `bench/profile/` holds scripts that
-//! count the minimal echo servers' instructions and system calls per
-//! request (callgrind, perf); see its README.
+//! `channels`, `mt`, `echo`, or a comma-separated list) runs only those
+//! suites, e.g. `cargo run -p pollen-bench --release -- --suite mt`. The
+//! echo suite always runs the mio loop, its reference, whatever `--only`
+//! says (`--only pollen` runs both pollen servers there); `--no-build` makes
+//! it (and the mt suite's memory probe) use the binaries as they are.
+//! `bench/profile/` holds scripts that count the minimal echo servers'
+//! instructions and system calls per request (callgrind, perf); see its
+//! README.
 
 #![forbid(unsafe_code)]
 
+mod bins;
 mod channels;
 mod echo;
 mod harness;
+mod mt;
 mod tasks;
 mod timers;
 
@@ -96,13 +115,15 @@ use serde::Serialize;
 
 use crate::channels::ChannelReport;
 use crate::echo::{EchoReport, Server};
-use crate::harness::{Evict, Stats, WorkloadResult};
+use crate::harness::{Evict, Flavour, Stats, WorkloadResult};
+use crate::mt::MtReport;
 use crate::timers::{Lateness, LatenessReport, TimerReport};
 
 /// The same workloads on pollen, tokio (current thread) and smol
 /// (`LocalExecutor`): tiny tasks as ns per task, timers as time per batch,
 /// lateness and ns per arm+cancel, channels as ns per message, oneshot and
-/// round trip; with ratios.
+/// round trip; tokio's multi-thread benchmarks on the three runtimes'
+/// multi-thread forms, and memory per parked task; with ratios.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -144,6 +165,18 @@ struct Args {
     /// Timed runs per channel workload and runtime.
     #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
     channel_runs: u64,
+    /// Timed runs per mt workload and runtime (its short workloads are
+    /// noisy: more rounds than the other suites).
+    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u64).range(1..))]
+    mt_runs: u64,
+    /// Tasks parked per memory probe of the mt suite (0 skips the memory
+    /// table).
+    #[arg(long, default_value_t = 100_000)]
+    mt_parked: u64,
+    /// Memory probes per wait and runtime of the mt suite (each a fresh
+    /// process).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    mt_memory_runs: u64,
     /// Connection counts of the echo suite, comma-separated (one table
     /// each).
     #[arg(long, value_delimiter = ',', default_value = "1,50,500")]
@@ -172,7 +205,8 @@ struct Args {
     /// wake-ups: the runtimes' own cost per request stands out).
     #[arg(long, value_enum, default_value = "none")]
     echo_pin: echo::Pin,
-    /// Do not build the echo servers; use the binaries as they are.
+    /// Do not build the echo servers and the mt suite's memory probe; use
+    /// the binaries as they are.
     #[arg(long, hide = true)]
     no_build: bool,
     /// Print the results as JSON instead of tables.
@@ -209,12 +243,13 @@ enum Suite {
     Tasks,
     Timers,
     Channels,
+    Mt,
     Echo,
 }
 
 /// Everything one run prints. The task suite's fields are at the top level
 /// (as before the timer suite existed); the timer suite's are in `timers`,
-/// the channel suite's in `channels`.
+/// the channel suite's in `channels`, the mt suite's in `mt`.
 #[derive(Debug, Serialize)]
 struct Report {
     tasks: u64,
@@ -233,6 +268,9 @@ struct Report {
     timers: Option<TimerReport>,
     /// The channel workloads (`null` if the suite was skipped).
     channels: Option<ChannelReport>,
+    /// The multi-thread workloads and memory per parked task (`null` if
+    /// the suite was skipped).
+    mt: Option<MtReport>,
     /// The echo servers (`null` if the suite was skipped).
     echo: Option<EchoReport>,
 }
@@ -275,6 +313,15 @@ fn main() {
             round_trips: to_usize(args.round_trips, "round-trips"),
         };
         channels::run(sizes, &runtimes, args.channel_runs, &mut evict)
+    });
+    let mt = runs_suite(Suite::Mt).then(|| {
+        let config = mt::Config {
+            runs: args.mt_runs,
+            parked: to_usize(args.mt_parked, "mt-parked"),
+            memory_runs: args.mt_memory_runs,
+            no_build: args.no_build,
+        };
+        mt::run(config, &runtimes, &mut evict)
     });
     // Not needed any more: free the eviction buffer before the servers run.
     drop(evict);
@@ -320,6 +367,7 @@ fn main() {
         join_task_bytes: tasks::join_task_bytes(),
         timers,
         channels,
+        mt,
         echo,
     };
     if args.json {
@@ -349,6 +397,10 @@ fn print_tables(report: &Report) {
     if let Some(channels) = &report.channels {
         next_table();
         print_channel_table(channels);
+    }
+    if let Some(mt) = &report.mt {
+        next_table();
+        print_mt_tables(mt);
     }
     if let Some(echo) = &report.echo {
         next_table();
@@ -425,6 +477,60 @@ fn print_channel_table(report: &ChannelReport) {
             slowest.pollen_over_fastest_peer, slowest.workload, slowest.fastest_peer,
         );
     }
+}
+
+fn print_mt_tables(report: &MtReport) {
+    println!(
+        "pollen multi-thread bench: {} worker threads per runtime; {} tasks spawned, \
+         {} tasks x {} yields, {} ping-pongs, a chain of {} spawns; {} runs, median (min)",
+        report.workers,
+        report.spawns,
+        report.yield_tasks,
+        report.yields,
+        report.pings,
+        report.chain_depth,
+        report.runs,
+    );
+    print_workloads(&report.workloads, |w| {
+        format!("{} ({})", w.workload, w.unit)
+    });
+    println!();
+    match &report.memory_skipped {
+        Some(why) => println!("memory per parked task: skipped ({why})"),
+        None => {
+            println!(
+                "memory per parked task: {} tasks parked, each runtime in its own process; \
+                 {} runs, median (min) per task",
+                report.parked, report.memory_runs,
+            );
+            print_workloads(&report.memory, |w| w.workload.to_owned());
+        }
+    }
+    println!();
+    let t = &report.targets;
+    for time in &t.times {
+        println!(
+            "target: {}: pollen / fastest peer ({}) = {:.2} (target <= {:.2}){}",
+            time.workload,
+            time.fastest_peer,
+            time.pollen_over_fastest_peer,
+            t.time_ratio,
+            if time.met { "" } else { "  MISSED" },
+        );
+    }
+    let bytes = |b: Option<f64>, target: f64| match b {
+        Some(b) => format!(
+            "{b:.0} B (target <= {target:.0}){}",
+            if b <= target { "" } else { "  MISSED" }
+        ),
+        None => format!("- (target <= {target:.0})"),
+    };
+    println!(
+        "target: pollen per pending() task: heap {}, RSS {}",
+        bytes(t.pollen_pending_heap_bytes, t.pending_heap_bytes),
+        bytes(t.pollen_pending_rss_bytes, t.pending_rss_bytes),
+    );
+    println!("note: {}", report.reference);
 }
 
 fn print_echo_tables(report: &EchoReport) {
@@ -601,13 +707,18 @@ fn print_lateness(lateness: &LatenessReport) {
     }
 }
 
-/// Prints the header and one row per workload, named by `name`.
+/// Prints the header and one row per workload, named by `name`; tokio's
+/// and smol's columns are named for the rows' [`Flavour`].
 fn print_workloads(workloads: &[WorkloadResult], name: impl Fn(&WorkloadResult) -> String) {
+    let flavour = workloads
+        .first()
+        .map_or(Flavour::CurrentThread, |w| w.flavour);
+    let [tokio, smol] = flavour.peers();
     print_row([
         "workload",
         "pollen",
-        "tokio-ct",
-        "smol-local",
+        tokio.name,
+        smol.name,
         "pollen/tokio",
         "pollen/smol",
     ]);
@@ -623,8 +734,8 @@ fn print_workloads(workloads: &[WorkloadResult], name: impl Fn(&WorkloadResult) 
         print_row([
             &name(w),
             &stats(w.pollen),
-            &stats(w.tokio_ct),
-            &stats(w.smol_local),
+            &stats(w.tokio),
+            &stats(w.smol),
             &ratio(w.pollen_over_tokio),
             &ratio(w.pollen_over_smol),
         ]);

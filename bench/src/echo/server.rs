@@ -11,13 +11,15 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use core_affinity::CoreId;
 use serde::Serialize;
+
+use crate::bins;
 
 /// How long a server may take to print its first line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,54 +97,18 @@ impl Server {
 
     /// The path of its binary: next to the bench's own executable.
     pub fn path(self) -> PathBuf {
-        exe_dir().join(self.binary())
+        bins::path(self.binary())
     }
 }
 
-/// The directory of the bench's executable, where cargo puts the servers.
-fn exe_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("locating the bench executable");
-    exe.parent()
-        .expect("the bench executable has a directory")
-        .to_owned()
-}
-
-/// Builds the servers with cargo, in the bench's own profile and target
-/// directory: first the bench's own four (which must build), then
-/// pollen-echo. Returns why pollen-echo could not be built, if it could
-/// not (`None`: it was built, or `no_build`).
-///
-/// Cargo runs in the workspace the bench was compiled from, with the
-/// bench's environment (so `CARGO_TARGET_DIR` carries over), using the
-/// cargo that ran the bench (`$CARGO`) if any. If there is no such
-/// workspace any more, nothing is built and the binaries are looked up as
-/// they are.
+/// Builds the servers with cargo (see [`bins::cargo_build`]): first the
+/// bench's own four (which must build), then pollen-echo. Returns why
+/// pollen-echo could not be built, if it could not (`None`: it was built,
+/// or `no_build`, or there is no workspace to build in).
 pub fn build(no_build: bool) -> Option<String> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if no_build || !workspace.join("Cargo.toml").is_file() {
+    if no_build {
         return None;
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let dir = exe_dir();
-    let profile = match dir.file_name().and_then(|name| name.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(name) => name.to_owned(),
-        None => "release".to_owned(),
-    };
-    // The target directory is the profile directory's parent.
-    let target_dir = dir.parent().unwrap_or(&dir).to_owned();
-    let cargo_build = |args: &[&str]| {
-        Command::new(&cargo)
-            .current_dir(&workspace)
-            .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
-            .arg(&target_dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-    };
-
     let own = [
         "-p",
         "pollen-bench",
@@ -152,7 +118,7 @@ pub fn build(no_build: bool) -> Option<String> {
         "echo-tokio",
     ];
     let own = [&own[..], &["--bin", "echo-smol", "--bin", "echo-mio"]].concat();
-    match cargo_build(&own) {
+    match bins::cargo_build(&own)? {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
             "building the echo servers failed:\n{}",
@@ -163,17 +129,12 @@ pub fn build(no_build: bool) -> Option<String> {
             return None;
         }
     }
-    match cargo_build(&["-p", "pollen-echo"]) {
+    match bins::cargo_build(&["-p", "pollen-echo"])? {
         Ok(out) if out.status.success() => None,
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let why = stderr
-                .lines()
-                .find(|line| line.starts_with("error"))
-                .unwrap_or("cargo build failed")
-                .to_owned();
-            Some(format!("`cargo build -p pollen-echo`: {why}"))
-        }
+        Ok(out) => Some(format!(
+            "`cargo build -p pollen-echo`: {}",
+            bins::first_error(&out)
+        )),
         Err(e) => Some(format!("could not run cargo: {e}")),
     }
 }
