@@ -49,7 +49,7 @@
 //!
 //! - pollen: `Builder::new_multi_thread().worker_threads(2).enable_all()`
 //!   ([`pool::pollen_runtime`]); `Runtime::block_on`, `Handle::spawn` from
-//!   outside, `pollen::spawn` inside, `pollen::future::yield_now`,
+//!   outside, `pollen::spawn` inside, `pollen::task::yield_now`,
 //!   `pollen::channel::oneshot`.
 //! - tokio: `Builder::new_multi_thread().worker_threads(2).enable_all()`;
 //!   `Runtime::block_on`, `Runtime::spawn`, `tokio::spawn`,

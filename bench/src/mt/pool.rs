@@ -156,7 +156,7 @@ impl Pool for pollen::runtime::Runtime {
     }
 
     fn yield_now() -> impl Future<Output = ()> + Send {
-        pollen::future::yield_now()
+        pollen::task::yield_now()
     }
 
     fn oneshot() -> (Self::Sender, Self::Receiver) {

@@ -252,6 +252,17 @@ impl Executor {
         self.queue.is_empty() && self.ready.with(|ready| unsafe { &*ready }.is_empty())
     }
 
+    /// Whether no woken task waits in the queue: a snapshot (a wake may
+    /// follow at once), taken without claiming the executor, so it may be
+    /// called while another thread drives it, and costs one load.
+    ///
+    /// Unlike [`is_idle`](Self::is_idle), tasks already taken by a
+    /// [`tick`](Self::tick) in progress are not counted.
+    #[inline]
+    pub fn is_queue_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     fn enter(&self) -> Driving<'_> {
         if self.driving.swap(true, Ordering::Acquire) {
             already_driving();

@@ -60,7 +60,7 @@ impl LocalScheduler {
         Box::leak(Box::new(LocalScheduler {
             owner: thread::current().id(),
             executor: Executor::new(),
-            tasks: TaskRegistry::new(),
+            tasks: TaskRegistry::new(1),
             shared,
             wake,
         }))

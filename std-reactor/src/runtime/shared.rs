@@ -119,6 +119,9 @@ impl Shared {
         if config.start_paused {
             timer.clock().pause();
         }
+        // One shard per thread that spawns or finishes tasks is plenty;
+        // four per worker (as tokio) keeps two of them from meeting often.
+        let shards = config.pool.as_ref().map_or(1, |pool| 4 * pool.workers);
         let (pool, locals) = match &config.pool {
             Some(pool) => {
                 let (pool, locals) = Pool::new(pool);
@@ -130,7 +133,7 @@ impl Shared {
             executor: Executor::new(),
             timer,
             park: ParkState::new(PollerWaker(Mutex::new(Some(waker)))),
-            tasks: TaskRegistry::new(),
+            tasks: TaskRegistry::new(shards),
             blocking,
             local: std::sync::OnceLock::new(),
             closed: AtomicBool::new(false),
@@ -362,11 +365,13 @@ impl Shared {
     fn executor_idle(&self) -> bool {
         let me = thread::current().id();
         if let Some(pool) = &self.pool {
+            // The `block_on` thread's local tasks: that thread may be
+            // ticking them now, so only a look at the queue.
             return pool.is_idle()
                 && self
                     .local
                     .get()
-                    .is_none_or(|local| local.executor.is_idle());
+                    .is_none_or(|local| local.executor.is_queue_empty());
         }
         self.executor.is_idle()
             && self

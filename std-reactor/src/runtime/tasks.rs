@@ -5,6 +5,7 @@
 //! cancellation). The slot holds an `AbortHandle`: shutdown aborts every
 //! task still registered, and the runtime drops their futures.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -15,10 +16,17 @@ use slab::Slab;
 
 use crate::task::AbortHandle;
 
-/// The live tasks of one runtime.
-#[derive(Debug, Default)]
+/// The live tasks of one runtime, in shards.
+///
+/// Each shard is a slab under its own lock. A spawn picks the next shard
+/// of its thread's round (a thread-local counter, no shared write), so
+/// threads that spawn and workers that finish tasks rarely want the same
+/// lock at once; a task frees its slot in the shard it was given.
+#[derive(Debug)]
 pub(crate) struct TaskRegistry {
-    inner: Mutex<Inner>,
+    shards: Box<[Mutex<Inner>]>,
+    /// `shards.len() - 1`; the count is a power of two.
+    mask: usize,
 }
 
 #[derive(Debug, Default)]
@@ -26,6 +34,15 @@ struct Inner {
     tasks: Slab<AbortHandle>,
     /// Set by shutdown: no new task is admitted.
     closed: bool,
+}
+
+/// Bits of a task's key that name its shard; the rest is its slab key.
+const SHARD_BITS: u32 = 8;
+const MAX_SHARDS: usize = 1 << SHARD_BITS;
+
+thread_local! {
+    /// This thread's round over the shards.
+    static NEXT_SHARD: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A task's future, holding its slot in the registry.
@@ -38,34 +55,41 @@ pub(crate) struct Tracked<F> {
 /// A slot reserved for a task about to be created.
 pub(crate) struct Reservation<'a> {
     inner: MutexGuard<'a, Inner>,
+    shard: usize,
     registry: &'static TaskRegistry,
 }
 
 // === impl TaskRegistry ===
 
 impl TaskRegistry {
-    /// An open registry with no task.
-    pub(crate) const fn new() -> TaskRegistry {
+    /// An open registry with no task, in `shards` shards (rounded up to a
+    /// power of two, at most 256).
+    pub(crate) fn new(shards: usize) -> TaskRegistry {
+        let shards = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         TaskRegistry {
-            inner: Mutex::new(Inner {
-                tasks: Slab::new(),
-                closed: false,
-            }),
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            mask: shards - 1,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Inner> {
         // No critical section calls out, so none leaves the slab
         // inconsistent.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reserves a slot for a new task, or `None` if the runtime is shut down.
-    /// The lock is held until the reservation is filled or dropped.
+    /// The shard's lock is held until the reservation is filled or dropped.
     pub(crate) fn reserve(&'static self) -> Option<Reservation<'static>> {
-        let inner = self.lock();
+        let shard = NEXT_SHARD.with(|next| {
+            let shard = next.get();
+            next.set(shard.wrapping_add(1));
+            shard
+        }) & self.mask;
+        let inner = self.lock(shard);
         (!inner.closed).then_some(Reservation {
             inner,
+            shard,
             registry: self,
         })
     }
@@ -73,12 +97,16 @@ impl TaskRegistry {
     /// Closes the registry and aborts every live task. Returns how many
     /// were aborted.
     pub(crate) fn close_and_abort_all(&self) -> usize {
-        let tasks: Vec<AbortHandle> = {
-            let mut inner = self.lock();
+        let mut tasks: Vec<AbortHandle> = Vec::new();
+        // Every shard closed before any task is aborted: an aborted task
+        // cannot spawn another that slips in.
+        let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
+        for inner in &mut guards {
             inner.closed = true;
-            inner.tasks.iter().map(|(_, task)| task.clone()).collect()
-        };
-        // Outside the lock: aborting an idle task schedules it, and the
+            tasks.extend(inner.tasks.iter().map(|(_, task)| task.clone()));
+        }
+        drop(guards);
+        // Outside the locks: aborting an idle task schedules it, and the
         // scheduler looks at the registry.
         for task in &tasks {
             task.abort();
@@ -88,11 +116,14 @@ impl TaskRegistry {
 
     /// How many tasks are alive (spawned and not yet dropped).
     pub(crate) fn len(&self) -> usize {
-        self.lock().tasks.len()
+        (0..self.shards.len())
+            .map(|s| self.lock(s).tasks.len())
+            .sum()
     }
 
     fn remove(&self, key: usize) {
-        let removed = self.lock().tasks.try_remove(key);
+        let shard = key & self.mask;
+        let removed = self.lock(shard).tasks.try_remove(key >> SHARD_BITS);
         // Dropped outside the lock: dropping the handle may free the task.
         drop(removed);
     }
@@ -105,7 +136,7 @@ impl Reservation<'_> {
     pub(crate) fn track<F>(&self, future: F) -> Tracked<F> {
         Tracked {
             future: ManuallyDrop::new(future),
-            key: self.inner.tasks.vacant_key(),
+            key: self.inner.tasks.vacant_key() << SHARD_BITS | self.shard,
             registry: self.registry,
         }
     }
@@ -181,9 +212,9 @@ mod tests {
 
     #[test]
     fn a_finished_task_leaves_the_registry_after_its_future_is_dropped() {
-        static REGISTRY: TaskRegistry = TaskRegistry::new();
         static EXECUTOR: Executor = Executor::new();
-        let (registry, executor) = (&REGISTRY, &EXECUTOR);
+        let registry: &'static TaskRegistry = Box::leak(Box::new(TaskRegistry::new(4)));
+        let executor = &EXECUTOR;
         let drops = Arc::new(AtomicUsize::new(0));
         let guard = CountDrop(drops.clone());
         let handle = spawn(registry, executor, async move {
@@ -200,9 +231,9 @@ mod tests {
 
     #[test]
     fn closing_aborts_every_live_task_and_refuses_new_ones() {
-        static REGISTRY: TaskRegistry = TaskRegistry::new();
         static EXECUTOR: Executor = Executor::new();
-        let (registry, executor) = (&REGISTRY, &EXECUTOR);
+        let registry: &'static TaskRegistry = Box::leak(Box::new(TaskRegistry::new(4)));
+        let executor = &EXECUTOR;
         let drops = Arc::new(AtomicUsize::new(0));
         for _ in 0..3 {
             let guard = CountDrop(drops.clone());

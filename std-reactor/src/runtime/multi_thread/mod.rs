@@ -235,7 +235,7 @@ impl Pool {
                 remote
                     .local
                     .get()
-                    .is_none_or(|local| local.executor.is_idle())
+                    .is_none_or(|local| local.executor.is_queue_empty())
             })
     }
 

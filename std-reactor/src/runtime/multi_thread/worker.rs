@@ -128,7 +128,7 @@ impl Worker {
             if tick % event_interval == 0 {
                 self.maintain();
             }
-            if !self.local_tasks.executor.is_idle() {
+            if !self.local_tasks.executor.is_queue_empty() {
                 let polled = self.local_tasks.executor.tick();
                 WorkerMetrics::bump(&self.remote.metrics.polls, polled as u64);
             }
@@ -140,7 +140,7 @@ impl Worker {
                 self.run_task(task);
                 continue;
             }
-            if self.local_tasks.executor.is_idle() {
+            if self.local_tasks.executor.is_queue_empty() {
                 self.park();
             }
         }
@@ -235,7 +235,7 @@ impl Worker {
     fn has_own_work(&self) -> bool {
         self.remote.lifo.is_full()
             || LocalQueue::len(&self.local) > 0
-            || !self.local_tasks.executor.is_idle()
+            || !self.local_tasks.executor.is_queue_empty()
     }
 
     /// Polls the reactor and the timers without blocking, if no other
