@@ -408,16 +408,19 @@ impl<T: Clone, M: RawMutex> Receiver<'_, T, M> {
     ///
     /// Cancel safe: a message counts as read only when `recv` returns it.
     pub async fn recv(&mut self) -> Result<T, RecvError> {
+        let coop = crate::task::coop::proceed().await;
         let Receiver { handle, next } = self;
-        loop {
+        let received = loop {
             let notified = handle.sent().notified();
             match recv_at(handle, next) {
-                Ok(value) => return Ok(value),
-                Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
-                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Ok(value) => break Ok(value),
+                Err(TryRecvError::Lagged(n)) => break Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => break Err(RecvError::Closed),
                 Err(TryRecvError::Empty) => notified.await,
             }
-        }
+        };
+        coop.made_progress();
+        received
     }
 
     /// The next message, if one was sent, without waiting.

@@ -164,12 +164,17 @@ impl<T> UnboundedReceiver<T> {
     }
 
     /// The poll form of [`recv`](Self::recv).
+    ///
+    /// Spends one unit of the task's [budget](crate::task::coop).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.take(Some(cx.waker())) {
-            Ok(value) => Poll::Ready(Some(value)),
-            Err(TryRecvError::Disconnected) => Poll::Ready(None),
-            Err(TryRecvError::Empty) => Poll::Pending,
-        }
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        let received = match self.take(Some(cx.waker())) {
+            Ok(value) => Some(value),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => return Poll::Pending,
+        };
+        coop.made_progress();
+        Poll::Ready(received)
     }
 
     /// The next value if one is queued, without waiting.

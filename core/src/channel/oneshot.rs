@@ -434,6 +434,18 @@ impl<T> Future for Receiver<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         assert!(!self.done, "oneshot::Receiver polled after it completed");
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        let polled = self.as_mut().poll_inner(cx);
+        if polled.is_ready() {
+            coop.made_progress();
+        }
+        polled
+    }
+}
+
+impl<T> Receiver<'_, T> {
+    /// `poll`, once the budget allowed it.
+    fn poll_inner(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         if let Some(done) = self.take() {
             return Poll::Ready(done);
         }

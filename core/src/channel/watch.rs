@@ -372,6 +372,7 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
     ///
     /// Cancel safe: nothing is marked seen unless it returns.
     pub async fn changed(&mut self) -> Result<(), RecvError> {
+        let coop = crate::task::coop::proceed().await;
         loop {
             let notified = self.handle.changed.notified();
             let seen = &mut self.seen;
@@ -386,6 +387,7 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
                 }
             });
             if let Some(news) = news {
+                coop.made_progress();
                 return news;
             }
             notified.await;

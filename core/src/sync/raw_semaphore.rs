@@ -270,6 +270,20 @@ impl<M: RawMutex, X: OnRelease> Future for RawAcquire<'_, M, X> {
     type Output = Result<(), AcquireError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every lock, permit and channel send goes through here: each
+        // spends one unit of the task's budget when it completes.
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        let polled = self.poll_acquire(cx);
+        if polled.is_ready() {
+            coop.made_progress();
+        }
+        polled
+    }
+}
+
+impl<M: RawMutex, X: OnRelease> RawAcquire<'_, M, X> {
+    /// `poll`, once the budget allowed it.
+    fn poll_acquire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
         // SAFETY: `waiter` is never moved out; `Drop` unlinks it first.
         let this = unsafe { self.get_unchecked_mut() };
         let wanted = this.wanted;

@@ -83,11 +83,15 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let coop = core::task::ready!(super::coop::poll_proceed(cx));
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: we are the task's `JoinHandle`, and `out` has the type of
         // the task's output, as `from_raw` was promised.
         unsafe {
             (self.header().vtable.try_read_output)(self.ptr, (&raw mut out).cast(), cx.waker());
+        }
+        if out.is_ready() {
+            coop.made_progress();
         }
         out
     }

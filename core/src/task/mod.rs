@@ -80,6 +80,7 @@
 //! `&Cell`, so no reference outlives the memory.
 
 mod catch;
+pub mod coop;
 mod error;
 mod header;
 mod join;

@@ -77,11 +77,15 @@ impl Runnable {
     /// `Runnable` after the poll returns. If it was aborted, its future is
     /// dropped instead of polled. With the `std` feature a panic in the
     /// future is caught and delivered to the task's `JoinHandle`.
+    ///
+    /// The poll runs with a fresh [cooperative budget](super::coop).
     #[inline]
     pub fn run(self) {
         let ptr = self.into_header();
-        // SAFETY: the reference we owned passes to `poll`.
-        unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+        super::coop::budgeted(Some(super::coop::BUDGET), || {
+            // SAFETY: the reference we owned passes to `poll`.
+            unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+        });
     }
 }
 

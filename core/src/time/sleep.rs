@@ -127,6 +127,18 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        let polled = self.poll_sleep(cx);
+        if polled.is_ready() {
+            coop.made_progress();
+        }
+        polled
+    }
+}
+
+impl Sleep {
+    /// `poll`, once the budget allowed it.
+    fn poll_sleep(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: the entry is never moved out of the pinned `Sleep`; `Drop`
         // disarms it first.
         let this = unsafe { self.get_unchecked_mut() };

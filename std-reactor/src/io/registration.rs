@@ -72,7 +72,8 @@ impl Registration {
 
     /// Runs `op` when the source is ready for `interest`, until it does not
     /// return `WouldBlock`. Edge-triggered: readiness is cleared only after
-    /// an operation found the source not ready, so no event is lost.
+    /// an operation found the source not ready, so no event is lost. Spends
+    /// one unit of the task's [budget](pollen_core::task::coop).
     #[inline]
     pub(crate) fn poll_io<R>(
         &self,
@@ -80,11 +81,17 @@ impl Registration {
         interest: Interest,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        // Each completed operation spends one unit of the task's budget, so
+        // a socket that always has data cannot keep its worker for ever.
+        let coop = ready!(pollen_core::task::coop::poll_proceed(cx));
         loop {
             let event = ready!(self.poll_ready(cx, interest))?;
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
-                result => return Poll::Ready(result),
+                result => {
+                    coop.made_progress();
+                    return Poll::Ready(result);
+                }
             }
         }
     }

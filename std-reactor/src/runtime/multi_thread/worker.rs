@@ -32,9 +32,11 @@ struct Worker {
     local: Local<Runnable>,
     /// This worker's `spawn_local` tasks.
     local_tasks: &'static LocalScheduler,
-    /// Loop iterations, for the periodic looks at the global queue and the
-    /// reactor.
-    tick: Cell<u32>,
+    /// Loop iterations left before the next look at the reactor (a
+    /// countdown: no division on the hot path).
+    until_maintain: Cell<u32>,
+    /// Loop iterations left before the next look at the global queue first.
+    until_global: Cell<u32>,
     /// Polls from the LIFO slot in a row.
     lifo_polls: Cell<u32>,
     /// Whether this worker counts as searching (see `idle.rs`).
@@ -100,7 +102,8 @@ pub(crate) fn run(shared: &'static Shared, index: usize, local: Local<Runnable>)
         remote,
         local,
         local_tasks,
-        tick: Cell::new(0),
+        until_maintain: Cell::new(shared.event_interval),
+        until_global: Cell::new(pool.global_queue_interval),
         lifo_polls: Cell::new(0),
         searching: Cell::new(false),
         in_driver: Cell::new(false),
@@ -121,18 +124,15 @@ pub(crate) fn run(shared: &'static Shared, index: usize, local: Local<Runnable>)
 
 impl Worker {
     fn run(&self) {
-        let event_interval = self.shared.event_interval;
         while !self.pool.is_stopping() {
-            let tick = self.tick.get().wrapping_add(1);
-            self.tick.set(tick);
-            if tick % event_interval == 0 {
+            if countdown(&self.until_maintain, self.shared.event_interval) {
                 self.maintain();
             }
             if !self.local_tasks.executor.is_queue_empty() {
                 let polled = self.local_tasks.executor.tick();
                 WorkerMetrics::bump(&self.remote.metrics.polls, polled as u64);
             }
-            if let Some(task) = self.next_task(tick) {
+            if let Some(task) = self.next_task() {
                 self.run_task(task);
                 continue;
             }
@@ -147,8 +147,8 @@ impl Worker {
     }
 
     /// The next task of this worker's own, or from the global queue.
-    fn next_task(&self, tick: u32) -> Option<Runnable> {
-        if tick % self.pool.global_queue_interval == 0 {
+    fn next_task(&self) -> Option<Runnable> {
+        if countdown(&self.until_global, self.pool.global_queue_interval) {
             if let Some(task) = queue::retrying(|| GlobalQueue::steal(&self.pool.global)) {
                 return Some(task);
             }
@@ -333,6 +333,19 @@ impl Worker {
         while self.remote.lifo.take().is_some() {}
         while LocalQueue::pop(&self.local).is_some() {}
         while queue::retrying(|| GlobalQueue::steal(&self.pool.global)).is_some() {}
+    }
+}
+
+/// Counts `counter` down; at zero, sets it back to `every` and says so.
+#[inline]
+fn countdown(counter: &Cell<u32>, every: u32) -> bool {
+    let left = counter.get() - 1;
+    if left == 0 {
+        counter.set(every);
+        true
+    } else {
+        counter.set(left);
+        false
     }
 }
 
