@@ -360,3 +360,112 @@ fn metrics_count_workers_polls_and_parks() {
     assert!(parks > 0);
     assert_eq!(metrics.global_queue_depth(), 0);
 }
+
+#[test]
+fn dump_lists_live_tasks_with_name_location_status_and_polls() {
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (tx, rx) = pollen::channel::oneshot::channel::<()>();
+        let waiter = pollen::task::Builder::new()
+            .name("waiter")
+            .spawn(async move {
+                let _ = rx.await;
+            });
+        let local_line = line!() + 5;
+        let local_owner = pollen::spawn(async {
+            // A local task on a worker, waiting for ever.
+            let local = pollen::task::Builder::new()
+                .name("local-waiter")
+                .spawn_local(std::future::pending::<()>());
+            pollen::task::yield_now().await;
+            local.abort_handle()
+        })
+        .await
+        .unwrap();
+        // Let both be polled once.
+        pollen::time::sleep(Duration::from_millis(20)).await;
+
+        let dump = pollen::runtime::Handle::current().dump();
+        let text = dump.to_string();
+        let waiter_info = dump
+            .tasks()
+            .iter()
+            .find(|t| t.name() == Some("waiter"))
+            .unwrap_or_else(|| panic!("waiter in the dump:\n{text}"));
+        assert_eq!(waiter_info.status(), pollen::task::TaskStatus::Idle);
+        assert_eq!(waiter_info.polls(), 1);
+        assert!(!waiter_info.is_local());
+        assert!(
+            waiter_info
+                .location()
+                .file()
+                .ends_with("runtime_multi_thread.rs")
+        );
+        let local_info = dump
+            .tasks()
+            .iter()
+            .find(|t| t.name() == Some("local-waiter"))
+            .unwrap_or_else(|| panic!("local task in the dump:\n{text}"));
+        assert!(local_info.is_local());
+        assert_eq!(local_info.location().line(), local_line);
+        assert_ne!(waiter_info.id(), local_info.id());
+        assert!(text.contains("\"waiter\""), "{text}");
+
+        tx.send(()).unwrap();
+        waiter.await.unwrap();
+        local_owner.abort();
+        let after = pollen::runtime::Handle::current().dump();
+        assert!(after.tasks().iter().all(|t| t.name() != Some("waiter")));
+    });
+}
+
+/// The child side of the stall test: one task blocks its worker.
+fn stall_child() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .stall_threshold(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        pollen::task::Builder::new()
+            .name("blocker")
+            .spawn(async {
+                // The mistake the report is for.
+                thread::sleep(Duration::from_millis(400));
+            })
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_stalled_task_is_reported_once_with_its_name_and_spawn_location() {
+    if std::env::var_os("POLLEN_STALL_CHILD").is_some() {
+        stall_child();
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_stalled_task_is_reported_once_with_its_name_and_spawn_location",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("POLLEN_STALL_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reports: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.contains("has been inside one poll"))
+        .collect();
+    assert_eq!(reports.len(), 1, "one report:\n{stderr}");
+    assert!(reports[0].contains("(\"blocker\")"), "{}", reports[0]);
+    assert!(
+        reports[0].contains("runtime_multi_thread.rs:"),
+        "{}",
+        reports[0]
+    );
+}

@@ -77,6 +77,13 @@ impl<T> JoinHandle<T> {
         self.header().state.ref_inc();
         AbortHandle { ptr: self.ptr }
     }
+
+    /// The task's address: the same for every handle, waker and
+    /// [`Runnable`](super::Runnable) of this task while it lives (to tell
+    /// tasks apart; it may be reused once the task is freed).
+    pub fn as_ptr(&self) -> NonNull<()> {
+        self.ptr.cast()
+    }
 }
 
 impl<T> Future for JoinHandle<T> {
@@ -118,6 +125,31 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
+/// What a task is doing, as [`AbortHandle::status`] saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Waiting to be woken.
+    Idle,
+    /// Woken, waiting in a run queue.
+    Scheduled,
+    /// Being polled now.
+    Running,
+    /// Returned, panicked or was cancelled.
+    Finished,
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskStatus::Idle => "idle",
+            TaskStatus::Scheduled => "scheduled",
+            TaskStatus::Running => "running",
+            TaskStatus::Finished => "finished",
+        })
+    }
+}
+
 /// Aborts a task without owning its output; see [`JoinHandle::abort_handle`].
 pub struct AbortHandle {
     ptr: NonNull<Header>,
@@ -131,6 +163,26 @@ unsafe impl Sync for AbortHandle {}
 // === impl AbortHandle ===
 
 impl AbortHandle {
+    /// What the task is doing now (a snapshot), for introspection.
+    pub fn status(&self) -> TaskStatus {
+        // SAFETY: the handle's reference keeps the header alive.
+        let state = unsafe { self.ptr.as_ref() }.state.load();
+        if state.is_complete() {
+            TaskStatus::Finished
+        } else if state.is_running() {
+            TaskStatus::Running
+        } else if state.is_notified() {
+            TaskStatus::Scheduled
+        } else {
+            TaskStatus::Idle
+        }
+    }
+
+    /// The task's address, as [`JoinHandle::as_ptr`].
+    pub fn as_ptr(&self) -> NonNull<()> {
+        self.ptr.cast()
+    }
+
     /// Cancels the task, as [`JoinHandle::abort`].
     pub fn abort(&self) {
         abort(self.ptr);

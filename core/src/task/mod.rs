@@ -96,7 +96,7 @@ mod loom_tests;
 use core::future::Future;
 
 pub use self::error::{JoinError, SpawnError};
-pub use self::join::{AbortHandle, JoinHandle};
+pub use self::join::{AbortHandle, JoinHandle, TaskStatus};
 pub use self::runnable::Runnable;
 pub use self::storage::{TaskArena, TaskPool, TaskStorage};
 
@@ -148,7 +148,27 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    storage::spawn_boxed(future, scheduler)
+    let (runnable, handle, ()) = storage::spawn_boxed(future, scheduler, |_| ());
+    (runnable, handle)
+}
+
+/// As [`new_boxed`], and shows `placed` the future where it stays (pinned
+/// in the task) before anyone can poll it: a scheduler that keeps a table
+/// of its tasks can note where a wrapper future of its own keeps its
+/// bookkeeping (a poll counter, say). The future removes that note in its
+/// `Drop`, which runs in place, before the memory is freed.
+#[cfg(feature = "alloc")]
+pub fn new_boxed_placed<F, S, R>(
+    future: F,
+    scheduler: &'static S,
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    storage::spawn_boxed(future, scheduler, placed)
 }
 
 /// As [`new_boxed`], without the `Send` bounds, for single-threaded
@@ -173,5 +193,24 @@ where
     F: Future,
     S: Schedule,
 {
-    storage::spawn_boxed(future, scheduler)
+    let (runnable, handle, ()) = storage::spawn_boxed(future, scheduler, |_| ());
+    (runnable, handle)
+}
+
+/// [`new_boxed_placed`] without the `Send` bounds.
+///
+/// # Safety
+///
+/// As [`new_boxed_unchecked`].
+#[cfg(feature = "alloc")]
+pub unsafe fn new_boxed_unchecked_placed<F, S, R>(
+    future: F,
+    scheduler: &'static S,
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R)
+where
+    F: Future,
+    S: Schedule,
+{
+    storage::spawn_boxed(future, scheduler, placed)
 }

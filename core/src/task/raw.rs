@@ -156,6 +156,31 @@ impl<F: Future> Cell<F> {
         unsafe { (Runnable::from_header(header), JoinHandle::from_raw(header)) }
     }
 
+    /// Shows `placed` the future of a cell just placed, pinned where it
+    /// stays until it is dropped.
+    ///
+    /// # Safety
+    ///
+    /// As [`into_handles`](Self::into_handles), called before it: no one
+    /// else can reach the cell, so reading its stage here races with
+    /// nothing.
+    pub(crate) unsafe fn with_placed_future<R>(
+        cell: NonNull<Cell<F>>,
+        placed: impl FnOnce(Pin<&F>) -> R,
+    ) -> R {
+        // SAFETY: the caller guarantees the cell is live and ours alone.
+        let cell = unsafe { cell.as_ref() };
+        cell.stage.with(|stage| {
+            // SAFETY: as above: nothing writes the stage meanwhile.
+            match unsafe { &*stage } {
+                // SAFETY: the future stays at this address until the stage
+                // drops it in place (`Stage::drop_in_place`): it is pinned.
+                Stage::Running(future) => placed(unsafe { Pin::new_unchecked(future) }),
+                _ => unreachable!("a cell just placed holds its future"),
+            }
+        })
+    }
+
     /// # Safety
     ///
     /// `ptr` points at a live `Cell<F>`.

@@ -472,12 +472,14 @@ unsafe impl<F: Future> Storage<F> for Boxed {
     }
 }
 
-/// Allocates a task for `future` that schedules on `scheduler`.
+/// Allocates a task for `future` that schedules on `scheduler`; `placed`
+/// sees the future where it stays, before anyone can run it.
 #[cfg(feature = "alloc")]
-pub(crate) fn spawn_boxed<F, S>(
+pub(crate) fn spawn_boxed<F, S, R>(
     future: F,
     scheduler: &'static S,
-) -> (Runnable, JoinHandle<F::Output>)
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R)
 where
     F: Future,
     S: Schedule,
@@ -485,6 +487,10 @@ where
     let cell = alloc::boxed::Box::new(Cell::new::<S, Boxed>(future, scheduler));
     // SAFETY: `Box::into_raw` is never null.
     let ptr = unsafe { NonNull::new_unchecked(alloc::boxed::Box::into_raw(cell)) };
-    // SAFETY: a heap cell does not move until `Boxed::dealloc` frees it.
-    unsafe { Cell::into_handles(ptr) }
+    // SAFETY: a heap cell does not move until `Boxed::dealloc` frees it, and
+    // no handle to it exists yet.
+    let seen = unsafe { Cell::with_placed_future(ptr, placed) };
+    // SAFETY: as above.
+    let (runnable, handle) = unsafe { Cell::into_handles(ptr) };
+    (runnable, handle, seen)
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use super::context;
 use super::shared::Shared;
+use super::tasks::TaskInfo;
 use crate::task::JoinHandle;
 
 /// A reference to a runtime, to spawn onto it from anywhere: other threads,
@@ -42,6 +43,30 @@ pub struct TryCurrentError(());
 pub struct EnterGuard<'a> {
     _guard: context::EnterGuard,
     _handle: std::marker::PhantomData<&'a Handle>,
+}
+
+/// The live tasks of a runtime, from [`Handle::dump`]; `Display` prints
+/// one line per task.
+#[derive(Clone, Debug)]
+pub struct Dump {
+    tasks: Vec<TaskInfo>,
+}
+
+impl Dump {
+    /// The tasks, by id.
+    pub fn tasks(&self) -> &[TaskInfo] {
+        &self.tasks
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} live tasks", self.tasks.len())?;
+        for task in &self.tasks {
+            writeln!(f, "  {task}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Numbers about a runtime, read at the moment they are asked for.
@@ -90,7 +115,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        self.shared.spawn(future, None)
     }
 
     /// Runs the blocking function `f` on the runtime's blocking pool; see
@@ -107,6 +132,38 @@ impl Handle {
     /// that `pollen::spawn`, timers and socket constructors find it.
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard::new(self)
+    }
+
+    /// Lists the runtime's live tasks: id, name, spawn location, status
+    /// and poll count of each, its own `spawn_local` tasks included (those
+    /// of every worker, and of the thread in `block_on`).
+    ///
+    /// A snapshot taken shard by shard under the registry's locks: tasks
+    /// spawned or finished meanwhile may or may not be in it. Cheap enough
+    /// for a debug endpoint; not for every request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let runtime = pollen::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let task = pollen::task::Builder::new()
+    ///     .name("waiter")
+    ///     .spawn(std::future::pending::<()>());
+    /// pollen::task::yield_now().await;
+    /// let dump = pollen::runtime::Handle::current().dump();
+    /// let waiter = dump.tasks().iter().find(|t| t.name() == Some("waiter")).unwrap();
+    /// assert_eq!(waiter.polls(), 1);
+    /// println!("{dump}");
+    /// # task.abort();
+    /// # });
+    /// ```
+    pub fn dump(&self) -> Dump {
+        let mut tasks = Vec::new();
+        self.shared.tasks.snapshot(false, &mut tasks);
+        self.shared.snapshot_local(&mut tasks);
+        tasks.sort_by_key(TaskInfo::id);
+        Dump { tasks }
     }
 
     /// Numbers about this runtime.

@@ -71,11 +71,13 @@ impl LocalScheduler {
         self.owner == thread
     }
 
-    fn spawn<F>(&'static self, future: F) -> JoinHandle<F::Output>
+    #[track_caller]
+    pub(crate) fn spawn<F>(&'static self, future: F, name: Option<&str>) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
+        let location = std::panic::Location::caller();
         let Some(slot) = self.tasks.reserve() else {
             // SAFETY: `F: 'static`; the `Runnable` is dropped right here, on
             // this thread, and the `JoinHandle` is `!Send` unless the output
@@ -90,9 +92,12 @@ impl LocalScheduler {
         // dropped by `owner`: `schedule` only queues them, `owner` ticks the
         // queue, and shutdown on another thread leaves them alone. The
         // `JoinHandle` is `!Send` unless the output is `Send`.
-        let (runnable, handle) =
-            unsafe { pollen_core::task::new_boxed_unchecked(slot.track(future), self) };
-        slot.fill(handle.abort_handle());
+        let (runnable, handle, polls) = unsafe {
+            pollen_core::task::new_boxed_unchecked_placed(slot.track(future), self, |t| {
+                t.polls_ptr()
+            })
+        };
+        slot.fill(handle.abort_handle(), polls, location, name);
         self.schedule(runnable);
         handle
     }
@@ -162,6 +167,16 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_local_named(future, None)
+}
+
+/// [`spawn_local`], with a name for dumps.
+#[track_caller]
+pub(crate) fn spawn_local_named<F>(future: F, name: Option<&str>) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let Some(shared) = context::current().filter(|_| context::is_driving()) else {
         panic!(
             "pollen: spawn_local must be called on a thread that drives a runtime (inside \
@@ -169,7 +184,7 @@ where
         );
     };
     if let Some(local) = super::multi_thread::current_worker_local(shared) {
-        return local.spawn(future);
+        return local.spawn(future, name);
     }
     let local = shared.local();
     let me = thread::current().id();
@@ -179,5 +194,5 @@ where
         local.owner,
         me
     );
-    local.spawn(future)
+    local.spawn(future, name)
 }

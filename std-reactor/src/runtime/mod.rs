@@ -31,18 +31,19 @@ mod builder;
 pub(crate) mod context;
 mod current_thread;
 mod handle;
-mod local;
+pub(crate) mod local;
 pub(crate) mod multi_thread;
 pub(crate) mod shared;
-mod tasks;
+pub(crate) mod tasks;
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 pub use self::builder::Builder;
-pub use self::handle::{EnterGuard, Handle, RuntimeMetrics, TryCurrentError};
+pub use self::handle::{Dump, EnterGuard, Handle, RuntimeMetrics, TryCurrentError};
 pub use self::local::spawn_local;
+pub use self::tasks::TaskInfo;
 
 use self::shared::Shared;
 use crate::task::JoinHandle;

@@ -195,12 +195,15 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Spawns a `Send` task.
-    pub(crate) fn spawn<F>(&'static self, future: F) -> JoinHandle<F::Output>
+    /// Spawns a `Send` task, named `name`, spawned at the caller's
+    /// location.
+    #[track_caller]
+    pub(crate) fn spawn<F>(&'static self, future: F, name: Option<&str>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let location = std::panic::Location::caller();
         let Some(slot) = self.tasks.reserve() else {
             // Shut down: the task is created and dropped at once, so its
             // handle reports it cancelled.
@@ -208,10 +211,22 @@ impl Shared {
             drop(runnable);
             return handle;
         };
-        let (runnable, handle) = pollen_core::task::new_boxed(slot.track(future), self);
-        slot.fill(handle.abort_handle());
+        let (runnable, handle, polls) =
+            pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr());
+        slot.fill(handle.abort_handle(), polls, location, name);
         self.schedule(runnable);
         handle
+    }
+
+    /// Appends every `spawn_local` task (of the workers, and of the thread
+    /// in `block_on`) to `out`.
+    pub(crate) fn snapshot_local(&self, out: &mut Vec<super::TaskInfo>) {
+        if let Some(local) = self.local.get() {
+            local.tasks.snapshot(true, out);
+        }
+        if let Some(pool) = &self.pool {
+            pool.snapshot_local(out);
+        }
     }
 
     /// The local tasks' scheduler, made for this thread if there is none.

@@ -1,20 +1,28 @@
-//! The registry of a runtime's live tasks, so that shutdown can drop them.
+//! The registry of a runtime's live tasks: what shutdown drops, what
+//! `Handle::dump` lists, where the watchdog finds a stuck task's name.
 //!
 //! A task's future is wrapped in [`Tracked`], which holds the task's slot in
 //! the registry and frees it when the future is dropped (on completion or
-//! cancellation). The slot holds an `AbortHandle`: shutdown aborts every
-//! task still registered, and the runtime drops their futures.
+//! cancellation). The slot holds an `AbortHandle` (shutdown aborts every
+//! task still registered, and the runtime drops their futures), the task's
+//! id and spawn location, and where its `Tracked` counts its polls. Names
+//! of named tasks sit in a side table, so unnamed tasks pay nothing for
+//! them.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use slab::Slab;
 
-use crate::task::AbortHandle;
+use crate::task::{AbortHandle, TaskStatus};
 
 /// The live tasks of one runtime, in shards.
 ///
@@ -27,13 +35,40 @@ pub(crate) struct TaskRegistry {
     shards: Box<[Mutex<Inner>]>,
     /// `shards.len() - 1`; the count is a power of two.
     mask: usize,
+    /// This registry's share of the id space (see [`TaskRegistry::new`]).
+    space: u64,
 }
+
+/// Bits of a task id that name its registry: ids are unique across the
+/// registries of a process (a runtime's, and each thread's local tasks').
+const SPACE_BITS: u32 = 16;
 
 #[derive(Debug, Default)]
 struct Inner {
-    tasks: Slab<AbortHandle>,
+    tasks: Slab<Entry>,
+    /// Names of the named tasks here, by slab key.
+    names: HashMap<usize, Box<str>>,
+    /// Tasks ever admitted to this shard (wrapping): the next id's high
+    /// part.
+    admitted: u32,
     /// Set by shutdown: no new task is admitted.
     closed: bool,
+}
+
+/// One live task: 24 bytes.
+#[derive(Debug)]
+struct Entry {
+    task: AbortHandle,
+    location: &'static Location<'static>,
+    /// Where the task's [`Tracked`] counts its polls, from the task's
+    /// address. Read only under the entry's shard lock while the entry is
+    /// in the table: `Tracked::drop` takes the entry out under that lock
+    /// before the `Tracked` (pinned in its task) can go away, so the count
+    /// is there whenever it is read.
+    polls_offset: u32,
+    /// How many tasks this shard had admitted before this one: the high
+    /// part of the task's id.
+    admitted: u32,
 }
 
 /// Bits of a task's key that name its shard; the rest is its slab key.
@@ -50,6 +85,8 @@ pub(crate) struct Tracked<F> {
     future: ManuallyDrop<F>,
     key: usize,
     registry: &'static TaskRegistry,
+    /// Polls so far; written only by the task's poller (one at a time).
+    polls: AtomicU32,
 }
 
 /// A slot reserved for a task about to be created.
@@ -59,16 +96,79 @@ pub(crate) struct Reservation<'a> {
     registry: &'static TaskRegistry,
 }
 
+/// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
+#[derive(Clone, Debug)]
+pub struct TaskInfo {
+    id: u64,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+    status: TaskStatus,
+    polls: u32,
+    local: bool,
+}
+
+impl TaskInfo {
+    /// The task's id: unique among the runtime's tasks for its lifetime.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The name given with [`task::Builder::name`](crate::task::Builder::name).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where the task was spawned.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// What it is doing.
+    pub fn status(&self) -> TaskStatus {
+        self.status
+    }
+
+    /// How many times it has been polled.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    /// Whether it was spawned with `spawn_local` (and runs on one thread).
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+}
+
+impl std::fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "task {} {:?} at {}: {}, {} polls{}",
+            self.id,
+            self.name().unwrap_or(""),
+            self.location,
+            self.status,
+            self.polls,
+            if self.local { ", local" } else { "" }
+        )
+    }
+}
+
 // === impl TaskRegistry ===
 
 impl TaskRegistry {
     /// An open registry with no task, in `shards` shards (rounded up to a
     /// power of two, at most 256).
     pub(crate) fn new(shards: usize) -> TaskRegistry {
+        /// Registries made so far in this process.
+        static SPACES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let shards = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         TaskRegistry {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
             mask: shards - 1,
+            // Wraps after 65 536 registries: ids then stay unique within a
+            // runtime, which is what dumps need.
+            space: SPACES.fetch_add(1, Relaxed) & ((1 << SPACE_BITS) - 1),
         }
     }
 
@@ -103,7 +203,7 @@ impl TaskRegistry {
         let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
         for inner in &mut guards {
             inner.closed = true;
-            tasks.extend(inner.tasks.iter().map(|(_, task)| task.clone()));
+            tasks.extend(inner.tasks.iter().map(|(_, entry)| entry.task.clone()));
         }
         drop(guards);
         // Outside the locks: aborting an idle task schedules it, and the
@@ -121,11 +221,75 @@ impl TaskRegistry {
             .sum()
     }
 
+    /// Appends what is known of every live task to `out`.
+    pub(crate) fn snapshot(&self, local: bool, out: &mut Vec<TaskInfo>) {
+        for shard in 0..self.shards.len() {
+            let inner = self.lock(shard);
+            out.extend(
+                inner
+                    .tasks
+                    .iter()
+                    .map(|(key, entry)| self.info(&inner, shard, key, entry, local)),
+            );
+        }
+    }
+
+    /// What is known of the live task at `task` (its address), if it is
+    /// here. A linear search: for the rare stall report.
+    pub(crate) fn describe(&self, task: NonNull<()>, local: bool) -> Option<TaskInfo> {
+        (0..self.shards.len()).find_map(|shard| {
+            let inner = self.lock(shard);
+            let (key, entry) = inner
+                .tasks
+                .iter()
+                .find(|(_, entry)| entry.task.as_ptr() == task)?;
+            Some(self.info(&inner, shard, key, entry, local))
+        })
+    }
+
     fn remove(&self, key: usize) {
-        let shard = key & self.mask;
-        let removed = self.lock(shard).tasks.try_remove(key >> SHARD_BITS);
+        let slab_key = key >> SHARD_BITS;
+        let removed = {
+            let mut inner = self.lock(key & self.mask);
+            if !inner.names.is_empty() {
+                inner.names.remove(&slab_key);
+            }
+            inner.tasks.try_remove(slab_key)
+        };
         // Dropped outside the lock: dropping the handle may free the task.
         drop(removed);
+    }
+}
+
+impl TaskRegistry {
+    fn info(
+        &self,
+        inner: &Inner,
+        shard: usize,
+        key: usize,
+        entry: &Entry,
+        local: bool,
+    ) -> TaskInfo {
+        let polls = entry
+            .task
+            .as_ptr()
+            .cast::<u8>()
+            .as_ptr()
+            .wrapping_add(entry.polls_offset as usize)
+            .cast::<AtomicU32>();
+        // SAFETY: the entry is in the table and its shard is locked (the
+        // caller holds `inner`, the guard's contents), so the task's
+        // `Tracked` is alive and its count is at this offset (see
+        // `Entry::polls_offset`).
+        let polls = unsafe { &*polls }.load(Relaxed);
+        TaskInfo {
+            id: (u64::from(entry.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
+            name: inner.names.get(&key).cloned(),
+            location: entry.location,
+            status: entry.task.status(),
+            polls,
+            local,
+        }
     }
 }
 
@@ -138,21 +302,53 @@ impl Reservation<'_> {
             future: ManuallyDrop::new(future),
             key: self.inner.tasks.vacant_key() << SHARD_BITS | self.shard,
             registry: self.registry,
+            polls: AtomicU32::new(0),
         }
     }
 
-    /// Fills the slot with the task's abort handle.
-    pub(crate) fn fill(mut self, task: AbortHandle) {
-        self.inner.tasks.insert(task);
+    /// Fills the slot: the task's abort handle, where its `Tracked` (now in
+    /// place) counts polls, where it was spawned and its name.
+    pub(crate) fn fill(
+        mut self,
+        task: AbortHandle,
+        polls: NonNull<AtomicU32>,
+        location: &'static Location<'static>,
+        name: Option<&str>,
+    ) {
+        let polls_offset = (polls.as_ptr() as usize)
+            .checked_sub(task.as_ptr().as_ptr() as usize)
+            .and_then(|offset| u32::try_from(offset).ok())
+            .expect("a task's future lies inside the task");
+        let admitted = self.inner.admitted;
+        self.inner.admitted = admitted.wrapping_add(1);
+        let key = self.inner.tasks.insert(Entry {
+            task,
+            location,
+            polls_offset,
+            admitted,
+        });
+        if let Some(name) = name {
+            self.inner.names.insert(key, name.into());
+        }
     }
 }
 
 // === impl Tracked ===
 
+impl<F> Tracked<F> {
+    /// Where this `Tracked`, in place in its task, counts its polls.
+    pub(crate) fn polls_ptr(self: Pin<&Self>) -> NonNull<AtomicU32> {
+        NonNull::from(&self.get_ref().polls)
+    }
+}
+
 impl<F: Future> Future for Tracked<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Only this task's poller writes the count: no read-modify-write.
+        self.polls
+            .store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
         // SAFETY: `future` is structurally pinned: it is never moved out of
         // `Tracked` (only dropped in place, in `drop`), and `Tracked` has no
         // `Unpin` impl that would let it move while pinned.
@@ -167,7 +363,8 @@ impl<F> Drop for Tracked<F> {
         // never used again.
         unsafe { ManuallyDrop::drop(&mut self.future) };
         // After the future: shutdown waits for the registry to empty, and
-        // then every future's destructor has run.
+        // then every future's destructor has run. (Also before `polls` can
+        // go away: see `Entry::polls_offset`.)
         self.registry.remove(self.key);
     }
 }
@@ -204,8 +401,14 @@ mod tests {
         F::Output: Send + 'static,
     {
         let slot = registry.reserve().expect("registry open");
-        let (runnable, handle) = pollen_core::task::new_boxed(slot.track(future), executor);
-        slot.fill(handle.abort_handle());
+        let (runnable, handle, polls) =
+            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
+        slot.fill(
+            handle.abort_handle(),
+            polls,
+            std::panic::Location::caller(),
+            Some("probe"),
+        );
         pollen_core::task::Schedule::schedule(executor, runnable);
         handle
     }
@@ -223,6 +426,17 @@ mod tests {
             5
         });
         assert_eq!(registry.len(), 1);
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].name(), Some("probe"));
+        assert_eq!(seen[0].polls(), 0);
+        assert_eq!(seen[0].status(), pollen_core::task::TaskStatus::Scheduled);
+        // One poll: the task yields (and is queued again).
+        executor.tick();
+        seen.clear();
+        registry.snapshot(false, &mut seen);
+        assert_eq!(seen[0].polls(), 1, "the count, read through the entry");
         executor.run_until_stalled();
         assert!(handle.is_finished());
         assert_eq!(registry.len(), 0);

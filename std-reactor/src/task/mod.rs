@@ -49,6 +49,7 @@
 //! }));
 //! ```
 
+mod builder;
 mod error;
 mod local;
 
@@ -59,6 +60,7 @@ pub use crate::runtime::{spawn, spawn_blocking, spawn_local};
 /// behind the others and the current poll returns.
 pub use pollen_core::future::{YieldNow, yield_now};
 
+pub use self::builder::Builder;
 pub use self::error::AccessError;
 pub use self::local::{LocalKey, TaskLocalFuture};
 pub use crate::task_local;

@@ -7,18 +7,23 @@
 //! empty takes a task waiting here, so a task never waits behind a long
 //! poll of the task that woke it (tokio issue 4941).
 //!
-//! One atomic pointer. The owner puts a task in with a swap (getting back
-//! the one it displaced) and takes it with a swap; a thief takes it with
-//! the same swap. A swap is a read-modify-write, so of two racing takers
-//! exactly one sees the pointer; `AcqRel` hands the task (and everything
-//! written to it before) from the putter to the taker.
+//! One atomic pointer. Only the owner ever writes a task into it; anyone
+//! (owner or thief) takes the task out with a swap to null. So a slot the
+//! owner sees empty stays empty until the owner fills it: filling an empty
+//! slot is a plain `Release` store, no read-modify-write (the common case:
+//! one task woken per poll). Filling a full slot is a swap, which returns
+//! the displaced task, or null if a thief took it meanwhile. A swap is a
+//! read-modify-write, so of two racing takers exactly one sees the
+//! pointer; `Release` on the way in and `Acquire` on the way out hand the
+//! task (and everything written to it before) from the putter to the
+//! taker.
 
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use pollen_core::task::Runnable;
 
-use crate::loom::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
+use crate::loom::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release};
 
 /// A value that can live in an atomic pointer: a `Runnable`, or a model's
 /// stand-in.
@@ -68,10 +73,18 @@ impl<T: IntoPtr> Lifo<T> {
         }
     }
 
-    /// Puts `item` in the slot, returning the item it displaced.
+    /// Puts `item` in the slot, returning the item it displaced. Only the
+    /// slot's owner may call this.
     #[inline]
     pub(crate) fn put(&self, item: T) -> Option<T> {
-        let old = self.slot.swap(item.into_ptr().as_ptr(), AcqRel);
+        let new = item.into_ptr().as_ptr();
+        if self.slot.load(Relaxed).is_null() {
+            // Empty, and only this thread fills it: nobody can change it
+            // before the store.
+            self.slot.store(new, Release);
+            return None;
+        }
+        let old = self.slot.swap(new, AcqRel);
         // SAFETY: a non-null pointer in the slot came from `into_ptr`, and
         // the swap made it ours alone.
         NonNull::new(old).map(|ptr| unsafe { T::from_ptr(ptr) })

@@ -3,7 +3,8 @@
 //! idle accounting, the parker):
 //!
 //! - a task woken while another worker steals it;
-//! - the LIFO slot taken by a thief while its owner finishes a poll;
+//! - the LIFO slot taken by a thief while its owner finishes a poll, and
+//!   while its owner refills it;
 //! - a worker going to sleep while work is pushed (no lost wake-up), with
 //!   one worker and with two;
 //! - shutdown racing a wake.
@@ -250,6 +251,40 @@ fn the_lifo_slot_taken_by_a_thief_while_its_owner_finishes_a_poll() {
 
         assert!(handle.is_finished(), "the wake was not lost");
         assert_eq!(probe.drops(), 1);
+    });
+}
+
+#[test]
+fn a_full_lifo_slot_refilled_while_a_thief_takes_it_loses_no_task() {
+    model(|| {
+        let pool = ModelPool::leak(2);
+        let lifo: &'static Lifo<Runnable> = Box::leak(Box::new(Lifo::new()));
+        let (first, first_task, first_handle) = Probe::spawn(pool);
+        let (second, second_task, second_handle) = Probe::spawn(pool);
+        first.flag.store(true, SeqCst);
+        second.flag.store(true, SeqCst);
+        // The owner fills the empty slot, then displaces what is there
+        // while a thief may be taking it.
+        assert!(lifo.put(first_task).is_none());
+        let thief = thread::spawn(move || {
+            if let Some(task) = lifo.take() {
+                task.run();
+            }
+        });
+        if let Some(displaced) = lifo.put(second_task) {
+            displaced.run();
+        }
+        if let Some(task) = lifo.take() {
+            task.run();
+        }
+        thief.join().unwrap();
+        if let Some(task) = lifo.take() {
+            task.run();
+        }
+
+        assert!(first_handle.is_finished() && second_handle.is_finished());
+        assert_eq!((first.polls(), second.polls()), (1, 1), "each ran once");
+        assert_eq!((first.drops(), second.drops()), (1, 1));
     });
 }
 

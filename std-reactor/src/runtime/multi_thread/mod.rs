@@ -56,7 +56,7 @@ mod worker;
 mod loom_tests;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -127,6 +127,9 @@ pub(crate) struct WorkerMetrics {
     pub(crate) busy_ns: AtomicU64,
     /// Whether the worker is parked (or about to).
     pub(crate) parked: AtomicBool,
+    /// The address of the task it is polling (or polled last), for the
+    /// watchdog's report: an address only, never dereferenced.
+    pub(crate) current: AtomicPtr<()>,
 }
 
 impl WorkerMetrics {
@@ -189,6 +192,27 @@ impl Pool {
     /// Tasks in the global queue now.
     pub(crate) fn global_queue_depth(&self) -> usize {
         GlobalQueue::len(&self.global)
+    }
+
+    /// What is known of the live task at `task` (an address a worker
+    /// published), among this runtime's tasks and its workers' local ones.
+    pub(crate) fn describe(&self, shared: &Shared, task: *mut ()) -> Option<super::TaskInfo> {
+        let task = std::ptr::NonNull::new(task)?;
+        shared.tasks.describe(task, false).or_else(|| {
+            self.remotes
+                .iter()
+                .filter_map(|remote| remote.local.get())
+                .find_map(|local| local.tasks.describe(task, true))
+        })
+    }
+
+    /// Appends the `spawn_local` tasks of every worker to `out`.
+    pub(crate) fn snapshot_local(&self, out: &mut Vec<super::TaskInfo>) {
+        for remote in &*self.remotes {
+            if let Some(local) = remote.local.get() {
+                local.tasks.snapshot(true, out);
+            }
+        }
     }
 
     /// Tasks in one worker's deque and LIFO slot now.

@@ -167,10 +167,20 @@ impl Watchdog {
             if let Some(threshold) = self.threshold {
                 if stuck >= threshold && !seen.reported {
                     seen.reported = true;
+                    let current = metrics.current.load(SeqCst);
+                    let task = match pool.describe(shared, current) {
+                        Some(task) => format!(
+                            "task {}{} spawned at {}",
+                            task.id(),
+                            task.name().map(|n| format!(" ({n:?})")).unwrap_or_default(),
+                            task.location()
+                        ),
+                        None => String::from("a task"),
+                    };
                     eprintln!(
-                        "pollen: worker {worker} has been inside one task poll for {} ms \
-                         (threshold {} ms): a task blocks the thread or computes without \
-                         yielding; move blocking work to `spawn_blocking`",
+                        "pollen: {task} has been inside one poll for {} ms on worker {worker} \
+                         (threshold {} ms): it blocks the thread or computes without yielding; \
+                         move blocking work to `spawn_blocking`",
                         stuck.as_millis(),
                         threshold.as_millis()
                     );

@@ -174,7 +174,11 @@ impl Worker {
             // must go on looking.
             self.pool.notify_parked(self.shared);
         }
-        WorkerMetrics::bump(&self.remote.metrics.polls, 1);
+        let metrics = &self.remote.metrics;
+        WorkerMetrics::bump(&metrics.polls, 1);
+        metrics
+            .current
+            .store(task.as_ptr().as_ptr(), Ordering::Relaxed);
         task.run();
     }
 
