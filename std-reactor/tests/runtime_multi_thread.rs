@@ -469,3 +469,51 @@ fn a_stalled_task_is_reported_once_with_its_name_and_spawn_location() {
         reports[0]
     );
 }
+
+type BoxedTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+#[test]
+fn a_task_pool_admits_n_tasks_and_its_tasks_are_dropped_at_shutdown() {
+    use pollen::task::{SpawnError, TaskPool};
+
+    static POOL: TaskPool<BoxedTask, 2> = TaskPool::new();
+    let rt = runtime(2);
+    let handle = rt.handle();
+    let drops = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        let (tx, rx) = pollen::channel::oneshot::channel::<()>();
+        let first = POOL
+            .try_spawn(Box::pin(async move {
+                let _ = rx.await;
+            }))
+            .unwrap();
+        let guard = CountDrop(drops.clone());
+        let _second = POOL
+            .try_spawn(Box::pin(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }))
+            .unwrap();
+        assert_eq!(POOL.busy(), 2);
+        let refused = POOL.try_spawn(Box::pin(async {}));
+        assert_eq!(refused.unwrap_err(), SpawnError::Busy);
+        assert_eq!(pollen::runtime::Handle::current().dump().tasks().len(), 2);
+
+        // A finished task whose handle is gone frees its slot.
+        tx.send(()).unwrap();
+        first.await.unwrap();
+        let third = POOL.try_spawn(Box::pin(async {})).unwrap();
+        third.await.unwrap();
+    });
+    drop(rt);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the pooled task was dropped"
+    );
+    assert_eq!(POOL.busy(), 0, "its slot is free again");
+    assert_eq!(
+        POOL.try_spawn_on(&handle, Box::pin(async {})).unwrap_err(),
+        SpawnError::ShutDown
+    );
+}

@@ -54,6 +54,8 @@ pub use self::join_all::{JoinAll, join_all};
 pub use self::pending::{Pending, pending};
 pub use self::poll_fn::{PollFn, poll_fn};
 pub use self::ready::{Ready, ready};
+#[cfg(feature = "std")]
+pub use self::rng::seed_select;
 pub use self::yield_now::{YieldNow, yield_now};
 
 /// What the exported macros name through `$crate`. Not public API: may change

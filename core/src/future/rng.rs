@@ -22,12 +22,47 @@ const SEED_STEP: u32 = 0x9E37_79B9;
 #[cfg(not(loom))]
 static NEXT_SEED: AtomicU32 = AtomicU32::new(SEED_STEP);
 
-/// Takes a seed from the global counter.
+/// Takes a seed: from this thread's sequence if a runtime seeded one
+/// ([`seed_select`]), else from the global counter.
 #[cfg(not(loom))]
 fn next_seed() -> u32 {
+    #[cfg(feature = "std")]
+    if let Some(seed) = THREAD_SEED.with(|s| {
+        let seed = s.get()?;
+        s.set(Some(seed.wrapping_add(SEED_STEP)));
+        Some(seed)
+    }) {
+        return seed;
+    }
     let seed = NEXT_SEED.load(Ordering::Relaxed);
     NEXT_SEED.store(seed.wrapping_add(SEED_STEP), Ordering::Relaxed);
     seed
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+std::thread_local! {
+    /// This thread's own seed sequence, if a runtime set one.
+    static THREAD_SEED: core::cell::Cell<Option<u32>> = const { core::cell::Cell::new(None) };
+}
+
+/// Gives the calling thread its own sequence of `select!` seeds, starting
+/// from `seed` (or, with `None`, back to the process-wide one), and returns
+/// the previous setting.
+///
+/// For runtimes that offer reproducible runs: with the same seed, the
+/// `select!`s polled on this thread start at the same branches in the same
+/// order, whatever ran before. Needs the `std` feature (a thread-local).
+#[cfg(feature = "std")]
+pub fn seed_select(seed: Option<u32>) -> Option<u32> {
+    #[cfg(not(loom))]
+    {
+        THREAD_SEED.with(|s| s.replace(seed))
+    }
+    #[cfg(loom)]
+    {
+        let _ = seed;
+        None
+    }
 }
 
 /// Loom cannot put an atomic in a `static`; see the module docs.

@@ -121,12 +121,15 @@ pub enum SpawnError {
     /// are reused as soon as their task has finished and every handle to it
     /// (`JoinHandle`, wakers) is gone.
     Busy,
+    /// The scheduler no longer takes tasks (a runtime that has shut down).
+    ShutDown,
 }
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpawnError::Busy => f.write_str("every task slot is in use (pool busy)"),
+            SpawnError::ShutDown => f.write_str("the runtime has shut down"),
         }
     }
 }

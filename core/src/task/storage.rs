@@ -76,7 +76,7 @@ impl<T> Slot<T> {
         &'static self,
         scheduler: &'static S,
         make: impl FnOnce() -> F,
-    ) -> Option<(Runnable, JoinHandle<F::Output>)>
+    ) -> Option<Placed<F>>
     where
         F: Future,
         S: Schedule,
@@ -108,7 +108,9 @@ impl<T> Slot<T> {
         // mutable, and a `static` slot never moves.
         unsafe {
             ptr.write(cell);
-            Some(Cell::into_handles(NonNull::new_unchecked(ptr)))
+            let cell = NonNull::new_unchecked(ptr);
+            let (runnable, join) = Cell::into_handles(cell);
+            Some((runnable, join, cell))
         }
     }
 }
@@ -117,11 +119,20 @@ impl<T> Slot<T> {
 // is `Send` (every safe spawn requires it) and governs access to itself.
 unsafe impl<T> Sync for Slot<T> {}
 
-/// Spawns `make()` into the first free slot and schedules it.
+/// A task just placed in a slot: its first `Runnable`, its handle, its cell.
+type Placed<F> = (
+    Runnable,
+    JoinHandle<<F as Future>::Output>,
+    NonNull<Cell<F>>,
+);
+
+/// Spawns `make()` into the first free slot and schedules it; `placed`
+/// sees the future in place, and the handle, before it is scheduled.
 fn spawn_in<F, S, T>(
     slots: &'static [Slot<T>],
     scheduler: &'static S,
     make: impl FnOnce() -> F,
+    placed: impl FnOnce(core::pin::Pin<&F>, &JoinHandle<F::Output>),
 ) -> Result<JoinHandle<F::Output>, SpawnError>
 where
     F: Future,
@@ -131,7 +142,10 @@ where
     for slot in slots {
         // SAFETY: the callers check that a `Cell<F>` fits in a `T`.
         let spawned = unsafe { slot.spawn(scheduler, || (make.take().expect("called once"))()) };
-        if let Some((runnable, join)) = spawned {
+        if let Some((runnable, join, cell)) = spawned {
+            // SAFETY: the cell was just placed and is not scheduled yet: we
+            // hold its only `Runnable`, so nothing else reads its stage.
+            unsafe { Cell::with_placed_future(cell, |future| placed(future, &join)) };
             scheduler.schedule(runnable);
             return Ok(join);
         }
@@ -223,7 +237,12 @@ impl<F: Future> TaskStorage<F> {
         F: Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_in(core::slice::from_ref(&self.slot), scheduler, make)
+        spawn_in(
+            core::slice::from_ref(&self.slot),
+            scheduler,
+            make,
+            |_, _| (),
+        )
     }
 }
 
@@ -321,7 +340,28 @@ impl<F: Future, const N: usize> TaskPool<F, N> {
         F: Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_in(&self.slots, scheduler, make)
+        spawn_in(&self.slots, scheduler, make, |_, _| ())
+    }
+
+    /// As [`spawn_with`](Self::spawn_with), and shows `placed` the future
+    /// where it stays (pinned in its slot) and the task's handle before the
+    /// task is scheduled: for a scheduler that keeps a table of its tasks
+    /// (see [`new_boxed_placed`](super::new_boxed_placed)).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Busy`] if every slot is taken.
+    pub fn spawn_with_placed<S: Schedule>(
+        &'static self,
+        scheduler: &'static S,
+        make: impl FnOnce() -> F,
+        placed: impl FnOnce(core::pin::Pin<&F>, &JoinHandle<F::Output>),
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_in(&self.slots, scheduler, make, placed)
     }
 }
 
@@ -439,7 +479,7 @@ impl<const SIZE: usize, const N: usize> TaskArena<SIZE, N> {
                 "pollen: TaskArena slots are aligned to 16 bytes; this future needs more"
             );
         }
-        spawn_in(&self.slots, scheduler, make)
+        spawn_in(&self.slots, scheduler, make, |_, _| ())
     }
 }
 

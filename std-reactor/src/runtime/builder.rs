@@ -34,6 +34,7 @@ pub struct Builder {
     worker_threads: Option<usize>,
     global_queue_interval: u32,
     stall_threshold: Option<Duration>,
+    seed: Option<u64>,
 }
 
 /// The scheduler flavour a builder makes.
@@ -104,6 +105,7 @@ impl Builder {
             worker_threads: None,
             global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
             stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            seed: None,
         }
     }
 
@@ -133,6 +135,26 @@ impl Builder {
             "pollen: global_queue_interval must be at least 1"
         );
         self.global_queue_interval = interval;
+        self
+    }
+
+    /// Seeds the runtime's own random choices, for tests that must run
+    /// the same way every time.
+    ///
+    /// What it fixes: where each `select!` starts polling (on the
+    /// runtime's threads, per thread, whatever ran before) and which
+    /// worker a searching worker robs first. So on a current-thread
+    /// runtime, or a multi-thread one with one worker, together with
+    /// virtual time ([`start_paused`](Self::start_paused)), tasks run in
+    /// the same order on every run with the same seed.
+    ///
+    /// What it cannot fix: with several workers the operating system
+    /// decides when each thread runs, so which worker reaches a task
+    /// first still varies; so do the timing of real I/O and of
+    /// `spawn_blocking` closures, and anything the program itself draws
+    /// at random.
+    pub fn rng_seed(&mut self, seed: u64) -> &mut Builder {
+        self.seed = Some(seed);
         self
     }
 
@@ -278,6 +300,7 @@ impl Builder {
             event_interval: self.event_interval,
             blocking: self.blocking.clone(),
             pool,
+            seed: self.seed,
         })?;
         // From here the runtime shuts itself down (workers included) if
         // starting fails.
@@ -301,6 +324,7 @@ impl fmt::Debug for Builder {
             .field("worker_threads", &self.worker_threads)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("stall_threshold", &self.stall_threshold)
+            .field("seed", &self.seed)
             .finish()
     }
 }

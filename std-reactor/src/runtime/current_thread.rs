@@ -38,6 +38,7 @@ impl Wake for MainWaker {
 pub(crate) fn block_on<F: Future>(shared: &'static Shared, future: F) -> F::Output {
     let _driving = context::enter_driving();
     let _enter = context::enter(shared);
+    let _seeded = shared.seed_thread(0);
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
         shared,

@@ -1,31 +1,46 @@
-//! The runtime: a scheduler, the I/O reactor and the timers, driven by
-//! [`Runtime::block_on`].
+//! The runtime: a scheduler, the I/O reactor and the timers.
 //!
-//! A [`Runtime`] is built with a [`Builder`]. This version has the
-//! current-thread flavour: every task runs on the thread in `block_on`,
-//! which also waits for I/O and timers (in `epoll_wait`, through mio) when
-//! no task can run. [`spawn`] takes `Send` futures (from any thread, through
-//! a [`Handle`]); [`spawn_local`] takes futures that are not `Send`, which
-//! stay on the thread that spawned them; [`spawn_blocking`] runs blocking
-//! code on the runtime's thread pool.
+//! A [`Runtime`] is built with a [`Builder`], in one of two flavours:
+//!
+//! - **current-thread** ([`Builder::new_current_thread`]): every task runs
+//!   on the thread in [`Runtime::block_on`], which also waits for I/O and
+//!   timers (in `epoll_wait`, through mio) when no task can run;
+//! - **multi-thread** ([`Builder::new_multi_thread`], what `#[pollen::main]`
+//!   builds): a pool of worker threads that steal work from each other;
+//!   `block_on` runs its own future on the calling thread while the workers
+//!   run the tasks. See the scheduler's design notes in
+//!   `runtime/multi_thread/mod.rs`.
+//!
+//! [`spawn`] takes `Send` futures (from any thread, through a [`Handle`]);
+//! [`spawn_local`] takes futures that are not `Send`, which stay on the
+//! thread (or worker) that spawned them; [`spawn_blocking`] runs blocking
+//! code on the runtime's blocking pool; [`Handle::dump`] lists the live
+//! tasks and [`Handle::metrics`] counts what the runtime does.
 //!
 //! # Guarantees
 //!
 //! - **No lost wake-ups**: a task woken from any thread, at any moment,
 //!   runs; a thread sleeping in the poller is woken only when the wake
 //!   comes from elsewhere (a wake from a task on the runtime costs one
-//!   atomic swap, no system call). See `io::park` for the protocol and its
-//!   loom model.
-//! - **Fairness**: tasks run in rounds in wake order (the core executor's
-//!   guarantee), and a busy runtime still looks at I/O and timers every
-//!   [`event_interval`](Builder::event_interval) polls.
+//!   atomic swap, no system call). See `io::park` and
+//!   `runtime/multi_thread/idle.rs` for the protocols and their loom models.
+//! - **Fairness**: a busy runtime still looks at I/O and timers every
+//!   [`event_interval`](Builder::event_interval) polls; every task poll has
+//!   a [cooperative budget](crate::task::coop), so a task whose operations
+//!   are always ready still yields. The current-thread flavour runs tasks in
+//!   rounds in wake order; the multi-thread one looks at tasks spawned from
+//!   outside every [`global_queue_interval`](Builder::global_queue_interval)
+//!   polls, and lets idle workers take the task waiting behind a busy one,
+//!   even from its LIFO slot.
 //! - **Panics stay in their task**: a task that panics completes with a
 //!   [`JoinError`](crate::task::JoinError) for which `is_panic()` is true;
 //!   the runtime keeps running.
 //! - **Shutdown drops every task**: dropping the runtime (or
 //!   [`shutdown_timeout`](Runtime::shutdown_timeout)) drops the futures of
-//!   all tasks still alive, on the thread that shuts down, and then closes
-//!   the reactor; sockets left elsewhere get an error on their next use.
+//!   all tasks still alive (on the thread that shuts down, or on the
+//!   workers, each of which drops its own `spawn_local` tasks), joins the
+//!   workers, and then closes the reactor; sockets left elsewhere get an
+//!   error on their next use.
 
 mod builder;
 pub(crate) mod context;
@@ -48,7 +63,7 @@ pub use self::tasks::TaskInfo;
 use self::shared::Shared;
 use crate::task::JoinHandle;
 
-/// A pollen runtime: tasks, I/O and timers.
+/// A pollen runtime: tasks, I/O and timers; see the [module docs](self).
 ///
 /// # Examples
 ///
@@ -140,10 +155,12 @@ impl Runtime {
     /// Shuts the runtime down: drops every task still alive, closes the
     /// reactor, cancels blocking closures that have not started, and waits
     /// at most `timeout` for the running ones to return (those that do not
-    /// keep their threads, which exit when they return).
+    /// keep their threads, which exit when they return). On a multi-thread
+    /// runtime the same `timeout` bounds the wait for the workers to drop
+    /// their tasks and exit: a worker stuck in a task that never returns
+    /// is left behind.
     ///
-    /// Dropping the runtime does the same but waits for blocking closures
-    /// without a limit.
+    /// Dropping the runtime does the same but waits without a limit.
     pub fn shutdown_timeout(self, timeout: Duration) {
         // Not again in `drop`, which would wait without a limit.
         std::mem::ManuallyDrop::new(self).shutdown(Some(timeout));

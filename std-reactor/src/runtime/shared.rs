@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     /// The worker pool of a multi-thread runtime; `None` on a
     /// current-thread one.
     pool: Option<Pool>,
+    /// The seed of the runtime's own choices (`Builder::rng_seed`).
+    pub(crate) seed: Option<u64>,
 }
 
 struct DriverSlot {
@@ -87,6 +89,8 @@ pub(crate) struct Config {
     pub(crate) blocking: BlockingConfig,
     /// Workers, for a multi-thread runtime.
     pub(crate) pool: Option<PoolConfig>,
+    /// The seed of the runtime's own choices, for reproducible runs.
+    pub(crate) seed: Option<u64>,
 }
 
 /// The owners' ends of a new pool's deques, for its worker threads.
@@ -147,10 +151,32 @@ impl Shared {
                 waiters: Vec::new(),
             }),
             pool,
+            seed: config.seed,
         };
         let shared: &'static Shared = Box::leak(Box::new(shared));
         let _ = this.set(shared);
         Ok((shared, locals))
+    }
+
+    /// The seed for the thread in role `stream` (0: a `block_on` thread,
+    /// `1 + i`: worker `i`), if the runtime is seeded: distinct streams
+    /// from one seed (SplitMix64's finaliser).
+    pub(crate) fn seed_for(&self, stream: u64) -> Option<u64> {
+        let mut z = self
+            .seed?
+            .wrapping_add(stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Some(z ^ (z >> 31))
+    }
+
+    /// Seeds this thread's `select!`s for role `stream` (see `seed_for`)
+    /// until the guard drops; nothing if the runtime is not seeded.
+    pub(crate) fn seed_thread(&self, stream: u64) -> SeedGuard {
+        SeedGuard(
+            self.seed_for(stream)
+                .map(|seed| pollen_core::future::seed_select(Some(seed as u32))),
+        )
     }
 
     /// The worker pool, on a multi-thread runtime.
@@ -227,6 +253,38 @@ impl Shared {
         if let Some(pool) = &self.pool {
             pool.snapshot_local(out);
         }
+    }
+
+    /// Spawns a `Send` task into a free slot of `pool`.
+    #[track_caller]
+    pub(crate) fn spawn_pooled<F, const N: usize>(
+        &'static self,
+        pool: &'static pollen_core::task::TaskPool<super::tasks::Tracked<F>, N>,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, pollen_core::task::SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = std::panic::Location::caller();
+        let slot = self
+            .tasks
+            .reserve()
+            .ok_or(pollen_core::task::SpawnError::ShutDown)?;
+        // `fill` consumes the reservation inside `placed`; `track` needs it
+        // before: keep it in a cell both closures reach.
+        let slot = std::cell::RefCell::new(Some(slot));
+        pool.spawn_with_placed(
+            self,
+            || {
+                let slot = slot.borrow();
+                slot.as_ref().expect("reserved").track(future)
+            },
+            |tracked, handle| {
+                let slot = slot.borrow_mut().take().expect("reserved");
+                slot.fill(handle.abort_handle(), tracked.polls_ptr(), location, None);
+            },
+        )
     }
 
     /// The local tasks' scheduler, made for this thread if there is none.
@@ -538,6 +596,18 @@ impl Wake for TimerUnpark {
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.timer_dirty.store(true, Ordering::Release);
         self.0.park.unpark();
+    }
+}
+
+/// Puts back the thread's previous `select!` seeding when dropped.
+#[must_use]
+pub(crate) struct SeedGuard(Option<Option<u32>>);
+
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            pollen_core::future::seed_select(previous);
+        }
     }
 }
 

@@ -52,6 +52,7 @@
 mod builder;
 mod error;
 mod local;
+mod pool;
 
 pub use pollen_core::task::*;
 
@@ -63,4 +64,5 @@ pub use pollen_core::future::{YieldNow, yield_now};
 pub use self::builder::Builder;
 pub use self::error::AccessError;
 pub use self::local::{LocalKey, TaskLocalFuture};
+pub use self::pool::TaskPool;
 pub use crate::task_local;

@@ -108,13 +108,16 @@ pub(crate) fn run(shared: &'static Shared, index: usize, local: Local<Runnable>)
         searching: Cell::new(false),
         in_driver: Cell::new(false),
         rng: Cell::new(
-            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+            shared.seed_for(1 + index as u64).unwrap_or(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+            ) | 1,
         ),
         awake_since: Cell::new(Instant::now()),
         timer_unpark: shared.timer_unpark_waker(),
     };
     let _enter = context::enter(shared);
     let _driving = context::enter_driving();
+    let _seeded = shared.seed_thread(1 + index as u64);
     WORKER.with(|w| w.set(Some(NonNull::from(&worker))));
     let _clear = ClearWorker;
     worker.run();
@@ -382,6 +385,7 @@ pub(crate) fn block_on<F: Future>(shared: &'static Shared, future: F) -> F::Outp
     let pool = shared.pool().expect("a multi-thread runtime has a pool");
     let _driving = context::enter_driving();
     let _enter = context::enter(shared);
+    let _seeded = shared.seed_thread(0);
     pool.main_pending.fetch_add(1, Ordering::SeqCst);
     let main = Arc::new(MainWaker {
         woken: AtomicBool::new(true),
