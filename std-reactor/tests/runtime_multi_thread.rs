@@ -517,3 +517,36 @@ fn a_task_pool_admits_n_tasks_and_its_tasks_are_dropped_at_shutdown() {
         SpawnError::ShutDown
     );
 }
+
+#[test]
+fn a_task_handed_to_a_worker_that_then_blocks_runs_on_another() {
+    // tokio issue 4941: the woken task sits in the LIFO slot of a worker
+    // that blocks; here the watchdog lets the idle worker take it.
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .stall_threshold(None)
+        .build()
+        .unwrap();
+    let (b_done, blocker_done) = rt.block_on(async {
+        let (tx, rx) = pollen::channel::oneshot::channel::<()>();
+        let b = pollen::spawn(async move {
+            rx.await.unwrap();
+            Instant::now()
+        });
+        // Let `b` wait on its receiver first.
+        pollen::time::sleep(Duration::from_millis(20)).await;
+        let blocker = pollen::spawn(async move {
+            // The send wakes `b` into this worker's LIFO slot...
+            tx.send(()).unwrap();
+            // ...and then this worker is stuck for a while.
+            thread::sleep(Duration::from_millis(500));
+            Instant::now()
+        });
+        (b.await.unwrap(), blocker.await.unwrap())
+    });
+    assert!(
+        b_done + Duration::from_millis(300) < blocker_done,
+        "the woken task ran while its waker's worker was blocked"
+    );
+}

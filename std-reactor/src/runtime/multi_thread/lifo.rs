@@ -3,9 +3,9 @@
 //! When a task wakes another (a message hand-off), the woken task is
 //! likely to run soon and to find the message still in cache: the waking
 //! worker keeps it in this slot and runs it before its deque. Unlike
-//! tokio's, the slot is stealable: an idle worker that finds every deque
-//! empty takes a task waiting here, so a task never waits behind a long
-//! poll of the task that woke it (tokio issue 4941).
+//! tokio's, the slot is stealable: once the watchdog finds its owner stuck
+//! in one poll, an idle worker takes the task waiting here, so a task never
+//! waits long behind the task that woke it (tokio issue 4941).
 //!
 //! One atomic pointer. Only the owner ever writes a task into it; anyone
 //! (owner or thief) takes the task out with a swap to null. So a slot the

@@ -21,8 +21,11 @@
 //! reactor and the timers without blocking, if no other worker does.
 //!
 //! With nothing to run it *searches*: it steals half of another worker's
-//! deque (`steal_batch_and_pop`), or the task in another worker's LIFO
-//! slot, or a batch of the global queue. Then it *parks*: the first idle
+//! deque (`steal_batch_and_pop`), or a batch of the global queue, or the
+//! task in the LIFO slot of a worker the watchdog found stuck (a busy
+//! worker's LIFO task is left to it otherwise: it runs it next, with the
+//! message still in cache, and stealing it would bounce a chain of
+//! hand-offs between cores). Then it *parks*: the first idle
 //! worker parks in the poller (it is the one that wakes for I/O and
 //! timers), the others on a condition variable. See `idle.rs` for who
 //! searches and who is woken (no thundering herd, no lost wake-up) and
@@ -31,8 +34,9 @@
 //! A watchdog thread looks at the workers while any is busy: a worker whose
 //! poll counter has not moved for a while is stuck in one poll (a task that
 //! blocks, or computes without yielding). The watchdog then wakes a parked
-//! worker, which takes the tasks waiting behind the stuck one (its LIFO
-//! slot and deque) and the poller, so timers and I/O go on; after
+//! worker, which takes the tasks waiting behind the stuck one (its deque,
+//! and its LIFO slot, which the watchdog marks stealable) and the poller,
+//! so timers and I/O go on; after
 //! [`stall_threshold`](crate::runtime::Builder::stall_threshold) it reports
 //! the stall once on standard error. The workers pay nothing for this but
 //! a counter they keep anyway.
@@ -130,6 +134,10 @@ pub(crate) struct WorkerMetrics {
     /// The address of the task it is polling (or polled last), for the
     /// watchdog's report: an address only, never dereferenced.
     pub(crate) current: AtomicPtr<()>,
+    /// Set by the watchdog when the worker has been inside one poll for a
+    /// tick with tasks waiting behind it: thieves may then take even its
+    /// LIFO slot. Cleared by the worker when that poll returns.
+    pub(crate) stuck: AtomicBool,
 }
 
 impl WorkerMetrics {

@@ -4,11 +4,11 @@
 //! It runs on a thread of its own and looks at the workers every
 //! [`TICK`]. A worker that is not parked and whose poll counter has not
 //! moved since the last look is inside one poll (or one look at the
-//! reactor, which is short). After a tick stuck, the watchdog wakes a
-//! parked worker (through the ordinary notification, so only if no worker
-//! searches): it steals the tasks waiting behind the stuck one, LIFO slot
-//! included, and parks in the poller if no one else does, so timers and
-//! I/O go on. It does so again each tick while the stuck worker has tasks
+//! reactor, which is short). After a tick stuck, the watchdog marks it
+//! stuck (thieves may then take its LIFO slot too) and wakes a parked
+//! worker (through the ordinary notification, so only if no worker
+//! searches): it steals the tasks waiting behind the stuck one and parks
+//! in the poller if no one else does, so timers and I/O go on. It does so again each tick while the stuck worker has tasks
 //! queued. After the stall threshold it reports the stall once.
 //!
 //! When every worker is parked it sleeps until one wakes: an idle runtime
@@ -160,7 +160,12 @@ impl Watchdog {
             if stuck < TICK {
                 continue;
             }
-            if !seen.nudged || pool.local_queue_depth(worker) > 0 {
+            let waiting = pool.local_queue_depth(worker) > 0;
+            if waiting {
+                // Its LIFO task may be taken now.
+                metrics.stuck.store(true, SeqCst);
+            }
+            if !seen.nudged || waiting {
                 seen.nudged = true;
                 pool.notify_parked(shared);
             }

@@ -183,6 +183,9 @@ impl Worker {
             .current
             .store(task.as_ptr().as_ptr(), Ordering::Relaxed);
         task.run();
+        if metrics.stuck.load(Ordering::Relaxed) {
+            metrics.stuck.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Queues a task woken on this worker.
@@ -220,7 +223,15 @@ impl Worker {
             let remote = &self.pool.remotes[victim];
             let stolen =
                 queue::retrying(|| StealQueue::steal_batch_and_pop(&remote.stealer, &self.local))
-                    .or_else(|| remote.lifo.take());
+                    .or_else(|| {
+                        // A busy worker runs its LIFO task next; only a
+                        // stuck one gives it up (see the module docs).
+                        if remote.metrics.stuck.load(Ordering::Acquire) {
+                            remote.lifo.take()
+                        } else {
+                            None
+                        }
+                    });
             if let Some(task) = stolen {
                 WorkerMetrics::bump(&self.remote.metrics.steals, 1);
                 return Some(task);
