@@ -499,9 +499,16 @@ fn a_task_pool_admits_n_tasks_and_its_tasks_are_dropped_at_shutdown() {
         assert_eq!(refused.unwrap_err(), SpawnError::Busy);
         assert_eq!(pollen::runtime::Handle::current().dump().tasks().len(), 2);
 
-        // A finished task whose handle is gone frees its slot.
+        // A finished task whose handle is gone frees its slot: once its
+        // worker lets go of its last reference, just after the output is
+        // handed over.
         tx.send(()).unwrap();
         first.await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while POOL.busy() > 1 {
+            assert!(Instant::now() < deadline, "the slot was never freed");
+            pollen::task::yield_now().await;
+        }
         let third = POOL.try_spawn(Box::pin(async {})).unwrap();
         third.await.unwrap();
     });

@@ -8,35 +8,41 @@ use pollen::runtime::Builder;
 
 /// Tasks that each run `select!`s over always-ready futures, sleep and
 /// yield; returns the order of (task, round, winning branch) as it
-/// happened.
+/// happened. Everything is spawned from one task on the runtime: spawns
+/// from the `block_on` thread would arrive whenever the OS runs it.
 fn run(builder: &mut Builder) -> Vec<(u32, u32, u32)> {
     let rt = builder.enable_all().start_paused(true).build().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    rt.block_on(async {
-        let tasks: Vec<_> = (0..8u32)
-            .map(|task| {
-                let log = log.clone();
-                pollen::spawn(async move {
-                    for round in 0..12u32 {
-                        let branch = pollen::select! {
-                            a = ready(0u32) => a,
-                            b = ready(1u32) => b,
-                            c = ready(2u32) => c,
-                        };
-                        log.lock().unwrap().push((task, round, branch));
-                        if (task + round) % 3 == 0 {
-                            pollen::time::sleep(Duration::from_millis(u64::from(task) + 1)).await;
-                        } else {
-                            pollen::task::yield_now().await;
+    let root = {
+        let log = log.clone();
+        async move {
+            let tasks: Vec<_> = (0..8u32)
+                .map(|task| {
+                    let log = log.clone();
+                    pollen::spawn(async move {
+                        for round in 0..12u32 {
+                            let branch = pollen::select! {
+                                a = ready(0u32) => a,
+                                b = ready(1u32) => b,
+                                c = ready(2u32) => c,
+                            };
+                            log.lock().unwrap().push((task, round, branch));
+                            if (task + round) % 3 == 0 {
+                                pollen::time::sleep(Duration::from_millis(u64::from(task) + 1))
+                                    .await;
+                            } else {
+                                pollen::task::yield_now().await;
+                            }
                         }
-                    }
+                    })
                 })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
         }
-    });
+    };
+    rt.block_on(async { pollen::spawn(root).await.unwrap() });
     Arc::try_unwrap(log).unwrap().into_inner().unwrap()
 }
 

@@ -19,6 +19,13 @@ unsafe impl Sync for JoinError {}
 enum Repr {
     Cancelled,
     // Uninhabited without the `std` feature: nothing can be caught there.
+    // Boxed once more (a panic is rare; the extra allocation is only then)
+    // so that `JoinError` is one pointer: every task stores a
+    // `Result<Output, JoinError>` where its future was, and a thin error
+    // keeps that slot, and so the task, small.
+    #[cfg(feature = "std")]
+    Panic(alloc::boxed::Box<Payload>),
+    #[cfg(not(feature = "std"))]
     Panic(Payload),
 }
 
@@ -31,6 +38,14 @@ impl JoinError {
         }
     }
 
+    #[cfg(feature = "std")]
+    pub(crate) fn panic(payload: Payload) -> JoinError {
+        JoinError {
+            repr: Repr::Panic(alloc::boxed::Box::new(payload)),
+        }
+    }
+
+    #[cfg(not(feature = "std"))]
     pub(crate) fn panic(payload: Payload) -> JoinError {
         JoinError {
             repr: Repr::Panic(payload),
@@ -64,7 +79,7 @@ impl JoinError {
     #[cfg(feature = "std")]
     pub fn try_into_panic(self) -> Result<Payload, JoinError> {
         match self.repr {
-            Repr::Panic(payload) => Ok(payload),
+            Repr::Panic(payload) => Ok(*payload),
             Repr::Cancelled => Err(self),
         }
     }

@@ -53,39 +53,44 @@ pub(crate) unsafe trait Storage<F: Future> {
     unsafe fn dealloc(cell: NonNull<Cell<F>>);
 }
 
-/// What the cell holds besides the header, in the order of its life.
+/// What the cell holds besides the header, in the order of its life: the
+/// future, then its output until someone takes or drops it (`None` after).
+///
+/// Two variants, not three (a separate "consumed" one): an enum whose only
+/// other variant fits beside its future's niche (a reference in a wrapper,
+/// say) keeps its tag in that niche, one word less per task.
 pub(crate) enum Stage<F: Future> {
     Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+    Finished(Option<Result<F::Output, JoinError>>),
 }
 
 // === impl Stage ===
 
 impl<F: Future> Stage<F> {
-    /// Drops what the stage holds where it lies and leaves it `Consumed`,
-    /// also when a destructor panics.
+    /// Drops what the stage holds where it lies and leaves it
+    /// `Finished(None)`, also when a destructor panics.
     ///
     /// In place, never moved out first: the future is pinned, and a future
     /// holding an intrusive node (an armed `Sleep`, a lock waiter) unlinks
     /// it at its own address when dropped. Moving it first would unlink a
     /// copy and leave the list pointing at freed memory.
     fn drop_in_place(&mut self) {
-        /// Writes `Consumed` over the dropped value, on return or unwind.
-        struct Consumed<F: Future>(*mut Stage<F>);
+        /// Writes `Finished(None)` over the dropped value, on return or
+        /// unwind.
+        struct Emptied<F: Future>(*mut Stage<F>);
 
-        impl<F: Future> Drop for Consumed<F> {
+        impl<F: Future> Drop for Emptied<F> {
             fn drop(&mut self) {
                 // SAFETY: the old value has been dropped (or its drop
                 // unwound, having dropped what it could): overwriting it
                 // without dropping it again is the only valid step, and the
                 // pointer is the `&mut` below, still exclusive.
-                unsafe { core::ptr::write(self.0, Stage::Consumed) };
+                unsafe { core::ptr::write(self.0, Stage::Finished(None)) };
             }
         }
 
         let this: *mut Stage<F> = self;
-        let _consumed = Consumed(this);
+        let _emptied = Emptied(this);
         // SAFETY: `this` comes from `&mut self`, so it is valid and ours;
         // the guard overwrites the dropped value before anyone can see it.
         unsafe { core::ptr::drop_in_place(this) };
@@ -215,14 +220,14 @@ impl<F: Future> Cell<F> {
             match polled {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(output)) => {
-                    *stage = Stage::Finished(Ok(output));
+                    *stage = Stage::Finished(Some(Ok(output)));
                     Poll::Ready(())
                 }
                 Err(payload) => {
                     // A panic in `poll` or in the future's `Drop`: the future
                     // (if still there) is dropped, and a panic there ignored.
                     let _ = catch(|| stage.drop_in_place());
-                    *stage = Stage::Finished(Err(JoinError::panic(payload)));
+                    *stage = Stage::Finished(Some(Err(JoinError::panic(payload))));
                     Poll::Ready(())
                 }
             }
@@ -242,7 +247,7 @@ impl<F: Future> Cell<F> {
                 Ok(()) => JoinError::cancelled(),
                 Err(payload) => JoinError::panic(payload),
             };
-            *stage = Stage::Finished(Err(error));
+            *stage = Stage::Finished(Some(Err(error)));
         });
     }
 
@@ -445,9 +450,9 @@ unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: 
     if unsafe { can_read_output(cell, waker) } {
         let stage = cell.stage.with_mut(|stage| {
             // SAFETY: `COMPLETE` with `JOIN_INTEREST` held: the stage is ours.
-            mem::replace(unsafe { &mut *stage }, Stage::Consumed)
+            mem::replace(unsafe { &mut *stage }, Stage::Finished(None))
         });
-        let Stage::Finished(output) = stage else {
+        let Stage::Finished(Some(output)) = stage else {
             panic!("`JoinHandle` polled after it returned `Poll::Ready`");
         };
         let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();

@@ -148,11 +148,13 @@ impl Builder {
     /// virtual time ([`start_paused`](Self::start_paused)), tasks run in
     /// the same order on every run with the same seed.
     ///
-    /// What it cannot fix: with several workers the operating system
-    /// decides when each thread runs, so which worker reaches a task
-    /// first still varies; so do the timing of real I/O and of
-    /// `spawn_blocking` closures, and anything the program itself draws
-    /// at random.
+    /// What it cannot fix: the operating system decides when each thread
+    /// runs. With several workers, which worker reaches a task first
+    /// varies; tasks spawned or woken from outside the runtime's threads
+    /// (the `block_on` thread, other threads, `spawn_blocking` closures)
+    /// arrive whenever those threads run, so spawn a test's tasks from one
+    /// task on the runtime; real I/O keeps its own timing; and anything the
+    /// program itself draws at random is its own to seed.
     pub fn rng_seed(&mut self, seed: u64) -> &mut Builder {
         self.seed = Some(seed);
         self
