@@ -38,33 +38,25 @@ mod imp {
         static BUDGET: Cell<Option<u8>> = const { Cell::new(None) };
     }
 
-    pub(super) fn replace(budget: Option<u8>) -> Option<u8> {
-        BUDGET.with(|b| b.replace(budget))
-    }
-
-    pub(super) fn get() -> Option<u8> {
-        BUDGET.with(Cell::get)
-    }
-
-    pub(super) fn set(budget: Option<u8>) {
-        BUDGET.with(|b| b.set(budget));
+    /// Runs `f` on this thread's budget: one thread-local lookup, however
+    /// many reads and writes `f` makes.
+    #[inline(always)]
+    pub(super) fn with<R>(f: impl FnOnce(&Cell<Option<u8>>) -> R) -> R {
+        BUDGET.with(f)
     }
 }
 
 #[cfg(not(all(feature = "std", not(loom))))]
 mod imp {
     //! No thread-locals (or a loom model, whose threads share the OS
-    //! thread's): no budget.
+    //! thread's): no budget. Every call sees a fresh `None`.
 
-    pub(super) fn replace(_: Option<u8>) -> Option<u8> {
-        None
+    use core::cell::Cell;
+
+    #[inline(always)]
+    pub(super) fn with<R>(f: impl FnOnce(&Cell<Option<u8>>) -> R) -> R {
+        f(&Cell::new(None))
     }
-
-    pub(super) fn get() -> Option<u8> {
-        None
-    }
-
-    pub(super) fn set(_: Option<u8>) {}
 }
 
 /// Runs `f` (one task poll) with a fresh budget; the thread's previous
@@ -75,10 +67,11 @@ pub(crate) fn budgeted<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         #[inline]
         fn drop(&mut self) {
-            imp::set(self.0);
+            let previous = self.0;
+            imp::with(|b| b.set(previous));
         }
     }
-    let _restore = Restore(imp::replace(budget));
+    let _restore = Restore(imp::with(|b| b.replace(budget)));
     f()
 }
 
@@ -103,9 +96,11 @@ impl Drop for RestoreOnPending {
         // Give the unit back, if one was taken and a budget still applies
         // (operations in between may have spent more: only ours returns).
         if self.0 {
-            if let Some(left) = imp::get() {
-                imp::set(Some(left.saturating_add(1)));
-            }
+            imp::with(|b| {
+                if let Some(left) = b.get() {
+                    b.set(Some(left.saturating_add(1)));
+                }
+            });
         }
     }
 }
@@ -118,15 +113,19 @@ impl Drop for RestoreOnPending {
 /// drop the guard and the unit is given back.
 #[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    match imp::get() {
-        None => Poll::Ready(RestoreOnPending(false)),
-        Some(0) => {
+    let spent = imp::with(|b| match b.get() {
+        None => Some(false),
+        Some(0) => None,
+        Some(left) => {
+            b.set(Some(left - 1));
+            Some(true)
+        }
+    });
+    match spent {
+        Some(spent) => Poll::Ready(RestoreOnPending(spent)),
+        None => {
             cx.waker().wake_by_ref();
             Poll::Pending
-        }
-        Some(left) => {
-            imp::set(Some(left - 1));
-            Poll::Ready(RestoreOnPending(true))
         }
     }
 }
@@ -139,7 +138,7 @@ pub(crate) async fn proceed() -> RestoreOnPending {
 /// Whether the current task poll has budget left (always `true` outside a
 /// task, or without the `std` feature).
 pub fn has_budget_remaining() -> bool {
-    imp::get() != Some(0)
+    imp::with(|b| b.get()) != Some(0)
 }
 
 /// Spends one unit of budget, yielding first if it is spent: for a loop
