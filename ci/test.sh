@@ -37,7 +37,9 @@ cargo build -p pollen-core --no-default-features --target thumbv7em-none-eabihf
 step "example: no_heap"
 cargo run -q -p pollen-core --example no_heap
 
-step "pollen-echo self-test (the README's run command, checked end to end)"
+# The README's run command, pollen-chat, is checked end to end by its own
+# integration tests above (the real binary: banner, two clients, Ctrl-C).
+step "pollen-echo self-test"
 cargo run -q -p pollen-echo -- test
 
 step "firmware on a Cortex-M3 under QEMU (apps/firmware)"
