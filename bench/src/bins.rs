@@ -1,5 +1,5 @@
-//! The bench's helper binaries (the echo servers, the mt suite's memory
-//! probe): where they are, and building them with cargo.
+//! The bench's helper binaries (the echo and chat servers, the mt suite's
+//! memory probe): where they are, and building them with cargo.
 //!
 //! `cargo run -p pollen-bench` builds only the bench itself, so a suite that
 //! runs another binary builds it first, in the bench's own profile and

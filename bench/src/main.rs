@@ -5,7 +5,7 @@
 //!
 //! # What is measured
 //!
-//! Five suites, each printed as its own table:
+//! Six suites, each printed as its own table:
 //!
 //! - **tasks** ([`tasks`]): spawning and running 100 000 tiny tasks on
 //!   pollen-core's [`Executor`](pollen_core::executor::Executor), detached
@@ -46,6 +46,18 @@
 //!   held open. Its own table layout and footer; see its docs. The
 //!   bench builds the server binaries itself (`pollen-echo` is skipped,
 //!   with a line saying so, if it cannot be built). About two minutes.
+//! - **chat** ([`chat`]): the chat server's load test on a chat server of
+//!   one broker design on pollen (the app, `pollen-chat`) and on tokio's
+//!   multi-thread runtime (`chat-tokio`), each in its own process with 2
+//!   worker threads: 500 clients connect, then each sends 20 messages and
+//!   reads every other client's, from one load generator in the bench
+//!   process; total time (first message sent to the last delivered) and
+//!   messages delivered per second, with pollen's time over tokio's and
+//!   the target (at most 1.00). A fresh server process per round;
+//!   `--chat-window W` paces the clients so that no server's inbox of W
+//!   lines per client can overflow (see its docs). The bench builds both
+//!   servers (`pollen-chat` is skipped, with a line saying so, if it
+//!   cannot be built). About 15 seconds.
 //!
 //! Every workload checks its own result after every run (every task ran,
 //! every timer fired once and not early, or was armed and cancelled, every
@@ -91,11 +103,13 @@
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
 //! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
-//! `channels`, `mt`, `echo`, or a comma-separated list) runs only those
+//! `channels`, `mt`, `echo`, `chat`, or a comma-separated list) runs only those
 //! suites, e.g. `cargo run -p pollen-bench --release -- --suite mt`. The
 //! echo suite always runs the mio loop, its reference, whatever `--only`
-//! says (`--only pollen` runs both pollen servers there); `--no-build` makes
-//! it (and the mt suite's memory probe) use the binaries as they are.
+//! says (`--only pollen` runs both pollen servers there); the chat suite
+//! runs the servers of pollen and tokio that `--only` names (`--only
+//! tokio` runs chat-tokio alone); `--no-build` makes the echo and chat
+//! suites (and the mt suite's memory probe) use the binaries as they are.
 //! `bench/profile/` holds scripts that count the minimal echo servers'
 //! instructions and system calls per request (callgrind, perf); see its
 //! README.
@@ -104,9 +118,11 @@
 
 mod bins;
 mod channels;
+mod chat;
 mod echo;
 mod harness;
 mod mt;
+mod process;
 mod tasks;
 mod timers;
 
@@ -114,6 +130,7 @@ use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
 use crate::channels::ChannelReport;
+use crate::chat::ChatReport;
 use crate::echo::{EchoReport, Server};
 use crate::harness::{Evict, Flavour, Stats, WorkloadResult};
 use crate::mt::MtReport;
@@ -123,7 +140,8 @@ use crate::timers::{Lateness, LatenessReport, TimerReport};
 /// (`LocalExecutor`): tiny tasks as ns per task, timers as time per batch,
 /// lateness and ns per arm+cancel, channels as ns per message, oneshot and
 /// round trip; tokio's multi-thread benchmarks on the three runtimes'
-/// multi-thread forms, and memory per parked task; with ratios.
+/// multi-thread forms, and memory per parked task; echo and chat servers
+/// under load; with ratios.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -199,14 +217,36 @@ struct Args {
     /// skips the table).
     #[arg(long, default_value_t = 10_000)]
     echo_idle: u64,
+    /// Clients of the chat suite's load test (at least 2).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(2..))]
+    chat_clients: u64,
+    /// Messages each client of the chat suite sends.
+    #[arg(long, default_value_t = 20)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    chat_messages: u64,
+    /// Timed rounds of the chat suite (each server in a fresh process per
+    /// round; the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    chat_runs: u64,
+    /// Window of the chat suite's load test: send at most this many
+    /// messages ahead of what the slowest client has read (0: no window,
+    /// every client sends all its messages at once, the issue's test).
+    /// A window of at most a server's inbox per client keeps every inbox
+    /// from overflowing.
+    #[arg(long, default_value_t = 0)]
+    chat_window: u64,
+    /// Lines of each chat server's inbox per client, passed to both
+    /// servers as `--inbox N` (default: the servers' own, 64).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    chat_inbox: Option<u64>,
     /// Pin the echo suite's load generator and servers: `split` puts the
     /// load generator's threads on the first CPU and the server on the
     /// second, `shared` puts them all on the first (no cross-core
     /// wake-ups: the runtimes' own cost per request stands out).
     #[arg(long, value_enum, default_value = "none")]
     echo_pin: echo::Pin,
-    /// Do not build the echo servers and the mt suite's memory probe; use
-    /// the binaries as they are.
+    /// Do not build the echo and chat servers and the mt suite's memory
+    /// probe; use the binaries as they are.
     #[arg(long, hide = true)]
     no_build: bool,
     /// Print the results as JSON instead of tables.
@@ -245,6 +285,7 @@ enum Suite {
     Channels,
     Mt,
     Echo,
+    Chat,
 }
 
 /// Everything one run prints. The task suite's fields are at the top level
@@ -273,6 +314,8 @@ struct Report {
     mt: Option<MtReport>,
     /// The echo servers (`null` if the suite was skipped).
     echo: Option<EchoReport>,
+    /// The chat servers (`null` if the suite was skipped).
+    chat: Option<ChatReport>,
 }
 
 /// The header size pollen aims for on 64-bit targets.
@@ -355,6 +398,17 @@ fn main() {
         };
         echo::run(&servers, &config)
     });
+    let chat = runs_suite(Suite::Chat).then(|| {
+        let config = chat::Config {
+            clients: to_usize(args.chat_clients, "chat-clients"),
+            messages: to_usize(args.chat_messages, "chat-messages"),
+            runs: args.chat_runs,
+            window: (args.chat_window > 0).then(|| to_usize(args.chat_window, "chat-window")),
+            inbox: args.chat_inbox.map(|n| to_usize(n, "chat-inbox")),
+            no_build: args.no_build,
+        };
+        chat::run(&runtimes, config)
+    });
 
     let report = Report {
         tasks: args.tasks,
@@ -369,6 +423,7 @@ fn main() {
         channels,
         mt,
         echo,
+        chat,
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("serialising the report");
@@ -405,6 +460,10 @@ fn print_tables(report: &Report) {
     if let Some(echo) = &report.echo {
         next_table();
         print_echo_tables(echo);
+    }
+    if let Some(chat) = &report.chat {
+        next_table();
+        print_chat_table(chat);
     }
 }
 
@@ -667,6 +726,87 @@ fn print_echo_tables(report: &EchoReport) {
             "note: server and clients take turns on one CPU, so srv CPU near 0.50 is full \
              load; req/s is what one CPU does for both."
         ),
+    }
+}
+
+fn print_chat_table(report: &ChatReport) {
+    println!(
+        "pollen chat bench: {} clients x {} messages, each delivered to the {} others \
+         ({} deliveries per run); each server in its own process with {} worker threads, \
+         a fresh process per round, inbox {} per client; load generator: one thread in \
+         the bench process, {}; {} runs, median (min)",
+        report.clients,
+        report.messages,
+        report.clients - 1,
+        report.deliveries,
+        report.workers,
+        report
+            .inbox
+            .map_or_else(|| "the default".to_owned(), |n| format!("{n} lines")),
+        report.window.map_or_else(
+            || "every client sending all its messages at once".to_owned(),
+            |w| format!("at most {w} messages ahead of the slowest reader")
+        ),
+        report.runs,
+    );
+    for skipped in &report.skipped {
+        println!("{}: {}", skipped.server, skipped.why);
+    }
+    const WIDTHS: [usize; 5] = [13, 20, 14, 18, 18];
+    print_cells(
+        &WIDTHS,
+        &[
+            "server",
+            "time ms",
+            "messages/s",
+            "server CPU ms",
+            "load CPU ms",
+        ]
+        .map(str::to_owned),
+    );
+    for row in &report.rows {
+        print_cells(
+            &WIDTHS,
+            &[
+                row.server.to_owned(),
+                format!("{:.0} ({:.0})", row.time_ms.median, row.time_ms.min),
+                format!("{:.0}", row.messages_per_sec),
+                format!(
+                    "{:.0} ({:.0})",
+                    row.server_cpu_ms.median, row.server_cpu_ms.min
+                ),
+                format!("{:.0} ({:.0})", row.load_cpu_ms.median, row.load_cpu_ms.min),
+            ],
+        );
+    }
+    let t = &report.targets;
+    match t.pollen_over_tokio {
+        Some(ratio) => println!(
+            "target: pollen-chat time / tokio-mt = {ratio:.2} (target <= {:.2}){}",
+            t.time_ratio,
+            if ratio <= t.time_ratio {
+                ""
+            } else {
+                "  MISSED"
+            },
+        ),
+        None => println!(
+            "target: pollen-chat time / tokio-mt = - (target <= {:.2}; needs both)",
+            t.time_ratio
+        ),
+    }
+    println!(
+        "note: messages/s is the deliveries over the median time; the load generator \
+         (one thread) shares the machine's cores with the server, so the time is the \
+         pair's: load CPU close to the time means the load generator was the limit."
+    );
+    if report.window.is_none() && !report.skipped.is_empty() {
+        println!(
+            "note: with every client sending at once, a client's inbox (64 lines by \
+             default) overflows unless its task keeps up with the broker, and the server \
+             disconnects it; `--chat-window 48` keeps every inbox under 49 lines, \
+             `--chat-inbox N` makes the inboxes bigger."
+        );
     }
 }
 

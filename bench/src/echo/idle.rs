@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::load;
-use super::server::{Memory, Server, ServerProcess};
+use super::server::{Memory, Server};
 
 /// How long the server gets to handle a close, or the last accepts, before
 /// its memory is read.
@@ -46,7 +46,7 @@ pub struct IdleSample {
 /// Measures `server` holding `connections` idle connections, in a fresh
 /// process.
 pub fn measure(server: Server, connections: usize) -> Result<IdleSample, String> {
-    let mut process = ServerProcess::start(server, None)?;
+    let mut process = server.start(None)?;
     drop(load::connect(process.addr).map_err(|e| process.failure(&format!("connect: {e}")))?);
     thread::sleep(SETTLE);
     let baseline = process.memory()?;

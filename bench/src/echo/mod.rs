@@ -353,7 +353,7 @@ fn throughput(servers: &[Server], config: &Config, skipped: &mut Vec<Skipped>) -
     let mut started = Vec::new();
     let mut processes = Vec::new();
     for &server in servers {
-        match server::ServerProcess::start(server, server_cpu) {
+        match server.start(server_cpu) {
             Ok(process) => {
                 started.push(server.name());
                 processes.push(Some(process));
@@ -388,7 +388,7 @@ fn throughput(servers: &[Server], config: &Config, skipped: &mut Vec<Skipped>) -
                     "echo: round {}/{}, {connections} connections, {}",
                     round + 1,
                     config.runs,
-                    process.server.name()
+                    process.name()
                 );
                 let sample = process
                     .check_alive()
@@ -401,7 +401,7 @@ fn throughput(servers: &[Server], config: &Config, skipped: &mut Vec<Skipped>) -
                         let why = process.failure(&why);
                         eprintln!("echo: {why}");
                         skipped.push(Skipped {
-                            server: process.server.name(),
+                            server: process.name(),
                             why,
                         });
                         processes[i] = None;
