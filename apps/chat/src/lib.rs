@@ -180,6 +180,8 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Lines are small and a reply should not wait for more.
+                let _ = stream.set_nodelay(true);
                 let Ok(permit) = limit.clone().try_acquire_owned() else {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
                     pollen::spawn(refuse(stream));
@@ -557,7 +559,13 @@ impl Client {
             }
         };
         let greeting = format!("* welcome to pollen-chat, you are {nick}\n{COMMANDS}\n");
-        let end = if write_or_kick(&mut stream, greeting.as_bytes(), &kick).await {
+        let end = if write_or_kick(
+            &mut stream,
+            greeting.as_bytes(),
+            std::pin::pin!(kick.cancelled()),
+        )
+        .await
+        {
             self.session(&mut stream, &mut inbox, &kick).await
         } else {
             End::Kicked
@@ -587,52 +595,125 @@ impl Client {
     }
 
     /// Reads lines and writes the inbox until the client is done.
+    ///
+    /// Events for the broker wait in `outgoing` until the broker's channel
+    /// has room, inside the same `select!`: a client whose events wait
+    /// keeps writing its inbox meanwhile (otherwise a busy broker would
+    /// fill the inboxes of the very clients waiting on it). Reading stops
+    /// while `outgoing` is full, so a client that talks faster than the
+    /// broker listens is slowed, not buffered without bound.
     async fn session(
         &self,
         stream: &mut TcpStream,
         inbox: &mut mpsc::Receiver<'static, Out>,
         kick: &CancellationToken,
     ) -> End {
+        /// Events parsed and not yet taken by the broker, at most.
+        const MAX_OUTGOING: usize = 64;
+        /// Inbox lines gathered into one write, at most (bytes).
+        const MAX_WRITE: usize = 64 * 1024;
+
         let mut lines = LineReader::new(self.config.max_line);
+        let mut outgoing: VecDeque<Event> = VecDeque::new();
         // After `/quit`, input is ignored until the goodbye arrives.
         let mut quitting = false;
         let mut chunk = vec![0u8; 4096];
-        let mut deadline = now() + self.config.idle_timeout;
+        let mut batch: Vec<u8> = Vec::new();
+        // One idle timer and one kick waiter for the whole session, not one
+        // per turn of the loop (each would take the timer's or the token's
+        // lock twice). The timer is lazy: a read only notes the time, and
+        // when the timer fires it is moved on if the client spoke since.
+        let mut last_heard = now();
+        let idle = sleep_until(last_heard + self.config.idle_timeout);
+        let mut idle = std::pin::pin!(idle);
+        let mut kicked = std::pin::pin!(kick.cancelled());
         loop {
-            enum Step {
+            enum Step<'p> {
                 Read(io::Result<usize>),
                 Out(Option<Out>),
+                Room(Result<mpsc::Permit<'p, Event>, mpsc::SendError<()>>),
                 Idle,
                 Kicked,
             }
+            let reading = !quitting && outgoing.len() < MAX_OUTGOING;
+            let read = async {
+                if reading {
+                    stream.read(&mut chunk).await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            let sending = !outgoing.is_empty();
+            let room = async {
+                if sending {
+                    self.events.reserve().await
+                } else {
+                    std::future::pending().await
+                }
+            };
             let step = pollen::select! {
-                read = stream.read(&mut chunk) => Step::Read(read),
+                read = read => Step::Read(read),
                 out = inbox.recv() => Step::Out(out),
-                () = sleep_until(deadline) => Step::Idle,
-                () = kick.cancelled() => Step::Kicked,
+                room = room => Step::Room(room),
+                () = idle.as_mut() => Step::Idle,
+                () = kicked.as_mut() => Step::Kicked,
             };
             match step {
                 Step::Read(Ok(0) | Err(_)) => return End::Gone,
                 Step::Read(Ok(n)) => {
-                    deadline = now() + self.config.idle_timeout;
+                    last_heard = now();
                     for input in lines.feed(&chunk[..n]) {
                         if quitting {
                             break;
                         }
-                        match self.handle(input).await {
-                            Ok(going_on) => quitting = !going_on,
-                            Err(end) => return end,
+                        if let Some(event) = self.event_for(input) {
+                            quitting = matches!(event, Event::Quit { .. });
+                            outgoing.push_back(event);
                         }
                     }
                 }
-                Step::Out(Some(Out::Line(line))) => {
-                    if !write_or_kick(stream, line.as_bytes(), kick).await {
-                        return End::Kicked;
+                Step::Room(Ok(permit)) => {
+                    if let Some(event) = outgoing.pop_front() {
+                        permit.send(event);
                     }
                 }
-                Step::Out(Some(Out::Bye(line))) => {
-                    let _ = write_or_kick(stream, line.as_bytes(), kick).await;
-                    return End::Shutdown;
+                // The broker has stopped: shutdown.
+                Step::Room(Err(_)) => return End::Shutdown,
+                Step::Out(Some(out)) => {
+                    // This line and whatever else is queued, in one write.
+                    batch.clear();
+                    let mut next = Some(out);
+                    let mut bye = false;
+                    let mut yielded = false;
+                    while let Some(out) = next.take() {
+                        let line = match out {
+                            Out::Line(line) => line,
+                            Out::Bye(line) => {
+                                bye = true;
+                                line
+                            }
+                        };
+                        batch.extend_from_slice(line.as_bytes());
+                        if !bye && batch.len() < MAX_WRITE {
+                            next = inbox.try_recv().ok();
+                            if next.is_none() && !yielded {
+                                // Under load more lines are on their way:
+                                // let the broker run once, and write them
+                                // all with one system call. Idle, this
+                                // costs one trip through the run queue.
+                                yielded = true;
+                                pollen::task::yield_now().await;
+                                next = inbox.try_recv().ok();
+                            }
+                        }
+                    }
+                    let written = write_or_kick(stream, &batch, kicked.as_mut()).await;
+                    if bye {
+                        return End::Shutdown;
+                    }
+                    if !written {
+                        return End::Kicked;
+                    }
                 }
                 // The broker dropped us: shutdown, or a kick racing us.
                 Step::Out(None) => {
@@ -642,63 +723,65 @@ impl Client {
                         End::Shutdown
                     };
                 }
-                Step::Idle => return End::Idle,
+                Step::Idle => {
+                    let due = last_heard + self.config.idle_timeout;
+                    if now() < due {
+                        idle.as_mut().reset(due);
+                    } else {
+                        return End::Idle;
+                    }
+                }
                 Step::Kicked => return End::Kicked,
             }
         }
     }
 
-    /// Acts on one line of input: tells the broker. `Ok(false)`: the client
-    /// quit (the broker's goodbye follows through the inbox).
-    async fn handle(&self, input: Input) -> Result<bool, End> {
-        let notice = |line: String| Event::Notice { id: self.id, line };
-        let event = match input {
+    /// What one line of input asks the broker for (nothing for an empty
+    /// line).
+    fn event_for(&self, input: Input) -> Option<Event> {
+        let id = self.id;
+        let notice = |line: String| Event::Notice { id, line };
+        Some(match input {
             Input::TooLong => notice(format!(
                 "! line too long (max {} bytes), discarded\n",
                 self.config.max_line
             )),
             Input::Line(line) => match parse(&line) {
-                Command::Empty => return Ok(true),
+                Command::Empty => return None,
                 Command::Say(text) => Event::Message {
-                    id: self.id,
+                    id,
                     text: text.to_owned(),
                 },
                 Command::Me(action) => Event::Me {
-                    id: self.id,
+                    id,
                     action: action.to_owned(),
                 },
                 Command::Nick(name) => Event::Nick {
-                    id: self.id,
+                    id,
                     name: name.to_owned(),
                 },
-                Command::Who => Event::Who { id: self.id },
-                Command::Quit => {
-                    return match self.events.send(Event::Quit { id: self.id }).await {
-                        Ok(()) => Ok(false),
-                        Err(_) => Err(End::Shutdown),
-                    };
-                }
+                Command::Who => Event::Who { id },
+                Command::Quit => Event::Quit { id },
                 Command::Unknown(what) => notice(format!(
                     "! unknown command {what} (try /nick NAME, /who, /me ACTION, /quit)\n"
                 )),
                 Command::Usage(usage) => notice(format!("! usage: {usage}\n")),
             },
-        };
-        // Waits if the broker is busy: a talkative client slows itself.
-        match self.events.send(event).await {
-            Ok(()) => Ok(true),
-            Err(_) => Err(End::Shutdown),
-        }
+        })
     }
 }
 
-/// Writes `bytes`, unless the client is kicked meanwhile (it does not
-/// read, so the write might never end) or the write fails. Returns
-/// whether it was written.
-async fn write_or_kick(stream: &mut TcpStream, bytes: &[u8], kick: &CancellationToken) -> bool {
+/// Writes `bytes`, unless the client is kicked meanwhile (`kicked`
+/// completes: it does not read, so the write might never end) or the
+/// write fails. Returns whether it was written.
+async fn write_or_kick(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    kicked: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> bool {
     pollen::select! {
         written = stream.write_all(bytes) => written.is_ok(),
-        () = kick.cancelled() => false,
+        () = kicked => false,
     }
 }
 

@@ -18,12 +18,15 @@
 //!   receives every join, leave, message and command over one bounded
 //!   `mpsc` channel of [`EVENTS`] (1 024) events. No shared map, no mutex.
 //!
-//! The broker never waits for a client: it `try_send`s each line, and a
-//! client whose inbox is full is disconnected (the broker drops its inbox
+//! The broker never waits for a client: it `try_send`s each line; when a
+//! client's inbox is full the line waits in a backlog the broker keeps for
+//! that client (moved on after every event, and every 5 ms while any
+//! backlog is non-empty), and a client whose backlog outgrows
+//! [`BACKLOG`] (1 024) lines is disconnected (the broker drops its inbox
 //! sender: its task writes what the inbox still holds, then tries to write
 //! `! disconnected: too slow`, and closes the connection) and the others
-//! are told it left. Each line goes out as one `Arc<str>` shared by every
-//! inbox.
+//! are told it left: `pollen-chat`'s policy. Each line goes out as one
+//! `Arc<str>` shared by every inbox.
 //!
 //! # Protocol
 //!
@@ -57,6 +60,11 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 /// Lines a client's inbox holds by default; the broker disconnects a
 /// client whose inbox is full.
 const INBOX: u32 = 64;
+/// Lines the broker holds for a client whose inbox is full before it
+/// disconnects the client (`--backlog`).
+const BACKLOG: u32 = 1024;
+/// How often the broker moves backlogs on while any is non-empty.
+const BACKLOG_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 /// Events the broker's channel holds; a client's task waits for room.
 const EVENTS: usize = 1024;
 /// The longest line a client may send, without its `\n`.
@@ -82,6 +90,10 @@ struct Args {
     /// disconnected.
     #[arg(long, default_value_t = INBOX, value_parser = clap::value_parser!(u32).range(1..))]
     inbox: u32,
+    /// Lines held for a client whose inbox is full before it is
+    /// disconnected.
+    #[arg(long, default_value_t = BACKLOG, value_parser = clap::value_parser!(u32).range(1..))]
+    backlog: u32,
 }
 
 /// What a client's task tells the broker.
@@ -109,6 +121,8 @@ enum Event {
 struct Client {
     nick: String,
     inbox: mpsc::Sender<Arc<str>>,
+    /// Lines for a full inbox, oldest first.
+    backlog: std::collections::VecDeque<Arc<str>>,
 }
 
 /// Why a client's connection ends.
@@ -128,13 +142,13 @@ fn main() -> io::Result<()> {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(usize::from(args.threads))
-        .enable_io()
+        .enable_all()
         .build()?;
     rt.block_on(async {
         let listener = TcpListener::bind(args.addr).await?;
         announce(listener.local_addr()?);
         let (events, events_rx) = mpsc::channel(EVENTS);
-        drop(tokio::spawn(broker(events_rx)));
+        drop(tokio::spawn(broker(events_rx, args.backlog as usize)));
         // The accept loop runs on a worker too, not on this thread.
         let inbox = usize::try_from(args.inbox).expect("a u32 fits in usize");
         tokio::spawn(accept(listener, events, inbox))
@@ -334,83 +348,167 @@ fn command(id: u64, line: &[u8]) -> Command {
 }
 
 /// The broker: owns the client map and handles every event in turn.
-async fn broker(mut events: mpsc::Receiver<Event>) {
-    let mut clients: HashMap<u64, Client> = HashMap::new();
-    while let Some(event) = events.recv().await {
+async fn broker(mut events: mpsc::Receiver<Event>, backlog: usize) {
+    let mut room = Room {
+        clients: HashMap::new(),
+        backlogged: Vec::new(),
+        backlog,
+    };
+    loop {
+        let event = if room.backlogged.is_empty() {
+            events.recv().await
+        } else {
+            tokio::select! {
+                event = events.recv() => event,
+                () = tokio::time::sleep(BACKLOG_TICK) => {
+                    room.flush();
+                    continue;
+                }
+            }
+        };
+        let Some(event) = event else { break };
+        room.handle(event);
+        room.flush();
+    }
+}
+
+/// The broker's state.
+struct Room {
+    clients: HashMap<u64, Client>,
+    /// Clients whose backlog is non-empty.
+    backlogged: Vec<u64>,
+    backlog: usize,
+}
+
+impl Room {
+    fn handle(&mut self, event: Event) {
         match event {
             Event::Join { id, inbox } => {
                 let nick = format!("user-{id}");
-                broadcast(&mut clients, id, format!("* {nick} joined\n"));
-                clients.insert(id, Client { nick, inbox });
+                self.broadcast(id, format!("* {nick} joined\n"));
+                self.clients.insert(
+                    id,
+                    Client {
+                        nick,
+                        inbox,
+                        backlog: std::collections::VecDeque::new(),
+                    },
+                );
             }
             Event::Leave { id } => {
                 // Not there if the broker disconnected it (and said so).
-                if let Some(client) = clients.remove(&id) {
-                    broadcast(&mut clients, id, format!("* {} left\n", client.nick));
+                if let Some(client) = self.clients.remove(&id) {
+                    self.broadcast(id, format!("* {} left\n", client.nick));
                 }
             }
             Event::Message { id, text } => {
-                if let Some(client) = clients.get(&id) {
+                if let Some(client) = self.clients.get(&id) {
                     let line = format!("<{}> {text}\n", client.nick);
-                    broadcast(&mut clients, id, line);
+                    self.broadcast(id, line);
                 }
             }
             Event::Me { id, action } => {
-                if let Some(client) = clients.get(&id) {
+                if let Some(client) = self.clients.get(&id) {
                     let line = format!("* {} {action}\n", client.nick);
-                    broadcast(&mut clients, id, line);
+                    self.broadcast(id, line);
                 }
             }
             Event::Nick { id, nick } => {
-                if clients.values().any(|client| client.nick == nick) {
-                    tell(&mut clients, id, format!("! {nick} is taken\n"));
-                } else if let Some(client) = clients.get_mut(&id) {
+                if self.clients.values().any(|client| client.nick == nick) {
+                    self.tell(id, format!("! {nick} is taken\n"));
+                } else if let Some(client) = self.clients.get_mut(&id) {
                     let old = std::mem::replace(&mut client.nick, nick.clone());
-                    tell(&mut clients, id, format!("* you are now {nick}\n"));
-                    broadcast(&mut clients, id, format!("* {old} is now {nick}\n"));
+                    self.tell(id, format!("* you are now {nick}\n"));
+                    self.broadcast(id, format!("* {old} is now {nick}\n"));
                 }
             }
             Event::Who { id } => {
-                let mut nicks: Vec<&str> = clients.values().map(|c| c.nick.as_str()).collect();
+                let mut nicks: Vec<&str> = self.clients.values().map(|c| c.nick.as_str()).collect();
                 nicks.sort_unstable();
                 let line = format!("* online ({}): {}\n", nicks.len(), nicks.join(", "));
-                tell(&mut clients, id, line);
+                self.tell(id, line);
             }
         }
     }
-}
 
-/// Sends `line` to every client but `from`. A client whose inbox is full is
-/// disconnected, and the others are told it left (which may disconnect
-/// more).
-fn broadcast(clients: &mut HashMap<u64, Client>, from: u64, line: String) {
-    let mut lines: Vec<(u64, Arc<str>)> = vec![(from, line.into())];
-    let mut full = Vec::new();
-    while let Some((from, line)) = lines.pop() {
-        for (&id, client) in clients.iter() {
-            if id == from {
+    /// Queues `line` for client `id`; returns whether its backlog has
+    /// outgrown the bound (disconnect it).
+    fn deliver(&mut self, id: u64, line: Arc<str>) -> bool {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        if client.backlog.is_empty() {
+            match client.inbox.try_send(line) {
+                // Closed: the client is leaving; its `Leave` follows.
+                Ok(()) | Err(TrySendError::Closed(_)) => return false,
+                Err(TrySendError::Full(line)) => {
+                    client.backlog.push_back(line);
+                    self.backlogged.push(id);
+                }
+            }
+        } else {
+            client.backlog.push_back(line);
+        }
+        client.backlog.len() > self.backlog
+    }
+
+    /// Sends `line` to every client but `from`; disconnects those that do
+    /// not read, and tells the others they left.
+    fn broadcast(&mut self, from: u64, line: String) {
+        let mut lines: Vec<(u64, Arc<str>)> = vec![(from, line.into())];
+        while let Some((from, line)) = lines.pop() {
+            let ids: Vec<u64> = self
+                .clients
+                .keys()
+                .copied()
+                .filter(|&id| id != from)
+                .collect();
+            let mut slow = Vec::new();
+            for id in ids {
+                if self.deliver(id, Arc::clone(&line)) {
+                    slow.push(id);
+                }
+            }
+            for id in slow {
+                if let Some(client) = self.clients.remove(&id) {
+                    lines.push((id, format!("* {} left\n", client.nick).into()));
+                }
+            }
+        }
+    }
+
+    /// Sends `line` to client `id` alone.
+    fn tell(&mut self, id: u64, line: String) {
+        if self.deliver(id, line.into()) {
+            let client = self.clients.remove(&id).expect("just delivered");
+            self.broadcast(id, format!("* {} left\n", client.nick));
+        }
+    }
+
+    /// Moves backlogged lines into inboxes that have room again.
+    fn flush(&mut self) {
+        let mut still = Vec::new();
+        for id in std::mem::take(&mut self.backlogged) {
+            let Some(client) = self.clients.get_mut(&id) else {
                 continue;
+            };
+            while let Some(line) = client.backlog.pop_front() {
+                match client.inbox.try_send(line) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(line)) => {
+                        client.backlog.push_front(line);
+                        break;
+                    }
+                    Err(TrySendError::Closed(_)) => {
+                        client.backlog.clear();
+                        break;
+                    }
+                }
             }
-            // Closed: the client is leaving; its `Leave` follows.
-            if let Err(TrySendError::Full(_)) = client.inbox.try_send(Arc::clone(&line)) {
-                full.push(id);
+            if !client.backlog.is_empty() {
+                still.push(id);
             }
         }
-        for id in full.drain(..) {
-            if let Some(client) = clients.remove(&id) {
-                lines.push((id, format!("* {} left\n", client.nick).into()));
-            }
-        }
-    }
-}
-
-/// Sends `line` to client `id` alone; disconnects it if its inbox is full.
-fn tell(clients: &mut HashMap<u64, Client>, id: u64, line: String) {
-    let Some(client) = clients.get(&id) else {
-        return;
-    };
-    if let Err(TrySendError::Full(_)) = client.inbox.try_send(line.into()) {
-        let client = clients.remove(&id).expect("just found");
-        broadcast(clients, id, format!("* {} left\n", client.nick));
+        self.backlogged = still;
     }
 }

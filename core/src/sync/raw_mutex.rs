@@ -188,12 +188,28 @@ unsafe impl RawMutex for NoopRawMutex {
     }
 }
 
+/// Spins a waiter makes before it gives up its time slice (with `std`).
+const YIELD_AFTER_SPINS: u32 = 128;
+
+/// With `std`: lets the OS run another thread, such as a lock holder that
+/// was preempted (spinning for its whole time slice would only keep it
+/// off the core). Without `std`, on a microcontroller, there is nothing to
+/// yield to: keep spinning.
+#[inline]
+fn yield_thread() {
+    #[cfg(all(feature = "std", not(loom)))]
+    std::thread::yield_now();
+}
+
 /// A [`RawMutex`] that spins on an atomic flag: for data shared between
 /// threads or cores.
 ///
 /// Waiters busy-wait (test-and-test-and-set, with
 /// [`spin_loop`](core::hint::spin_loop) hints) until the holder's closure
-/// returns, so keep closures short. A panic in the closure releases the lock.
+/// returns, so keep closures short. With the `std` feature a waiter yields
+/// its time slice every 128 spins: on a machine with more busy threads than
+/// cores, the holder may have been preempted, and spinning would keep it
+/// from finishing. A panic in the closure releases the lock.
 ///
 /// # Not from interrupt handlers
 ///
@@ -261,8 +277,14 @@ impl SpinRawMutex {
         {
             // Wait on plain loads, so waiters do not fight over the cache
             // line while the holder runs.
+            let mut spins = 0u32;
             while self.locked.load(Ordering::Relaxed) {
                 hint::spin_loop();
+                spins += 1;
+                if spins >= YIELD_AFTER_SPINS {
+                    spins = 0;
+                    yield_thread();
+                }
             }
         }
     }

@@ -79,7 +79,19 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         interest: Interest,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_with(cx, interest, op, |_| false)
+    }
+
+    /// [`poll_io`](Self::poll_io), also clearing readiness after a result
+    /// for which `drained` says the source has nothing more for now.
+    pub(crate) fn poll_io_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
         mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         // Each completed operation spends one unit of the task's budget, so
         // a socket that always has data cannot keep its worker for ever.
@@ -89,6 +101,9 @@ impl Registration {
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
                 result => {
+                    if result.as_ref().is_ok_and(&drained) {
+                        self.clear_readiness(event);
+                    }
                     coop.made_progress();
                     return Poll::Ready(result);
                 }
@@ -206,14 +221,25 @@ impl<E: Source> PollEvented<E>
 where
     for<'a> &'a E: Read + Write,
 {
-    /// Reads into `buf` when readable.
+    /// Reads into `buf` when readable: for stream sockets (TCP, Unix
+    /// streams), whose short read means the receive buffer is empty.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.registration
-            .poll_io(cx, Interest::READABLE, || (&mut self.io()).read(buf))
+        let len = buf.len();
+        self.registration.poll_io_with(
+            cx,
+            Interest::READABLE,
+            || (&mut self.io()).read(buf),
+            // A stream socket returns fewer bytes than asked only when its
+            // receive buffer ran dry: forget the readiness now rather than
+            // learn it from one more `read` that fails with `WouldBlock` (a
+            // system call per message saved). Data arriving meanwhile
+            // raises a newer event, which the tick check keeps.
+            |n| (1..len).contains(n),
+        )
     }
 
     /// Writes from `buf` when writable.
