@@ -51,6 +51,40 @@ pub async fn ctrl_c() -> io::Result<()> {
     Ok(())
 }
 
+/// Listens for what a server stops on, Ctrl-C (SIGINT) or SIGTERM (a
+/// service manager, `kill`), and returns a future that completes on the
+/// first of them.
+///
+/// The handlers are installed by this call, not by the first poll, so a
+/// signal that arrives while the server is still starting up is not lost.
+///
+/// # Errors
+///
+/// If the handlers cannot be installed, or the thread is not in a runtime
+/// with I/O enabled.
+///
+/// # Examples
+///
+/// ```no_run
+/// # let runtime = pollen::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+/// let stop = pollen::signal::shutdown().expect("signal handlers");
+/// // ... start serving ...
+/// stop.await;
+/// println!("shutting down");
+/// # });
+/// ```
+pub fn shutdown() -> io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    let mut interrupt = unix::signal(unix::SignalKind::interrupt())?;
+    let mut terminate = unix::signal(unix::SignalKind::terminate())?;
+    Ok(async move {
+        crate::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
 /// Unix signals.
 pub mod unix {
     pub use super::{Signal, SignalKind};

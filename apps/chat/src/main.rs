@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use pollen::net::TcpListener;
-use pollen_chat::{Config, serve, shutdown_signal};
+use pollen_chat::{Config, serve};
 
 #[derive(Parser)]
 #[command(version, about = "A line-based TCP chat server on the pollen runtime")]
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let shutdown = match shutdown_signal() {
+        let shutdown = match pollen::signal::shutdown() {
             Ok(shutdown) => shutdown,
             Err(e) => {
                 eprintln!("pollen-chat: cannot install the signal handlers: {e}");

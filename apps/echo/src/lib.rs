@@ -291,20 +291,3 @@ fn log(config: &Config, message: std::fmt::Arguments<'_>) {
         eprintln!("pollen-echo: {message}");
     }
 }
-
-/// Resolves when the process gets Ctrl-C (SIGINT) or SIGTERM.
-///
-/// # Errors
-///
-/// If the signal handlers cannot be installed.
-pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
-    use pollen::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        pollen::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::net::{TcpListener, TcpStream};
-use pollen_echo::{Config, serve, shutdown_signal};
+use pollen_echo::{Config, serve};
 
 #[derive(Parser)]
 #[command(version, about = "A TCP echo server on the pollen runtime")]
@@ -92,7 +92,7 @@ async fn run(addr: SocketAddr, config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let shutdown = match shutdown_signal() {
+    let shutdown = match pollen::signal::shutdown() {
         Ok(shutdown) => shutdown,
         Err(e) => {
             eprintln!("pollen-echo: cannot handle Ctrl-C: {e}");
