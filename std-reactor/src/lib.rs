@@ -4,18 +4,22 @@
 //! embeddable executor, future utilities, channels, sync primitives,
 //! timers) and adds what needs an operating system:
 //!
-//! - [`runtime`]: [`Runtime`](runtime::Runtime), its [`Builder`](runtime::Builder)
-//!   and [`Handle`](runtime::Handle); [`spawn`], [`task::spawn_local`] (for
-//!   futures that are not `Send`) and [`spawn_blocking`] find the current
-//!   runtime;
+//! - [`runtime`]: [`Runtime`](runtime::Runtime) (current-thread, or a
+//!   work-stealing pool of worker threads), its [`Builder`](runtime::Builder)
+//!   and [`Handle`](runtime::Handle) (metrics, a dump of the live tasks);
+//!   [`spawn`], [`task::spawn_local`] (for futures that are not `Send`) and
+//!   [`spawn_blocking`] find the current runtime;
 //! - [`io`]: the mio reactor behind every socket, the `futures-io` traits
 //!   and their extension methods;
 //! - [`net`]: TCP, UDP and Unix-domain sockets;
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout),
 //!   [`interval`](time::interval) on the runtime's clock, which tests can
 //!   pause;
-//! - [`signal`]: Ctrl-C and Unix signals;
-//! - [`task`]: task-locals ([`task_local!`]) besides core's task types;
+//! - [`signal`]: Ctrl-C and Unix signals, and [`signal::shutdown`] for a
+//!   server's stop;
+//! - [`task`]: task-locals ([`task_local!`]), named spawns
+//!   ([`task::Builder`]), [`task::TaskPool`] and the cooperative budget
+//!   ([`task::coop`]) besides core's task types;
 //! - [`main`] and [`test`]: `#[pollen::main]` and `#[pollen::test]`.
 //!
 //! # Examples
