@@ -222,3 +222,10 @@ fn clock_ticks_per_sec() -> f64 {
             .unwrap_or(100.0)
     })
 }
+
+/// A server that did not run (or stopped running), and why.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub server: &'static str,
+    pub why: String,
+}

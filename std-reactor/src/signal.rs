@@ -58,6 +58,12 @@ pub async fn ctrl_c() -> io::Result<()> {
 /// The handlers are installed by this call, not by the first poll, so a
 /// signal that arrives while the server is still starting up is not lost.
 ///
+/// # Cancel safety
+///
+/// The returned future owns its listeners: dropping it stops listening
+/// (a signal that arrives afterwards is not seen by it). Poll it by
+/// reference (`&mut`, pinned) in a `select!` loop to keep listening.
+///
 /// # Errors
 ///
 /// If the handlers cannot be installed, or the thread is not in a runtime

@@ -100,6 +100,7 @@ use serde::Serialize;
 
 use crate::Rt;
 use crate::harness::Stats;
+use crate::process::Skipped;
 
 use self::server::ChatServer;
 
@@ -152,13 +153,6 @@ pub struct ChatReport {
     /// One row per server that ran every round.
     pub rows: Vec<Row>,
     pub targets: Targets,
-}
-
-/// A server that did not run (or stopped running), and why.
-#[derive(Debug, Serialize)]
-pub struct Skipped {
-    pub server: &'static str,
-    pub why: String,
 }
 
 /// One server, over the rounds.

@@ -102,6 +102,8 @@ use std::time::Duration;
 use core_affinity::CoreId;
 use serde::Serialize;
 
+use crate::process::Skipped;
+
 pub use idle::IdleSample;
 pub use server::Server;
 
@@ -161,13 +163,6 @@ pub struct EchoReport {
     /// The memory table (`null` with `--echo-idle 0`).
     pub idle: Option<IdleReport>,
     pub targets: Targets,
-}
-
-/// A server that did not run (or stopped running), and why.
-#[derive(Debug, Serialize)]
-pub struct Skipped {
-    pub server: &'static str,
-    pub why: String,
 }
 
 /// One connection count: a row per server that ran.

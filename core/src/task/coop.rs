@@ -144,6 +144,10 @@ pub fn has_budget_remaining() -> bool {
 /// Spends one unit of budget, yielding first if it is spent: for a loop
 /// that does work of its own between pollen operations.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: it holds nothing; a cancelled call has spent no unit.
+///
 /// # Examples
 ///
 /// ```
