@@ -271,6 +271,27 @@ mod unbounded {
     }
 
     #[test]
+    fn recv_many_takes_up_to_the_limit_then_waits_then_ends() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (counter, waker) = CountWaker::new();
+        let mut cx = Context::from_waker(&waker);
+        let mut buffer = Vec::new();
+        assert!(rx.poll_recv_many(&mut cx, &mut buffer, 4).is_pending());
+        for i in 0..6 {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(counter.wakes(), 1, "the waiting receiver is woken");
+        assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 4), Poll::Ready(4));
+        assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 0), Poll::Ready(0));
+        assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 4), Poll::Ready(2));
+        assert_eq!(buffer, [0, 1, 2, 3, 4, 5]);
+        assert!(rx.poll_recv_many(&mut cx, &mut buffer, 4).is_pending());
+        drop(tx);
+        assert_eq!(counter.wakes(), 2, "the last sender's drop wakes it");
+        assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 4), Poll::Ready(0));
+    }
+
+    #[test]
     fn a_gone_receiver_fails_sends_and_drops_what_was_queued() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -320,4 +341,77 @@ fn after_close_a_permit_still_delivers() {
     permit.send(9);
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(9)));
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+}
+
+#[test]
+#[cfg(feature = "alloc")]
+fn recv_many_takes_up_to_the_limit_in_order_and_frees_the_slots() {
+    static CH: Channel<u32, 3> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    for v in 1..=3 {
+        tx.try_send(v).unwrap();
+    }
+    let mut buffer = vec![0];
+    {
+        // Two senders wait for room, in order.
+        let mut fourth = pin!(tx.send(4));
+        let mut fifth = pin!(tx.send(5));
+        assert!(fourth.as_mut().poll(&mut cx).is_pending());
+        assert!(fifth.as_mut().poll(&mut cx).is_pending());
+
+        assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 2), Poll::Ready(2));
+        assert_eq!(buffer, [0, 1, 2], "appended, oldest first");
+        assert_eq!(counter.wakes(), 2, "both freed slots went to the waiters");
+        assert_eq!(fourth.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(fifth.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    }
+
+    buffer.clear();
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 0), Poll::Ready(0));
+    assert!(buffer.is_empty(), "a zero limit takes nothing");
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 10), Poll::Ready(3));
+    assert_eq!(buffer, [3, 4, 5]);
+    assert!(
+        rx.poll_recv_many(&mut cx, &mut buffer, 10).is_pending(),
+        "empty with a sender alive: waits"
+    );
+    tx.try_send(6).unwrap();
+    assert_eq!(counter.wakes(), 3, "a send wakes the waiting receiver");
+    drop(tx);
+    buffer.clear();
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buffer, 10), Poll::Ready(1));
+    assert_eq!(buffer, [6]);
+    assert_eq!(
+        rx.poll_recv_many(&mut cx, &mut buffer, 10),
+        Poll::Ready(0),
+        "drained and every sender gone"
+    );
+}
+
+#[test]
+fn send_takes_a_free_slot_only_behind_the_waiters() {
+    static CH: Channel<u32, 1> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (_counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    tx.try_send(1).unwrap();
+    let mut waiting = pin!(tx.send(2));
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    // The freed slot is the waiter's: a later send must not jump the queue.
+    let mut later = pin!(tx.send(3));
+    assert!(later.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(tx.try_send(4), Err(TrySendError::Full(4)), "nor a try_send");
+    assert_eq!(waiting.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(later.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(3));
+    drop(rx);
+    assert_eq!(
+        pin!(tx.send(5)).poll(&mut cx),
+        Poll::Ready(Err(SendError(5))),
+        "the value comes back once the receiver is gone"
+    );
 }

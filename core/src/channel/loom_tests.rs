@@ -110,6 +110,29 @@ fn mpsc_two_senders_through_one_slot_every_value_once() {
     });
 }
 
+/// `recv_many` frees several slots under one lock: each goes to a waiting
+/// sender (in order), and no value is lost or taken twice.
+#[test]
+fn mpsc_recv_many_frees_slots_for_waiting_senders() {
+    model(|| {
+        let ch = bounded!(u32, 1);
+        let (tx, mut rx) = ch.split().unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || {
+            crate::loom_test_slot::block_on(tx.send(1)).unwrap();
+            crate::loom_test_slot::block_on(tx.send(2)).unwrap();
+        });
+        let b = thread::spawn(move || crate::loom_test_slot::block_on(tx2.send(10)).unwrap());
+        let mut got = alloc::vec::Vec::new();
+        while crate::loom_test_slot::block_on(rx.recv_many(&mut got, 4)) > 0 {}
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(got.iter().sum::<u32>(), 13, "each value exactly once");
+        let from_a: alloc::vec::Vec<u32> = got.iter().copied().filter(|&v| v < 10).collect();
+        assert_eq!(from_a, [1, 2], "one sender's values in order");
+    });
+}
+
 #[test]
 fn mpsc_receiver_drop_racing_a_send_drops_the_value_once() {
     model(|| {

@@ -439,6 +439,28 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
     /// future. To keep it, [`reserve`](Self::reserve) a slot first (cancel
     /// safe), then [`Permit::send`].
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        // A free slot and nobody queued for one: `try_send`'s single lock.
+        // This spends the task's budget as `reserve` would.
+        let mut value = Some(value);
+        let full = core::future::poll_fn(|cx| {
+            let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+            let Some(v) = value.take() else {
+                unreachable!("polled after it returned");
+            };
+            Poll::Ready(match self.try_send(v) {
+                Ok(()) => {
+                    coop.made_progress();
+                    Ok(Ok(()))
+                }
+                Err(TrySendError::Closed(v)) => Ok(Err(SendError(v))),
+                Err(TrySendError::Full(v)) => Err(v),
+            })
+        })
+        .await;
+        let value = match full {
+            Ok(sent) => return sent,
+            Err(value) => value,
+        };
         match self.reserve().await {
             Ok(permit) => {
                 permit.send(value);
@@ -455,16 +477,23 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let (chan, slots) = self.handle.parts();
-        match chan.sem.try_acquire(1) {
-            Ok(()) => chan
-                .sem
-                .with(|s, wake| {
-                    // SAFETY: under the lock, with the permit just taken.
-                    unsafe { push(s, slots, value, wake) }
+        // The permit and the push under one lock.
+        let mut value = Some(value);
+        let pushed = chan.sem.try_acquire_with(1, |s, wake| {
+            let value = value.take().expect("taken once");
+            // SAFETY: under the lock, with the permit just taken.
+            unsafe { push(s, slots, value, wake) }
+        });
+        match pushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(value)) => Err(TrySendError::Closed(value)),
+            Err(refused) => {
+                let value = value.take().expect("not taken: no permit");
+                Err(match refused {
+                    TryAcquireError::Closed => TrySendError::Closed(value),
+                    TryAcquireError::NoPermits => TrySendError::Full(value),
                 })
-                .map_err(TrySendError::Closed),
-            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(value)),
-            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(value)),
+            }
         }
     }
 
@@ -628,6 +657,55 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         Poll::Ready(received)
     }
 
+    /// Waits for values, then moves up to `limit` of them into `buffer`
+    /// (appended, in order) and returns how many: at least one, or `0` when
+    /// `limit` is `0` or every sender is gone (or the channel was closed)
+    /// and the buffer is drained. Feature `alloc`.
+    ///
+    /// One lock takes them all, which is what makes a batch cheaper than as
+    /// many [`recv`](Self::recv)s.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: values are taken out of the channel only by the poll
+    /// that returns them.
+    #[cfg(feature = "alloc")]
+    pub async fn recv_many(&mut self, buffer: &mut alloc::vec::Vec<T>, limit: usize) -> usize {
+        core::future::poll_fn(|cx| self.poll_recv_many(cx, buffer, limit)).await
+    }
+
+    /// The poll form of [`recv_many`](Self::recv_many). Feature `alloc`.
+    ///
+    /// Spends one unit of the task's [budget](crate::task::coop) per batch.
+    #[cfg(feature = "alloc")]
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut alloc::vec::Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        // Room before locking: never allocate under the lock.
+        buffer.reserve(limit.min(self.handle.parts().1.len()));
+        let mut taken = 0;
+        let received = self.take_with(Some(cx.waker()), |value| {
+            buffer.push(value);
+            taken += 1;
+            taken < limit
+        });
+        match received {
+            Ok(()) => {
+                coop.made_progress();
+                Poll::Ready(taken)
+            }
+            Err(TryRecvError::Disconnected) => Poll::Ready(0),
+            Err(TryRecvError::Empty) => Poll::Pending,
+        }
+    }
+
     /// The next value if one is buffered, without waiting.
     ///
     /// # Errors
@@ -638,11 +716,34 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
     }
 
     fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
+        let mut taken = None;
+        self.take_with(waker, |value| {
+            taken = Some(value);
+            false
+        })?;
+        Ok(taken.expect("take_with gave a value"))
+    }
+
+    /// Under one lock: hands buffered values to `each` while it returns
+    /// `true`; `Ok` if it got at least one. With nothing buffered, tells
+    /// whether more may come, and stores `waker` if so.
+    fn take_with(
+        &mut self,
+        waker: Option<&Waker>,
+        mut each: impl FnMut(T) -> bool,
+    ) -> Result<(), TryRecvError> {
         let (chan, slots) = self.handle.parts();
         chan.sem.with(|s, _| {
+            let mut got = false;
             // SAFETY: under the lock.
-            if let Some(value) = unsafe { pop(s, slots) } {
-                return Ok(value);
+            while let Some(value) = unsafe { pop(s, slots) } {
+                got = true;
+                if !each(value) {
+                    break;
+                }
+            }
+            if got {
+                return Ok(());
             }
             let free = s.permits();
             let closed = s.is_closed();

@@ -177,6 +177,58 @@ impl<T> UnboundedReceiver<T> {
         Poll::Ready(received)
     }
 
+    /// Waits for values, then moves up to `limit` of them into `buffer`
+    /// (appended, in order) and returns how many: at least one, or `0` when
+    /// `limit` is `0` or every sender is gone (or the channel was closed)
+    /// and the queue is drained. One lock takes them all.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: values leave the queue only in the poll that returns
+    /// them.
+    pub async fn recv_many(&mut self, buffer: &mut alloc::vec::Vec<T>, limit: usize) -> usize {
+        core::future::poll_fn(|cx| self.poll_recv_many(cx, buffer, limit)).await
+    }
+
+    /// The poll form of [`recv_many`](Self::recv_many).
+    ///
+    /// Spends one unit of the task's [budget](crate::task::coop) per batch.
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut alloc::vec::Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
+        let waker = cx.waker();
+        let taken = self.shared.state.lock(|s| {
+            if !s.queue.is_empty() {
+                let n = limit.min(s.queue.len());
+                buffer.extend(s.queue.drain(..n));
+                return Ok(n);
+            }
+            if s.senders == 0 || s.closed {
+                return Ok(0);
+            }
+            match &mut s.rx_waker {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+            Err(())
+        });
+        match taken {
+            Ok(0) => Poll::Ready(0),
+            Ok(n) => {
+                coop.made_progress();
+                Poll::Ready(n)
+            }
+            Err(()) => Poll::Pending,
+        }
+    }
+
     /// The next value if one is queued, without waiting.
     ///
     /// # Errors

@@ -119,6 +119,33 @@ impl<M: RawMutex, X: OnRelease> RawSemaphore<M, X> {
         })
     }
 
+    /// [`try_acquire`](Self::try_acquire), then, under the same lock, `f`
+    /// with the permits just taken (as [`with`](Self::with) runs it): one
+    /// lock where two would do, for a channel's send when a slot is free.
+    pub(crate) fn try_acquire_with<R>(
+        &self,
+        n: usize,
+        f: impl FnOnce(&mut Shared<X>, &mut WakeList) -> R,
+    ) -> Result<R, TryAcquireError> {
+        let mut wake = WakeList::new();
+        let (result, more) = self.state.lock(|s| {
+            if s.closed {
+                return (Err(TryAcquireError::Closed), false);
+            }
+            if !s.waiters.is_empty() || s.permits < n {
+                return (Err(TryAcquireError::NoPermits), false);
+            }
+            s.permits -= n;
+            let result = f(s, &mut wake);
+            (Ok(result), s.serve(&mut wake))
+        });
+        wake.wake_all();
+        if more {
+            self.release(0);
+        }
+        result
+    }
+
     pub(crate) fn available(&self) -> usize {
         self.state.lock(|s| s.permits)
     }

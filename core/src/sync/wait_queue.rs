@@ -17,6 +17,7 @@
 
 use core::fmt;
 use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
@@ -230,8 +231,17 @@ impl<T> fmt::Debug for WaitQueue<T> {
 
 /// Wakers taken under a lock, to wake after letting go of it: a waker may
 /// run anything, including code that takes the same lock.
+///
+/// The slots start uninitialised: every channel operation makes one of
+/// these, and most push nothing, so building and dropping an empty list
+/// must cost nothing (no 32 `None`s written, then scanned).
 pub(crate) struct WakeList {
-    wakers: [Option<Waker>; WakeList::CAPACITY],
+    /// `wakers[woken..len]` are initialised and owed a wake-up; the rest
+    /// are not initialised (or were read already).
+    wakers: [MaybeUninit<Waker>; WakeList::CAPACITY],
+    /// Wakers `wake_all` has taken out so far (non-zero only while it runs,
+    /// or after one of them panicked).
+    woken: usize,
     len: usize,
 }
 
@@ -242,7 +252,8 @@ impl WakeList {
 
     pub(crate) const fn new() -> WakeList {
         WakeList {
-            wakers: [const { None }; WakeList::CAPACITY],
+            wakers: [const { MaybeUninit::uninit() }; WakeList::CAPACITY],
+            woken: 0,
             len: 0,
         }
     }
@@ -259,16 +270,26 @@ impl WakeList {
     /// If the list is full (check [`can_push`](Self::can_push)).
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
-            self.wakers[self.len] = Some(waker);
+            debug_assert_eq!(self.woken, 0, "pollen: push while waking");
+            // Bounds-checked: a full list panics here and keeps `len` true.
+            self.wakers[self.len].write(waker);
             self.len += 1;
         }
     }
 
-    /// Wakes every waker in the list and empties it.
+    /// Wakes every waker in the list, in the order pushed, and empties it.
     pub(crate) fn wake_all(&mut self) {
-        for waker in self.wakers[..self.len].iter_mut().filter_map(Option::take) {
+        while self.woken < self.len {
+            let slot = &self.wakers[self.woken];
+            // Counted before the call: if this waker panics, `Drop` goes on
+            // with the next one and never reads this one again.
+            self.woken += 1;
+            // SAFETY: `wakers[woken..len]` were initialised by `push` and not
+            // read yet; this slot leaves that range above, so it is read once.
+            let waker = unsafe { slot.assume_init_read() };
             waker.wake();
         }
+        self.woken = 0;
         self.len = 0;
     }
 }
