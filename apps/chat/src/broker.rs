@@ -22,6 +22,27 @@ struct Member {
     backlog: VecDeque<Out>,
 }
 
+impl Member {
+    /// Queues `out`: in the inbox, or behind the backlog (noting `id` in
+    /// `backlogged` when the backlog starts). Returns whether the backlog
+    /// has outgrown `bound` (kick the member).
+    fn deliver(&mut self, id: u64, out: Out, backlogged: &mut Vec<u64>, bound: usize) -> bool {
+        if self.backlog.is_empty() {
+            match self.inbox.try_send(out) {
+                // Its task has ended; its `Leave` is on the way.
+                Ok(()) | Err(mpsc::TrySendError::Closed(_)) => return false,
+                Err(mpsc::TrySendError::Full(out)) => {
+                    self.backlog.push_back(out);
+                    backlogged.push(id);
+                }
+            }
+        } else {
+            self.backlog.push_back(out);
+        }
+        self.backlog.len() > bound
+    }
+}
+
 /// How often the broker moves backlogs on while any is non-empty.
 const BACKLOG_TICK: Duration = Duration::from_millis(5);
 
@@ -190,15 +211,12 @@ impl Room {
     /// not reading.
     fn broadcast(&mut self, except: Option<u64>, line: &str) {
         let line: Arc<str> = Arc::from(line);
-        let ids: Vec<u64> = self
-            .members
-            .keys()
-            .copied()
-            .filter(|&id| Some(id) != except)
-            .collect();
+        let bound = self.config.backlog;
         let mut slow = Vec::new();
-        for id in ids {
-            if self.deliver(id, Out::Line(line.clone())) {
+        for (&id, member) in &mut self.members {
+            if Some(id) != except
+                && member.deliver(id, Out::Line(line.clone()), &mut self.backlogged, bound)
+            {
                 slow.push(id);
             }
         }
@@ -210,22 +228,11 @@ impl Room {
     /// Queues `out` for member `id`: in its inbox, or behind its backlog.
     /// Returns whether the backlog has outgrown its bound (kick it).
     fn deliver(&mut self, id: u64, out: Out) -> bool {
-        let Some(member) = self.members.get_mut(&id) else {
-            return false;
-        };
-        if member.backlog.is_empty() {
-            match member.inbox.try_send(out) {
-                // Its task has ended; its `Leave` is on the way.
-                Ok(()) | Err(mpsc::TrySendError::Closed(_)) => return false,
-                Err(mpsc::TrySendError::Full(out)) => {
-                    member.backlog.push_back(out);
-                    self.backlogged.push(id);
-                }
-            }
-        } else {
-            member.backlog.push_back(out);
+        let bound = self.config.backlog;
+        match self.members.get_mut(&id) {
+            Some(member) => member.deliver(id, out, &mut self.backlogged, bound),
+            None => false,
         }
-        member.backlog.len() > self.config.backlog
     }
 
     /// Moves backlogged lines into inboxes that have room again.

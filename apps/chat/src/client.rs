@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use pollen::channel::{mpsc, oneshot};
@@ -112,6 +113,8 @@ impl Client {
         const MAX_OUTGOING: usize = 64;
         /// Inbox lines gathered into one write, at most (bytes).
         const MAX_WRITE: usize = 64 * 1024;
+        /// Inbox lines taken in one go, at most.
+        const MAX_TAKE: usize = 64;
 
         let mut lines = LineReader::new(self.config.max_line);
         let mut outgoing: VecDeque<Event> = VecDeque::new();
@@ -119,6 +122,7 @@ impl Client {
         let mut quitting = false;
         let mut chunk = vec![0u8; 4096];
         let mut batch: Vec<u8> = Vec::new();
+        let mut outs: Vec<Out> = Vec::new();
         // One idle timer and one kick waiter for the whole session, not one
         // per turn of the loop (each would take the timer's or the token's
         // lock twice). The timer is lazy: a read only notes the time, and
@@ -130,7 +134,8 @@ impl Client {
         loop {
             enum Step<'p> {
                 Read(io::Result<usize>),
-                Out(Option<Out>),
+                /// Lines taken from the inbox into `outs`; 0: it is closed.
+                Out(usize),
                 Room(Result<mpsc::Permit<'p, Event>, mpsc::SendError<()>>),
                 Idle,
                 Kicked,
@@ -153,7 +158,7 @@ impl Client {
             };
             let step = pollen::select! {
                 read = read => Step::Read(read),
-                out = inbox.recv() => Step::Out(out),
+                taken = inbox.recv_many(&mut outs, MAX_TAKE) => Step::Out(taken),
                 room = room => Step::Room(room),
                 () = idle.as_mut() => Step::Idle,
                 () = kicked.as_mut() => Step::Kicked,
@@ -179,34 +184,56 @@ impl Client {
                 }
                 // The broker has stopped: shutdown.
                 Step::Room(Err(_)) => return End::Shutdown,
-                Step::Out(Some(out)) => {
-                    // This line and whatever else is queued, in one write.
+                // The broker dropped us: shutdown, or a kick racing us.
+                Step::Out(0) => {
+                    return if kick.is_cancelled() {
+                        End::Kicked
+                    } else {
+                        End::Shutdown
+                    };
+                }
+                Step::Out(_) => {
+                    // These lines and whatever else is queued, in one write.
                     batch.clear();
-                    let mut next = Some(out);
                     let mut bye = false;
                     let mut yielded = false;
-                    while let Some(out) = next.take() {
-                        let line = match out {
-                            Out::Line(line) => line,
-                            Out::Bye(line) => {
-                                bye = true;
-                                line
-                            }
-                        };
-                        batch.extend_from_slice(line.as_bytes());
-                        if !bye && batch.len() < MAX_WRITE {
-                            next = inbox.try_recv().ok();
-                            if next.is_none() && !yielded {
-                                // Under load more lines are on their way:
-                                // let the broker run once, and write them
-                                // all with one system call. Idle, this
-                                // costs one trip through the run queue.
-                                yielded = true;
-                                pollen::task::yield_now().await;
-                                next = inbox.try_recv().ok();
+                    loop {
+                        for out in outs.drain(..) {
+                            let line = match out {
+                                Out::Line(line) => line,
+                                Out::Bye(line) => {
+                                    bye = true;
+                                    line
+                                }
+                            };
+                            batch.extend_from_slice(line.as_bytes());
+                            if bye {
+                                // The last line the broker sends.
+                                break;
                             }
                         }
+                        if bye || batch.len() >= MAX_WRITE || yielded {
+                            break;
+                        }
+                        // Under load more lines are on their way: let the
+                        // broker run once, and write them all with one
+                        // system call. Idle, this costs one trip through
+                        // the run queue.
+                        yielded = true;
+                        pollen::task::yield_now().await;
+                        // Whatever came meanwhile, without waiting for more.
+                        let taken = std::future::poll_fn(|cx| {
+                            Poll::Ready(match inbox.poll_recv_many(cx, &mut outs, MAX_TAKE) {
+                                Poll::Ready(taken) => taken,
+                                Poll::Pending => 0,
+                            })
+                        })
+                        .await;
+                        if taken == 0 {
+                            break;
+                        }
                     }
+                    outs.clear();
                     let written = write_or_kick(stream, &batch, kicked.as_mut()).await;
                     if bye {
                         return End::Shutdown;
@@ -214,14 +241,6 @@ impl Client {
                     if !written {
                         return End::Kicked;
                     }
-                }
-                // The broker dropped us: shutdown, or a kick racing us.
-                Step::Out(None) => {
-                    return if kick.is_cancelled() {
-                        End::Kicked
-                    } else {
-                        End::Shutdown
-                    };
                 }
                 Step::Idle => {
                     let due = last_heard + self.config.idle_timeout;

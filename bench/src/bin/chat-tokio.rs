@@ -74,6 +74,8 @@ const READ_BUF: usize = 4096;
 /// Once this many bytes of waiting lines are gathered, a client's task
 /// writes them without looking for more.
 const WRITE_BATCH: usize = 16 * 1024;
+/// Inbox lines taken in one go, at most.
+const MAX_TAKE: usize = 64;
 /// The longest nick.
 const MAX_NICK: usize = 32;
 
@@ -123,6 +125,33 @@ struct Client {
     inbox: mpsc::Sender<Arc<str>>,
     /// Lines for a full inbox, oldest first.
     backlog: std::collections::VecDeque<Arc<str>>,
+}
+
+impl Client {
+    /// Queues `line`: in the inbox, or behind the backlog (noting `id` in
+    /// `backlogged` when the backlog starts). Returns whether the backlog
+    /// has outgrown `bound` (disconnect it).
+    fn deliver(
+        &mut self,
+        id: u64,
+        line: Arc<str>,
+        backlogged: &mut Vec<u64>,
+        bound: usize,
+    ) -> bool {
+        if self.backlog.is_empty() {
+            match self.inbox.try_send(line) {
+                // Closed: the client is leaving; its `Leave` follows.
+                Ok(()) | Err(TrySendError::Closed(_)) => return false,
+                Err(TrySendError::Full(line)) => {
+                    self.backlog.push_back(line);
+                    backlogged.push(id);
+                }
+            }
+        } else {
+            self.backlog.push_back(line);
+        }
+        self.backlog.len() > bound
+    }
 }
 
 /// Why a client's connection ends.
@@ -228,6 +257,7 @@ async fn serve(
     let reserve = events.clone().reserve_owned();
     tokio::pin!(reserve);
     let mut output: Vec<u8> = Vec::new();
+    let mut lines: Vec<Arc<str>> = Vec::new();
     loop {
         // Take the next complete line unless one is waiting already.
         while pending.is_none() {
@@ -260,12 +290,14 @@ async fn serve(
         }
         tokio::select! {
             // Cancel safe: if another branch wins, no line was taken.
-            line = inbox.recv() => {
-                let Some(line) = line else {
+            taken = inbox.recv_many(&mut lines, MAX_TAKE) => {
+                if taken == 0 {
                     return End::TooSlow;
-                };
+                }
                 output.clear();
-                output.extend_from_slice(line.as_bytes());
+                for line in lines.drain(..) {
+                    output.extend_from_slice(line.as_bytes());
+                }
                 while output.len() < WRITE_BATCH {
                     match inbox.try_recv() {
                         Ok(line) => output.extend_from_slice(line.as_bytes()),
@@ -434,22 +466,11 @@ impl Room {
     /// Queues `line` for client `id`; returns whether its backlog has
     /// outgrown the bound (disconnect it).
     fn deliver(&mut self, id: u64, line: Arc<str>) -> bool {
-        let Some(client) = self.clients.get_mut(&id) else {
-            return false;
-        };
-        if client.backlog.is_empty() {
-            match client.inbox.try_send(line) {
-                // Closed: the client is leaving; its `Leave` follows.
-                Ok(()) | Err(TrySendError::Closed(_)) => return false,
-                Err(TrySendError::Full(line)) => {
-                    client.backlog.push_back(line);
-                    self.backlogged.push(id);
-                }
-            }
-        } else {
-            client.backlog.push_back(line);
+        let bound = self.backlog;
+        match self.clients.get_mut(&id) {
+            Some(client) => client.deliver(id, line, &mut self.backlogged, bound),
+            None => false,
         }
-        client.backlog.len() > self.backlog
     }
 
     /// Sends `line` to every client but `from`; disconnects those that do
@@ -457,15 +478,11 @@ impl Room {
     fn broadcast(&mut self, from: u64, line: String) {
         let mut lines: Vec<(u64, Arc<str>)> = vec![(from, line.into())];
         while let Some((from, line)) = lines.pop() {
-            let ids: Vec<u64> = self
-                .clients
-                .keys()
-                .copied()
-                .filter(|&id| id != from)
-                .collect();
             let mut slow = Vec::new();
-            for id in ids {
-                if self.deliver(id, Arc::clone(&line)) {
+            for (&id, client) in &mut self.clients {
+                if id != from
+                    && client.deliver(id, Arc::clone(&line), &mut self.backlogged, self.backlog)
+                {
                     slow.push(id);
                 }
             }
