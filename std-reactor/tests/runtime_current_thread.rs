@@ -270,3 +270,46 @@ fn dropped_runtimes_close_their_descriptors() {
         "{before} descriptors before, {after} after"
     );
 }
+
+#[test]
+fn handle_block_on_drives_the_runtime_when_no_one_else_does() {
+    let rt = runtime();
+    let handle = rt.handle();
+    let from_thread = std::thread::spawn(move || {
+        handle.block_on(async {
+            pollen::time::sleep(Duration::from_millis(5)).await;
+            pollen::spawn(async { 40 + 2 }).await.unwrap()
+        })
+    });
+    assert_eq!(from_thread.join().unwrap(), 42);
+    // The runtime is whole afterwards: its owner drives it again.
+    assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+}
+
+#[test]
+fn handle_block_on_beside_the_runtimes_own_block_on() {
+    let rt = runtime();
+    let handle = rt.handle();
+    let (tx, rx) = pollen::channel::oneshot::channel();
+    // The owner waits in `block_on` for what the other thread's `block_on`
+    // sends from a task.
+    let other = std::thread::spawn(move || {
+        handle.block_on(async move {
+            pollen::spawn(async move { tx.send(5).unwrap() })
+                .await
+                .unwrap();
+        })
+    });
+    assert_eq!(rt.block_on(rx), Ok(5));
+    other.join().unwrap();
+}
+
+#[test]
+fn handle_block_on_after_shutdown_runs_the_future_and_cancels_its_tasks() {
+    let rt = runtime();
+    let handle = rt.handle();
+    drop(rt);
+    let (value, task) = handle.block_on(async { (3, pollen::spawn(async { 1 }).await) });
+    assert_eq!(value, 3);
+    assert!(task.unwrap_err().is_cancelled());
+}

@@ -557,3 +557,29 @@ fn a_task_handed_to_a_worker_that_then_blocks_runs_on_another() {
         "the woken task ran while its waker's worker was blocked"
     );
 }
+
+#[test]
+fn handle_block_on_from_several_threads_at_once() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    let threads: Vec<_> = (0..4u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                handle.block_on(async move {
+                    pollen::time::sleep(Duration::from_millis(2)).await;
+                    pollen::spawn(async move { i * 10 }).await.unwrap()
+                })
+            })
+        })
+        .collect();
+    let mut got: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 10, 20, 30]);
+    drop(rt);
+    let task = handle.block_on(async { pollen::spawn(async { 1 }).await });
+    assert!(task.unwrap_err().is_cancelled(), "after shutdown");
+}

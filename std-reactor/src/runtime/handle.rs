@@ -108,6 +108,55 @@ impl Handle {
             .ok_or(TryCurrentError(()))
     }
 
+    /// Runs `future` to completion on this thread, as
+    /// [`Runtime::block_on`](super::Runtime::block_on) does, from any thread
+    /// that holds a handle.
+    ///
+    /// Several threads may be in `block_on` on one runtime at once. On a
+    /// current-thread runtime one of them drives the runtime (runs its tasks,
+    /// I/O and timers) and the others poll their own future when it is woken;
+    /// when the driving thread returns, a waiting one takes over. (So, unlike
+    /// tokio's `Handle::block_on`, timers and I/O work here even when no
+    /// thread is in `Runtime::block_on`.) On a multi-thread runtime the
+    /// workers run the tasks and each caller sleeps until its future is woken.
+    ///
+    /// After the runtime has shut down, `future` still runs here, but tasks
+    /// it spawns are cancelled at once.
+    ///
+    /// # Panics
+    ///
+    /// If this thread already drives a runtime (from inside a task, or a
+    /// `block_on` in a `block_on`), and if `future` panics.
+    ///
+    /// # Examples
+    ///
+    /// A plain thread waits on the runtime's timers and tasks:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = pollen::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .enable_all()
+    ///     .build()
+    ///     .unwrap();
+    /// let handle = runtime.handle();
+    /// let from_thread = std::thread::spawn(move || {
+    ///     handle.block_on(async {
+    ///         pollen::time::sleep(Duration::from_millis(5)).await;
+    ///         pollen::spawn(async { 40 + 2 }).await.unwrap()
+    ///     })
+    /// });
+    /// assert_eq!(from_thread.join().unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self.shared.pool() {
+            Some(_) => super::multi_thread::block_on(self.shared, future),
+            None => super::current_thread::block_on(self.shared, future),
+        }
+    }
+
     /// Spawns `future` as a task on this runtime; see [`crate::spawn`].
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>

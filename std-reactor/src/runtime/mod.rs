@@ -108,11 +108,7 @@ impl Runtime {
     /// `block_on` in a `block_on`), and if `future` panics.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let shared = self.handle.shared;
-        match shared.pool() {
-            Some(_) => multi_thread::block_on(shared, future),
-            None => current_thread::block_on(shared, future),
-        }
+        self.handle.block_on(future)
     }
 
     /// Spawns `future` as a task; see [`crate::spawn`]. It runs once a
