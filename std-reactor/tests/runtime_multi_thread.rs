@@ -470,6 +470,47 @@ fn a_stalled_task_is_reported_once_with_its_name_and_spawn_location() {
     );
 }
 
+#[test]
+fn on_stall_gets_one_report_with_the_task_and_the_runtime_goes_on() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .stall_threshold(Some(Duration::from_millis(30)))
+        .on_stall(move |report| seen.lock().unwrap().push(report.clone()))
+        .build()
+        .unwrap();
+    let ticks = rt.block_on(async {
+        let blocker = pollen::task::Builder::new().name("blocker").spawn(async {
+            thread::sleep(Duration::from_millis(300));
+        });
+        // The other worker keeps the timers going meanwhile.
+        let mut ticks = 0;
+        while !blocker.is_finished() {
+            pollen::time::sleep(Duration::from_millis(5)).await;
+            ticks += 1;
+        }
+        blocker.await.unwrap();
+        ticks
+    });
+    assert!(ticks > 0);
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "one report per stall: {reports:?}");
+    let report = &reports[0];
+    assert!(report.worker() < 2);
+    assert!(report.duration() >= report.threshold());
+    assert_eq!(report.threshold(), Duration::from_millis(30));
+    let task = report.task().expect("the task is known");
+    assert_eq!(task.name(), Some("blocker"));
+    assert!(task.location().file().ends_with("runtime_multi_thread.rs"));
+    let line = report.to_string();
+    assert!(
+        line.contains("(\"blocker\")") && line.contains("spawn_blocking"),
+        "{line}"
+    );
+}
+
 type BoxedTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 #[test]

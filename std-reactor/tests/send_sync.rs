@@ -14,6 +14,12 @@ fn runtime_types() {
     send::<pollen::runtime::RuntimeMetrics>();
     sync::<pollen::runtime::RuntimeMetrics>();
     send::<pollen::runtime::TryCurrentError>();
+    send::<pollen::runtime::Dump>();
+    sync::<pollen::runtime::Dump>();
+    send::<pollen::runtime::TaskInfo>();
+    sync::<pollen::runtime::TaskInfo>();
+    send::<pollen::runtime::StallReport>();
+    sync::<pollen::runtime::StallReport>();
 }
 
 #[test]

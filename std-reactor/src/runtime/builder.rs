@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::Runtime;
 use super::multi_thread::{
-    self, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_STALL_THRESHOLD, PoolConfig,
+    self, DEFAULT_GLOBAL_QUEUE_INTERVAL, DEFAULT_STALL_THRESHOLD, PoolConfig, StallHook,
+    StallReport,
 };
 use super::shared::{Config, DEFAULT_EVENT_INTERVAL, Shared};
 use crate::blocking::BlockingConfig;
@@ -34,6 +35,7 @@ pub struct Builder {
     worker_threads: Option<usize>,
     global_queue_interval: u32,
     stall_threshold: Option<Duration>,
+    on_stall: Option<StallHook>,
     seed: Option<u64>,
 }
 
@@ -105,6 +107,7 @@ impl Builder {
             worker_threads: None,
             global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
             stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            on_stall: None,
             seed: None,
         }
     }
@@ -161,13 +164,49 @@ impl Builder {
     }
 
     /// How long one poll of a task may run before the runtime reports it
-    /// on standard error (default 100 ms; `None` turns the report off). A
+    /// on standard error, or to [`on_stall`](Self::on_stall) (default
+    /// 100 ms; `None` turns the report off). A
     /// task that blocks its worker this long stalls every task queued
     /// behind it; the report names the worker, so the mistake is found
     /// rather than felt. Multi-thread only: there a watchdog thread also
     /// gets the waiting tasks, timers and I/O to another worker meanwhile.
     pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
         self.stall_threshold = threshold;
+        self
+    }
+
+    /// Sends stall reports (see [`stall_threshold`](Self::stall_threshold))
+    /// to `f` instead of standard error: to a logger, a metrics counter, a
+    /// test. `f` runs on the runtime's watchdog thread, once per stall; keep
+    /// it short, as the watchdog waits for it. A panic in `f` is caught and
+    /// the report printed instead. Multi-thread only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = reports.clone();
+    /// let runtime = pollen::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .stall_threshold(Some(Duration::from_millis(20)))
+    ///     .on_stall(move |report| seen.lock().unwrap().push(report.to_string()))
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     pollen::spawn(async {
+    ///         // Blocks its worker: the mistake the report is for.
+    ///         std::thread::sleep(Duration::from_millis(200));
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(reports.lock().unwrap().len(), 1);
+    /// ```
+    pub fn on_stall(&mut self, f: impl Fn(&StallReport) + Send + Sync + 'static) -> &mut Builder {
+        self.on_stall = Some(StallHook(Arc::new(f)));
         self
     }
 
@@ -288,6 +327,7 @@ impl Builder {
             }),
             global_queue_interval: self.global_queue_interval,
             stall_threshold: self.stall_threshold,
+            on_stall: self.on_stall.clone(),
         });
         let threads = ThreadConfig {
             name: self.blocking.thread_name.clone(),
@@ -326,6 +366,7 @@ impl fmt::Debug for Builder {
             .field("worker_threads", &self.worker_threads)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("stall_threshold", &self.stall_threshold)
+            .field("on_stall", &self.on_stall)
             .field("seed", &self.seed)
             .finish()
     }

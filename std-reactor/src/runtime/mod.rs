@@ -58,6 +58,7 @@ use std::time::Duration;
 pub use self::builder::Builder;
 pub use self::handle::{Dump, EnterGuard, Handle, RuntimeMetrics, TryCurrentError};
 pub use self::local::spawn_local;
+pub use self::multi_thread::StallReport;
 pub use self::tasks::TaskInfo;
 
 use self::shared::Shared;

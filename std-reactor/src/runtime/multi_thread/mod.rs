@@ -38,8 +38,9 @@
 //! and its LIFO slot, which the watchdog marks stealable) and the poller,
 //! so timers and I/O go on; after
 //! [`stall_threshold`](crate::runtime::Builder::stall_threshold) it reports
-//! the stall once on standard error. The workers pay nothing for this but
-//! a counter they keep anyway.
+//! the stall once on standard error, or to
+//! [`on_stall`](crate::runtime::Builder::on_stall). The workers pay nothing
+//! for this but a counter they keep anyway.
 //!
 //! # Shutdown
 //!
@@ -71,6 +72,8 @@ use self::idle::Idle;
 use self::lifo::Lifo;
 use self::park::Parker;
 use self::queue::{Global, GlobalQueue, StealQueue, Thief};
+pub(crate) use self::watchdog::StallHook;
+pub use self::watchdog::StallReport;
 use self::watchdog::Watchdog;
 use super::local::LocalScheduler;
 use super::shared::{Shared, lock};
@@ -93,6 +96,7 @@ pub(crate) struct PoolConfig {
     pub(crate) workers: usize,
     pub(crate) global_queue_interval: u32,
     pub(crate) stall_threshold: Option<Duration>,
+    pub(crate) on_stall: Option<StallHook>,
 }
 
 /// The pool's shared side, inside the runtime's (leaked) `Shared`.
@@ -182,7 +186,7 @@ impl Pool {
             threads: Mutex::new(Vec::with_capacity(workers)),
             global_queue_interval: config.global_queue_interval.max(1),
             main_pending: AtomicUsize::new(0),
-            watchdog: Watchdog::new(config.stall_threshold),
+            watchdog: Watchdog::new(config.stall_threshold, config.on_stall.clone()),
         };
         (pool, locals)
     }

@@ -17,14 +17,87 @@
 //! `sleeping` and then looks at every `parked` flag once more (`SeqCst`
 //! too), so a worker that wakes meanwhile is seen by one side or the other.
 
+use std::fmt;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Pool;
+use crate::runtime::TaskInfo;
 use crate::runtime::shared::{Shared, lock};
+
+/// A task that stayed inside one poll longer than the runtime's
+/// [`stall_threshold`](crate::runtime::Builder::stall_threshold): what the
+/// [`on_stall`](crate::runtime::Builder::on_stall) hook is given.
+/// `Display` gives the one-line report printed on standard error when no
+/// hook is set.
+#[derive(Clone, Debug)]
+pub struct StallReport {
+    worker: usize,
+    stuck: Duration,
+    threshold: Duration,
+    task: Option<TaskInfo>,
+}
+
+impl StallReport {
+    /// The worker the task blocks (0-based, as in the runtime's metrics).
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// How long the task had been inside the one poll when this was made.
+    pub fn duration(&self) -> Duration {
+        self.stuck
+    }
+
+    /// The threshold it crossed.
+    pub fn threshold(&self) -> Duration {
+        self.threshold
+    }
+
+    /// The task, if it was still alive and known to the runtime when the
+    /// report was made (id, name, spawn location).
+    pub fn task(&self) -> Option<&TaskInfo> {
+        self.task.as_ref()
+    }
+}
+
+impl fmt::Display for StallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pollen: ")?;
+        match &self.task {
+            Some(task) => {
+                write!(f, "task {}", task.id())?;
+                if let Some(name) = task.name() {
+                    write!(f, " ({name:?})")?;
+                }
+                write!(f, " spawned at {}", task.location())?;
+            }
+            None => f.write_str("a task")?,
+        }
+        write!(
+            f,
+            " has been inside one poll for {} ms on worker {} (threshold {} ms): it blocks the \
+             thread or computes without yielding; move blocking work to `spawn_blocking`",
+            self.stuck.as_millis(),
+            self.worker,
+            self.threshold.as_millis()
+        )
+    }
+}
+
+/// What [`Builder::on_stall`](crate::runtime::Builder::on_stall) set.
+#[derive(Clone)]
+pub(crate) struct StallHook(pub(crate) Arc<dyn Fn(&StallReport) + Send + Sync>);
+
+impl fmt::Debug for StallHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StallHook(..)")
+    }
+}
 
 /// How often the watchdog looks while a worker is busy.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
@@ -32,6 +105,8 @@ pub(crate) const TICK: Duration = Duration::from_millis(10);
 /// The watchdog's shared side.
 pub(crate) struct Watchdog {
     threshold: Option<Duration>,
+    /// Where reports go; standard error if `None`.
+    on_stall: Option<StallHook>,
     /// Whether the watchdog sleeps until a worker wakes (read by workers
     /// without the lock).
     sleeping: AtomicBool,
@@ -55,9 +130,10 @@ struct Seen {
 }
 
 impl Watchdog {
-    pub(crate) fn new(threshold: Option<Duration>) -> Watchdog {
+    pub(crate) fn new(threshold: Option<Duration>, on_stall: Option<StallHook>) -> Watchdog {
         Watchdog {
             threshold,
+            on_stall,
             sleeping: AtomicBool::new(false),
             state: Mutex::new(State {
                 sleeping: false,
@@ -173,24 +249,28 @@ impl Watchdog {
                 if stuck >= threshold && !seen.reported {
                     seen.reported = true;
                     let current = metrics.current.load(SeqCst);
-                    let task = match pool.describe(shared, current) {
-                        Some(task) => format!(
-                            "task {}{} spawned at {}",
-                            task.id(),
-                            task.name().map(|n| format!(" ({n:?})")).unwrap_or_default(),
-                            task.location()
-                        ),
-                        None => String::from("a task"),
-                    };
-                    eprintln!(
-                        "pollen: {task} has been inside one poll for {} ms on worker {worker} \
-                         (threshold {} ms): it blocks the thread or computes without yielding; \
-                         move blocking work to `spawn_blocking`",
-                        stuck.as_millis(),
-                        threshold.as_millis()
-                    );
+                    self.report(&StallReport {
+                        worker,
+                        stuck,
+                        threshold,
+                        task: pool.describe(shared, current),
+                    });
                 }
             }
+        }
+    }
+
+    /// Hands `report` to the hook, or prints it.
+    fn report(&self, report: &StallReport) {
+        match &self.on_stall {
+            Some(StallHook(hook)) => {
+                // The watchdog must outlive a hook that panics: it still has
+                // stuck workers to unblock.
+                if catch_unwind(AssertUnwindSafe(|| hook(report))).is_err() {
+                    eprintln!("pollen: the on_stall hook panicked; the report was: {report}");
+                }
+            }
+            None => eprintln!("{report}"),
         }
     }
 }
