@@ -415,3 +415,24 @@ fn send_takes_a_free_slot_only_behind_the_waiters() {
         "the value comes back once the receiver is gone"
     );
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn try_recv_many_takes_what_is_buffered_and_stores_no_waker() {
+    static CH: Channel<u32, 4> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let mut buffer = Vec::new();
+    assert_eq!(rx.try_recv_many(&mut buffer, 8), Err(TryRecvError::Empty));
+    for v in 1..=3 {
+        tx.try_send(v).unwrap();
+    }
+    assert_eq!(rx.try_recv_many(&mut buffer, 2), Ok(2));
+    assert_eq!(rx.try_recv_many(&mut buffer, 0), Err(TryRecvError::Empty));
+    assert_eq!(rx.try_recv_many(&mut buffer, 8), Ok(1));
+    assert_eq!(buffer, [1, 2, 3]);
+    drop(tx);
+    assert_eq!(
+        rx.try_recv_many(&mut buffer, 8),
+        Err(TryRecvError::Disconnected)
+    );
+}

@@ -624,3 +624,73 @@ fn handle_block_on_from_several_threads_at_once() {
     let task = handle.block_on(async { pollen::spawn(async { 1 }).await });
     assert!(task.unwrap_err().is_cancelled(), "after shutdown");
 }
+
+/// A worker with nothing to do parks and stays parked while another's
+/// LIFO slot holds a task through a long poll: that task is its owner's to
+/// run, so it is no reason to search again. (Counting it once sent the idle
+/// worker back and forth between parking and a search that could not
+/// succeed, about a million times a second.)
+#[test]
+fn an_idle_worker_stays_parked_while_another_holds_a_lifo_task() {
+    use pollen::channel::mpsc;
+
+    /// Values sent; after each the producer computes for a while.
+    const SENDS: u64 = 1_500;
+    let rt = runtime(2);
+    let metrics = rt.handle().metrics();
+    let parks = || {
+        (0..metrics.num_workers())
+            .map(|w| metrics.worker_park_count(w))
+            .sum::<u64>()
+    };
+    let before = parks();
+    let started = Instant::now();
+    let received = rt.block_on(async {
+        // A timer now and then wakes whichever worker holds the poller: it
+        // runs the ticker, searches, finds nothing it may take, and parks.
+        let ticking = Arc::new(AtomicBool::new(true));
+        let ticker = pollen::spawn({
+            let ticking = ticking.clone();
+            async move {
+                while ticking.load(Ordering::Relaxed) {
+                    pollen::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+        // Spawned from a task, so both land on one worker: the consumer,
+        // woken by the first send of each poll, waits in the producer's
+        // LIFO slot until the poll ends (the budget ends it, every few
+        // milliseconds: under the watchdog's tick, so it is never marked
+        // stuck).
+        let received = pollen::spawn(async {
+            let (tx, mut rx) = mpsc::channel::<u64>(SENDS as usize);
+            let consumer = pollen::spawn(async move {
+                let mut n = 0;
+                while rx.recv().await.is_some() {
+                    n += 1;
+                }
+                n
+            });
+            for i in 0..SENDS {
+                tx.send(i).await.unwrap();
+                let until = Instant::now() + Duration::from_micros(30);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            drop(tx);
+            consumer.await.unwrap()
+        })
+        .await
+        .unwrap();
+        ticking.store(false, Ordering::Relaxed);
+        ticker.await.unwrap();
+        received
+    });
+    assert_eq!(received, SENDS);
+    let parked = parks() - before;
+    let millis = started.elapsed().as_millis() as u64;
+    // A few parks per millisecond at most (the ticker's); spinning parks
+    // run to hundreds per millisecond.
+    assert!(parked < 20 * millis.max(1), "{parked} parks in {millis} ms");
+}

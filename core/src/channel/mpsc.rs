@@ -706,6 +706,35 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         }
     }
 
+    /// Moves up to `limit` buffered values into `buffer` (appended, in
+    /// order) without waiting, and returns how many: `recv_many` for a
+    /// caller that must not wait, under the same single lock. Unlike a
+    /// `poll_recv_many` that finds nothing, it stores no waker, so a send
+    /// meanwhile wakes no one. Feature `alloc`.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if nothing is buffered (or `limit` is `0`),
+    /// [`TryRecvError::Disconnected`] if nothing ever will be.
+    #[cfg(feature = "alloc")]
+    pub fn try_recv_many(
+        &mut self,
+        buffer: &mut alloc::vec::Vec<T>,
+        limit: usize,
+    ) -> Result<usize, TryRecvError> {
+        if limit == 0 {
+            return Err(TryRecvError::Empty);
+        }
+        buffer.reserve(limit.min(self.handle.parts().1.len()));
+        let mut taken = 0;
+        self.take_with(None, |value| {
+            buffer.push(value);
+            taken += 1;
+            taken < limit
+        })?;
+        Ok(taken)
+    }
+
     /// The next value if one is buffered, without waiting.
     ///
     /// # Errors

@@ -252,6 +252,21 @@ impl Pool {
     }
 
     /// Whether any queue looks to hold a task.
+    /// Whether a parking worker could take a task now: one in the global
+    /// queue, in a deque, or in the LIFO slot of a worker the watchdog
+    /// marked stuck. A running worker's LIFO task is not counted: its owner
+    /// runs it next and nobody else may take it, so counting it would send
+    /// a parking worker back to a search that cannot succeed, again and
+    /// again, for as long as its owner keeps handing off messages.
+    fn has_stealable_work(&self) -> bool {
+        GlobalQueue::len(&self.global) > 0
+            || self.remotes.iter().any(|remote| {
+                StealQueue::len(&remote.stealer) > 0
+                    || (remote.lifo.is_full() && remote.metrics.stuck.load(Ordering::Acquire))
+            })
+    }
+
+    /// Whether any task is queued anywhere, LIFO slots included.
     fn has_work(&self) -> bool {
         GlobalQueue::len(&self.global) > 0
             || self

@@ -291,7 +291,7 @@ impl Worker {
         metrics.parked.store(true, Ordering::SeqCst);
         let idle = &self.pool.idle;
         if idle.transition_worker_to_parked(self.index, self.searching.replace(false))
-            && self.pool.has_work()
+            && self.pool.has_stealable_work()
         {
             // The last searcher: work pushed while it searched was left
             // to it (see `idle.rs`).
