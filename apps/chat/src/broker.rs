@@ -61,6 +61,9 @@ pub(crate) async fn broker(
         config,
         stats,
     };
+    // One stop waiter for the whole run, not one per event (each would
+    // join and leave the token's waiter list).
+    let mut stopped = std::pin::pin!(stop.cancelled());
     loop {
         let backlogged = !room.backlogged.is_empty();
         let tick = async {
@@ -76,7 +79,7 @@ pub(crate) async fn broker(
                 None => break,
             },
             () = tick => None,
-            () = stop.cancelled() => break,
+            () = stopped.as_mut() => break,
         };
         if let Some(event) = event {
             room.handle(event);

@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use pollen::channel::{mpsc, oneshot};
@@ -196,7 +195,6 @@ impl Client {
                     // These lines and whatever else is queued, in one write.
                     batch.clear();
                     let mut bye = false;
-                    let mut yielded = false;
                     loop {
                         for out in outs.drain(..) {
                             let line = match out {
@@ -212,23 +210,20 @@ impl Client {
                                 break;
                             }
                         }
-                        if bye || batch.len() >= MAX_WRITE || yielded {
+                        if bye || batch.len() >= MAX_WRITE {
                             break;
                         }
-                        // Under load more lines are on their way: let the
-                        // broker run once, and write them all with one
-                        // system call. Idle, this costs one trip through
-                        // the run queue.
-                        yielded = true;
-                        pollen::task::yield_now().await;
-                        // Whatever came meanwhile, without waiting for more.
-                        let taken = std::future::poll_fn(|cx| {
-                            Poll::Ready(match inbox.poll_recv_many(cx, &mut outs, MAX_TAKE) {
-                                Poll::Ready(taken) => taken,
-                                Poll::Pending => 0,
-                            })
-                        })
-                        .await;
+                        // Whatever else is queued, without waiting for more.
+                        let mut taken = inbox.try_recv_many(&mut outs, MAX_TAKE).unwrap_or(0);
+                        if taken == 0 {
+                            // Under load more lines are on their way: let
+                            // the broker run, and write them all with one
+                            // system call. Yield again only while each yield
+                            // brought lines: idle, this costs one trip
+                            // through the run queue.
+                            pollen::task::yield_now().await;
+                            taken = inbox.try_recv_many(&mut outs, MAX_TAKE).unwrap_or(0);
+                        }
                         if taken == 0 {
                             break;
                         }
