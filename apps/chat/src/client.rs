@@ -130,6 +130,11 @@ impl Client {
         let idle = sleep_until(last_heard + self.config.idle_timeout);
         let mut idle = std::pin::pin!(idle);
         let mut kicked = std::pin::pin!(kick.cancelled());
+        // The wait for room in the broker's channel, kept across turns of
+        // the loop while events are outgoing: it keeps its place in the
+        // channel's queue (a new one per turn would join and leave the
+        // queue each time, under the lock every client shares).
+        let mut room = std::pin::pin!(None::<mpsc::Reserve<'_, Event>>);
         loop {
             enum Step<'p> {
                 Read(io::Result<usize>),
@@ -147,18 +152,19 @@ impl Client {
                     std::future::pending().await
                 }
             };
-            let sending = !outgoing.is_empty();
-            let room = async {
-                if sending {
-                    self.events.reserve().await
-                } else {
-                    std::future::pending().await
+            if !outgoing.is_empty() && room.is_none() {
+                room.set(Some(self.events.reserve()));
+            }
+            let wait_room = async {
+                match room.as_mut().as_pin_mut() {
+                    Some(reserve) => reserve.await,
+                    None => std::future::pending().await,
                 }
             };
             let step = pollen::select! {
                 read = read => Step::Read(read),
                 taken = inbox.recv_many(&mut outs, MAX_TAKE) => Step::Out(taken),
-                room = room => Step::Room(room),
+                room = wait_room => Step::Room(room),
                 () = idle.as_mut() => Step::Idle,
                 () = kicked.as_mut() => Step::Kicked,
             };
@@ -177,8 +183,20 @@ impl Client {
                     }
                 }
                 Step::Room(Ok(permit)) => {
+                    room.set(None);
                     if let Some(event) = outgoing.pop_front() {
                         permit.send(event);
+                    }
+                    // And the rest, while there is room without waiting.
+                    while let Some(event) = outgoing.pop_front() {
+                        match self.events.try_send(event) {
+                            Ok(()) => {}
+                            Err(mpsc::TrySendError::Full(event)) => {
+                                outgoing.push_front(event);
+                                break;
+                            }
+                            Err(mpsc::TrySendError::Closed(_)) => return End::Shutdown,
+                        }
                     }
                 }
                 // The broker has stopped: shutdown.

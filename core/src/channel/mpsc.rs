@@ -263,13 +263,21 @@ unsafe fn push<T>(
         return Err(value);
     }
     debug_assert!(ring.len < ring.cap);
-    let tail = (ring.head + ring.len) % ring.cap;
+    // `head < cap` and `len < cap`: one subtraction wraps it (no division).
+    let tail = wrap(ring.head + ring.len, ring.cap);
     // SAFETY: the slot at the tail is empty (the permit reserved it), and
     // the lock makes us its only user.
     slots[tail].with_mut(|slot| unsafe { (*slot).write(value) });
     ring.len += 1;
     wake.push(ring.rx_waker.take());
     Ok(())
+}
+
+/// `index % cap` for an `index < 2 * cap`.
+#[inline]
+fn wrap(index: usize, cap: usize) -> usize {
+    debug_assert!(index < 2 * cap);
+    if index >= cap { index - cap } else { index }
 }
 
 /// Takes the value at the ring's head, if any, and frees its slot.
@@ -285,7 +293,7 @@ unsafe fn pop<T>(s: &mut SemaphoreShared<Ring>, slots: &[Slot<T>]) -> Option<T> 
     // SAFETY: the head slot holds a value (len > 0), and the lock makes us
     // its only user.
     let value = slots[ring.head].with_mut(|slot| unsafe { (*slot).assume_init_read() });
-    ring.head = (ring.head + 1) % ring.cap;
+    ring.head = wrap(ring.head + 1, ring.cap);
     ring.len -= 1;
     // The slot is free: a permit for the next sender (served by `with`).
     s.add(1);
@@ -478,22 +486,16 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let (chan, slots) = self.handle.parts();
         // The permit and the push under one lock.
-        let mut value = Some(value);
-        let pushed = chan.sem.try_acquire_with(1, |s, wake| {
-            let value = value.take().expect("taken once");
+        let pushed = chan.sem.try_acquire_with(1, value, |s, wake, value| {
             // SAFETY: under the lock, with the permit just taken.
             unsafe { push(s, slots, value, wake) }
         });
         match pushed {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(value)) => Err(TrySendError::Closed(value)),
-            Err(refused) => {
-                let value = value.take().expect("not taken: no permit");
-                Err(match refused {
-                    TryAcquireError::Closed => TrySendError::Closed(value),
-                    TryAcquireError::NoPermits => TrySendError::Full(value),
-                })
+            Ok(Err(value)) | Err((TryAcquireError::Closed, value)) => {
+                Err(TrySendError::Closed(value))
             }
+            Err((TryAcquireError::NoPermits, value)) => Err(TrySendError::Full(value)),
         }
     }
 

@@ -120,23 +120,25 @@ impl<M: RawMutex, X: OnRelease> RawSemaphore<M, X> {
     }
 
     /// [`try_acquire`](Self::try_acquire), then, under the same lock, `f`
-    /// with the permits just taken (as [`with`](Self::with) runs it): one
-    /// lock where two would do, for a channel's send when a slot is free.
-    pub(crate) fn try_acquire_with<R>(
+    /// with the permits just taken and `value` (as [`with`](Self::with)
+    /// runs it): one lock where two would do, for a channel's send when a
+    /// slot is free. Without the permits, `value` comes back unused.
+    pub(crate) fn try_acquire_with<V, R>(
         &self,
         n: usize,
-        f: impl FnOnce(&mut Shared<X>, &mut WakeList) -> R,
-    ) -> Result<R, TryAcquireError> {
+        value: V,
+        f: impl FnOnce(&mut Shared<X>, &mut WakeList, V) -> R,
+    ) -> Result<R, (TryAcquireError, V)> {
         let mut wake = WakeList::new();
         let (result, more) = self.state.lock(|s| {
             if s.closed {
-                return (Err(TryAcquireError::Closed), false);
+                return (Err((TryAcquireError::Closed, value)), false);
             }
             if !s.waiters.is_empty() || s.permits < n {
-                return (Err(TryAcquireError::NoPermits), false);
+                return (Err((TryAcquireError::NoPermits, value)), false);
             }
             s.permits -= n;
-            let result = f(s, &mut wake);
+            let result = f(s, &mut wake, value);
             (Ok(result), s.serve(&mut wake))
         });
         wake.wake_all();

@@ -278,7 +278,16 @@ impl WakeList {
     }
 
     /// Wakes every waker in the list, in the order pushed, and empties it.
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
+        // Most lists are empty: no call for them.
+        if self.woken < self.len {
+            self.wake_pending();
+        }
+    }
+
+    #[inline(never)]
+    fn wake_pending(&mut self) {
         while self.woken < self.len {
             let slot = &self.wakers[self.woken];
             // Counted before the call: if this waker panics, `Drop` goes on
@@ -295,6 +304,7 @@ impl WakeList {
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
         // Wakers taken are owed a wake-up: never drop one silently (this
         // also covers unwinding out of the code that filled the list).
