@@ -98,8 +98,18 @@ impl Report {
     /// `null` without answers); `status_codes` maps codes to counts (HTTP
     /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts.
     pub fn to_json(&self) -> serde_json::Value {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let json = Json {
+        serde_json::to_value(self.json()).expect("a report is plain data")
+    }
+
+    /// [`to_json`](Self::to_json) as indented text, keys in report order.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.json()).expect("a report is plain data")
+    }
+
+    fn json(&self) -> Json<'_> {
+        // Whole microseconds, as recorded.
+        let ms = |d: Duration| d.as_micros() as f64 / 1e3;
+        Json {
             mode: self.mode,
             target: &self.target,
             requests: self.requests,
@@ -125,8 +135,7 @@ impl Report {
             }),
             status_codes: (self.mode == Mode::Http).then_some(&self.tally.status_codes),
             errors: &self.tally.errors,
-        };
-        serde_json::to_value(json).expect("a report is plain data")
+        }
     }
 }
 
