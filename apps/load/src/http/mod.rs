@@ -16,7 +16,7 @@
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
-//! [`ErrorKind`](crate::ErrorKind) (recorded without latency). Nothing a
+//! [`ErrorKind`] (recorded without latency). Nothing a
 //! server sends (or does not send) makes the load hang or panic.
 //!
 //! # Closed and open loop
