@@ -184,27 +184,24 @@ async fn connection<C: Connect>(
                 return;
             }
         }
-        let Some(open) = stream.as_mut() else {
-            match pollen::time::timeout(config.timeout, shared.connector.connect()).await {
-                Ok(Ok(new)) => stream = Some(new),
-                Ok(Err(e)) => {
-                    let kind = ErrorKind::of_connect(&e);
-                    shared
-                        .recorder
-                        .record(Outcome::Failed(kind), Duration::ZERO, 0, 0);
+        // A connection that failed is replaced as part of the next round
+        // trip: failing to reconnect fails that round trip.
+        let open = match stream.take() {
+            Some(open) => stream.insert(open),
+            None => match pollen::time::timeout(config.timeout, shared.connector.connect()).await {
+                Ok(Ok(new)) => stream.insert(new),
+                failed => {
+                    let kind = match failed {
+                        Ok(Err(e)) => ErrorKind::of_connect(&e),
+                        _ => ErrorKind::Timeout,
+                    };
+                    let outcome = Outcome::Failed(kind);
+                    shared.recorder.record(outcome, Duration::ZERO, 0, 0);
                     // Do not spin on a server that is gone.
                     pollen::time::sleep(Duration::from_millis(10)).await;
+                    continue;
                 }
-                Err(_) => {
-                    let timeout = Outcome::Failed(ErrorKind::Timeout);
-                    shared.recorder.record(timeout, Duration::ZERO, 0, 0);
-                }
-            }
-            // The attempt was not a round trip.
-            if config.requests.is_some() {
-                shared.budget.fetch_sub(1, Ordering::Relaxed);
-            }
-            continue;
+            },
         };
         let sent_at = pollen::time::now();
         let result = pollen::time::timeout(config.timeout, round_trip(open, &mut message)).await;

@@ -166,3 +166,65 @@ async fn the_echo_load_stops_on_time() {
     assert_eq!(report.tally.total(), 400, "{report}");
     assert_eq!(report.elapsed, Duration::from_secs(1));
 }
+
+/// Echoes `echoes` messages on its first connection, closes it, and
+/// refuses every connection after.
+struct DiesAfter {
+    echoes: usize,
+    connected: std::sync::atomic::AtomicBool,
+}
+
+impl Connect for DiesAfter {
+    type Stream = DuplexStream;
+
+    async fn connect(&self) -> io::Result<DuplexStream> {
+        if self
+            .connected
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(io::ErrorKind::ConnectionRefused.into());
+        }
+        let (client, mut server) = duplex(1 << 16);
+        let echoes = self.echoes;
+        pollen::spawn(async move {
+            let mut buf = [0; 64];
+            for _ in 0..echoes {
+                server.read_exact(&mut buf).await.unwrap();
+                server.write_all(&buf).await.unwrap();
+            }
+            // Wait for the next message, then hang up mid-round-trip.
+            let _ = server.read_exact(&mut buf).await;
+        });
+        Ok(client)
+    }
+
+    fn describe(&self) -> String {
+        "the dying server".to_owned()
+    }
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_server_that_goes_away_fails_each_remaining_round_trip_once() {
+    let connector = DiesAfter {
+        echoes: 3,
+        connected: Default::default(),
+    };
+    let config = EchoConfig {
+        connections: 1,
+        size: 64,
+        requests: Some(10),
+        duration: None,
+        timeout: Duration::from_secs(1),
+    };
+    let report = echo::run(config, connector, &Control::new()).await.unwrap();
+    // One echo went to the setup: 2 round trips succeed, the 3rd finds
+    // the connection closed, and the other 7 find no server.
+    assert_eq!(report.tally.total(), 10, "{report}");
+    assert_eq!(report.tally.succeeded, 2, "{report}");
+    assert_eq!(report.tally.errors[&ErrorKind::Closed], 1, "{report}");
+    assert_eq!(
+        report.tally.errors[&ErrorKind::ConnectRefused],
+        7,
+        "{report}"
+    );
+}
