@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
+use pollen::task::AbortHandle;
 use pollen::time::Instant;
 
 use crate::connect::Connect;
@@ -78,6 +79,11 @@ struct Message {
 ///
 /// If a connection cannot be made, or its first echo is not right, during
 /// setup.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops the load without a report: the connections'
+/// tasks are aborted, which closes their connections.
 ///
 /// # Panics
 ///
@@ -136,6 +142,7 @@ pub async fn run<C: Connect>(
             pollen::spawn(async move { connection(&shared, stream, message, deadline).await })
         })
         .collect();
+    let _abort = AbortOnDrop(tasks.iter().map(|task| task.abort_handle()).collect());
     for task in tasks {
         // A task only ends by returning.
         let _ = task.await;
@@ -153,6 +160,17 @@ pub async fn run<C: Connect>(
         elapsed,
         tally: shared.recorder.snapshot(),
     })
+}
+
+/// Aborts the connections' tasks if the load is dropped before they end.
+struct AbortOnDrop(Vec<AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 struct Shared<C> {

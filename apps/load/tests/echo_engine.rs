@@ -3,6 +3,8 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pollen::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
@@ -91,6 +93,8 @@ async fn a_warm_up_is_not_recorded_and_a_stop_ends_the_load() {
 struct FlakyEcho {
     every: u64,
     delay: Duration,
+    /// Messages echoed, over every connection.
+    echoed: Arc<AtomicU64>,
 }
 
 impl Connect for FlakyEcho {
@@ -98,7 +102,7 @@ impl Connect for FlakyEcho {
 
     async fn connect(&self) -> io::Result<DuplexStream> {
         let (client, mut server) = duplex(1 << 16);
-        let (every, delay) = (self.every, self.delay);
+        let (every, delay, total) = (self.every, self.delay, self.echoed.clone());
         pollen::spawn(async move {
             let mut buf = [0; 64];
             let mut echoed = 0u64;
@@ -107,6 +111,7 @@ impl Connect for FlakyEcho {
                     return;
                 }
                 echoed += 1;
+                total.fetch_add(1, Ordering::Relaxed);
                 pollen::time::sleep(delay).await;
                 if every != 0 && echoed % every == 0 {
                     buf[10] ^= 0xff;
@@ -129,6 +134,7 @@ async fn damaged_echoes_are_counted_and_the_connection_replaced() {
     let connector = FlakyEcho {
         every: 5,
         delay: Duration::from_millis(1),
+        echoed: Arc::default(),
     };
     let config = EchoConfig {
         connections: 1,
@@ -153,6 +159,7 @@ async fn the_echo_load_stops_on_time() {
     let connector = FlakyEcho {
         every: 0,
         delay: Duration::from_millis(10),
+        echoed: Arc::default(),
     };
     let config = EchoConfig {
         connections: 4,
@@ -227,4 +234,31 @@ async fn a_server_that_goes_away_fails_each_remaining_round_trip_once() {
         7,
         "{report}"
     );
+}
+
+#[pollen::test(start_paused = true)]
+async fn dropping_the_load_stops_its_connections() {
+    let echoed = Arc::new(AtomicU64::new(0));
+    let connector = FlakyEcho {
+        every: 0,
+        delay: Duration::from_millis(10),
+        echoed: echoed.clone(),
+    };
+    let config = EchoConfig {
+        connections: 2,
+        duration: None,
+        ..EchoConfig::default()
+    };
+    let control = Control::new();
+    let load = echo::run(config, connector, &control);
+    assert!(
+        pollen::time::timeout(Duration::from_millis(100), load)
+            .await
+            .is_err()
+    );
+    let at_drop = echoed.load(Ordering::Relaxed);
+    assert!(at_drop >= 10, "{at_drop}");
+    pollen::time::sleep(Duration::from_secs(1)).await;
+    // At most the round trips in flight at the drop finished.
+    assert!(echoed.load(Ordering::Relaxed) <= at_drop + 2);
 }

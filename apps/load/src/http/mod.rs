@@ -128,6 +128,12 @@ struct Shared<C: Connect> {
 ///
 /// If the first connection fails (or takes longer than the timeout).
 ///
+/// # Cancel safety
+///
+/// Dropping the future drops the load without a report; requests (round
+/// trips) already started run on to their end (within the timeout) as
+/// tasks of their own and close their connections.
+///
 /// # Panics
 ///
 /// If `concurrency` is 0 or `rate` is not positive; outside a runtime with
