@@ -130,9 +130,9 @@ struct Shared<C: Connect> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future drops the load without a report; requests (round
-/// trips) already started run on to their end (within the timeout) as
-/// tasks of their own and close their connections.
+/// Dropping the future drops the load without a report; requests already
+/// started run on to their end (within the timeout) as tasks of their own,
+/// and their connections close with them.
 ///
 /// # Panics
 ///
