@@ -92,6 +92,12 @@ impl Report {
         per_second(self.tally.total() as f64, self.elapsed)
     }
 
+    /// Bytes sent and received per second of [`elapsed`](Self::elapsed).
+    pub fn bytes_per_second(&self) -> f64 {
+        let bytes = self.tally.bytes_sent + self.tally.bytes_received;
+        per_second(bytes as f64, self.elapsed)
+    }
+
     /// The same figures as the text report, as JSON.
     ///
     /// Times are in seconds (`duration_s`) or milliseconds (`latency_ms`,
@@ -125,6 +131,7 @@ impl Report {
             throughput_rps: self.throughput(),
             bytes_sent: self.tally.bytes_sent,
             bytes_received: self.tally.bytes_received,
+            bytes_per_sec: self.bytes_per_second(),
             latency_ms: self.latency().map(|l| LatencyJson {
                 min: ms(l.min),
                 mean: ms(l.mean),
@@ -157,6 +164,8 @@ struct Json<'a> {
     throughput_rps: f64,
     bytes_sent: u64,
     bytes_received: u64,
+    /// Sent and received, per second.
+    bytes_per_sec: f64,
     latency_ms: Option<LatencyJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_codes: Option<&'a BTreeMap<u16, u64>>,
@@ -212,15 +221,12 @@ impl fmt::Display for Report {
         writeln!(f, "  Duration: {}", seconds(self.elapsed))?;
         match self.mode {
             Mode::Http => writeln!(f, "  Throughput: {:.2} req/s", self.throughput())?,
-            Mode::Echo => {
-                let bytes = (self.tally.bytes_sent + self.tally.bytes_received) as f64;
-                writeln!(
-                    f,
-                    "  Throughput: {:.2} round trips/s, {} (sent + received)",
-                    self.throughput(),
-                    bytes_per_second(per_second(bytes, self.elapsed))
-                )?;
-            }
+            Mode::Echo => writeln!(
+                f,
+                "  Throughput: {:.2} round trips/s, {} (sent + received)",
+                self.throughput(),
+                bytes_per_second(self.bytes_per_second())
+            )?,
         }
         match self.latency() {
             Some(latency) => {

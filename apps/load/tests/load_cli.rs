@@ -263,6 +263,9 @@ fn echo_mode_against_pollen_echo() {
     assert_eq!(json["total"], 300);
     assert_eq!(json["succeeded"], 300);
     assert_eq!(json["bytes_received"], 300 * 32);
+    let duration = json["duration_s"].as_f64().unwrap();
+    let rate = json["bytes_per_sec"].as_f64().unwrap();
+    assert!((rate * duration - 2.0 * 300.0 * 32.0).abs() < 1.0, "{json}");
     assert_eq!(json["errors"], serde_json::json!({}));
     assert_eq!(summary.accepted, 3);
     assert_eq!(summary.errors, 0);
