@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
-use pollen::task::AbortHandle;
 use pollen::time::Instant;
 
+use crate::abort::AbortOnDrop;
 use crate::connect::Connect;
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
@@ -160,17 +160,6 @@ pub async fn run<C: Connect>(
         elapsed,
         tally: shared.recorder.snapshot(),
     })
-}
-
-/// Aborts the connections' tasks if the load is dropped before they end.
-struct AbortOnDrop(Vec<AbortHandle>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
 }
 
 struct Shared<C> {

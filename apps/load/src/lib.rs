@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod abort;
 mod connect;
 mod control;
 pub mod echo;

@@ -4,10 +4,11 @@
 //! # How a load runs
 //!
 //! A semaphore with `concurrency` permits bounds the requests in flight.
-//! The load's loop takes a permit, then spawns the request as a task of
-//! its own, inside a [`REQUEST_ID`] scope that holds its number (1, 2, ...)
-//! for the `X-Request-Id` header; the task gives the permit back when it is
-//! done. Connections are kept in a pool: a request takes an idle one (or
+//! The load's loop (a task on the runtime, so that starting a request
+//! needs no hand-off between threads) takes a permit, then spawns the
+//! request as a task of its own, inside a [`REQUEST_ID`] scope that holds
+//! its number (1, 2, ...) for the `X-Request-Id` header; the task gives the
+//! permit back when it is done. Connections are kept in a pool: a request takes an idle one (or
 //! connects a new one), and puts it back after a complete response that
 //! leaves it open, so there are never more connections than permits. A
 //! request on a reused connection that the server had closed meanwhile
@@ -16,8 +17,8 @@
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
-//! [`ErrorKind`] (recorded without latency). Nothing a
-//! server sends (or does not send) makes the load hang or panic.
+//! [`ErrorKind`] (recorded without latency). Nothing a server sends (or
+//! does not send) makes the load hang or panic.
 //!
 //! # Closed and open loop
 //!
@@ -27,7 +28,9 @@
 //! whether or not earlier requests are done (open loop), and latency is
 //! measured from when it was due: a server that stalls for a second shows
 //! a second of latency on every request that was due meanwhile, not only on
-//! the one it stalled on (no coordinated omission).
+//! the one it stalled on (no coordinated omission). A request may start up
+//! to a millisecond before it is due (then its latency counts from its
+//! start), so that the timers' own lateness is not counted as latency.
 //!
 //! # Stopping
 //!
@@ -49,6 +52,7 @@ use pollen::time::Instant;
 
 use self::conn::{Conn, Response};
 use self::request::RequestTemplate;
+use crate::abort::AbortOnDrop;
 use crate::connect::Connect;
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
@@ -130,9 +134,9 @@ struct Shared<C: Connect> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future drops the load without a report; requests already
-/// started run on to their end (within the timeout) as tasks of their own,
-/// and their connections close with them.
+/// Dropping the future stops the load without a report: no new request
+/// starts; requests already started run on to their end (within the
+/// timeout) as tasks of their own, and their connections close with them.
 ///
 /// # Panics
 ///
@@ -183,25 +187,18 @@ pub async fn run<C: Connect>(
 
     control.set_running();
     let start = pollen::time::now();
-    let mut deadline = pin!(until(config.duration.map(|d| start + d)));
-    let mut stopped = pin!(control.stopped());
-    let mut started: u64 = 0;
-    while config.requests.is_none_or(|n| started < n) {
-        let due = config.rate.map(|rate| due_at(start, started, rate));
-        let permit = pollen::select! {
-            biased;
-            () = &mut stopped => break,
-            () = &mut deadline => break,
-            permit = permit_when_due(&permits, due) => permit,
-        };
-        started += 1;
-        let shared = shared.clone();
-        let sent_at = due.unwrap_or_else(pollen::time::now);
-        pollen::spawn(REQUEST_ID.scope(started, async move {
-            request(&shared, sent_at).await;
-            drop(permit);
-        }));
-    }
+    // The loop runs as a task of the runtime, so its timers, and the
+    // requests it spawns, stay on the runtime's threads (no hand-off from
+    // the thread that awaits `run`).
+    let looping = pollen::spawn(start_requests(
+        config.clone(),
+        shared.clone(),
+        permits.clone(),
+        control.clone(),
+        start,
+    ));
+    let _abort = AbortOnDrop(vec![looping.abort_handle()]);
+    let started = looping.await.expect("the request loop does not panic");
 
     // Every request in flight holds a permit until it is recorded. Each is
     // bounded by the timeout; the extra second covers the scheduling of
@@ -231,6 +228,39 @@ pub async fn run<C: Connect>(
     })
 }
 
+/// Starts requests until the load stops; returns how many it started.
+async fn start_requests<C: Connect>(
+    config: HttpConfig,
+    shared: Arc<Shared<C>>,
+    permits: Arc<Permits>,
+    control: Control,
+    start: Instant,
+) -> u64 {
+    let mut deadline = pin!(until(config.duration.map(|d| start + d)));
+    let mut stopped = pin!(control.stopped());
+    let mut started: u64 = 0;
+    while config.requests.is_none_or(|n| started < n) {
+        let due = config.rate.map(|rate| due_at(start, started, rate));
+        let permit = pollen::select! {
+            biased;
+            () = &mut stopped => break,
+            () = &mut deadline => break,
+            permit = permit_when_due(&permits, due) => permit,
+        };
+        started += 1;
+        let shared = shared.clone();
+        // Late (waiting for a permit): from when it was due. Early (see
+        // `PACING_SLACK`): from now.
+        let now = pollen::time::now();
+        let sent_at = due.map_or(now, |due| due.min(now));
+        pollen::spawn(REQUEST_ID.scope(started, async move {
+            request(&shared, sent_at).await;
+            drop(permit);
+        }));
+    }
+    started
+}
+
 /// When request number `index` (from 0) is due at `rate` per second.
 fn due_at(start: Instant, index: u64, rate: f64) -> Instant {
     start + Duration::from_secs_f64(index as f64 / rate)
@@ -244,13 +274,22 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-/// A permit, once `due` (if any) has come.
+/// How early a request of an open loop may start. The runtime's timers
+/// wake up to a millisecond late (the poller waits in whole
+/// milliseconds): a request started on time by the timer would leave up to
+/// a millisecond late, and that lag, the load generator's own, would count
+/// as the server's latency. Started up to this much early instead, and
+/// measured from when it started, it does not; the schedule only shifts
+/// by less than this.
+const PACING_SLACK: Duration = Duration::from_millis(1);
+
+/// A permit, once `due` (if any) is less than [`PACING_SLACK`] away.
 async fn permit_when_due(
     permits: &Arc<Permits>,
     due: Option<Instant>,
 ) -> OwnedSemaphorePermit<StdRawMutex> {
     if let Some(due) = due {
-        pollen::time::sleep_until(due).await;
+        pollen::time::sleep_until(due.saturating_sub(PACING_SLACK)).await;
     }
     permits
         .clone()
