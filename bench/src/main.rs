@@ -40,7 +40,8 @@
 //! - **echo** ([`echo`]): a TCP echo server on pollen (the full app,
 //!   `pollen-echo`, and a minimal server, `pollen-min`), tokio, smol and a
 //!   hand-written mio loop (the reference), each in its own process, under
-//!   one closed-loop load generator of 64-byte messages at 1, 50 and 500
+//!   one closed-loop load generator (`pollen-load`'s echo engine) of
+//!   64-byte messages at 1, 50 and 500
 //!   connections: requests/s, p50/p99 latency, server CPU time per
 //!   request; and the server's memory per idle connection with 10 000
 //!   held open. Its own table layout and footer; see its docs. The
@@ -210,7 +211,9 @@ struct Args {
     /// Warm-up before each echo point's window, milliseconds.
     #[arg(long, default_value_t = 500)]
     echo_warmup_ms: u64,
-    /// Load generator threads per echo point (at most one per connection).
+    /// Load generator threads per echo point (at most one per connection):
+    /// 1 runs `pollen-load`'s echo engine on a current-thread runtime, more
+    /// on a multi-thread runtime with that many workers.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     echo_client_threads: u64,
     /// Idle connections held open for the echo suite's memory table (0

@@ -74,15 +74,15 @@ pub use self::runtime::spawn_blocking;
 /// Runs `async fn main` on a pollen runtime.
 ///
 /// Arguments (all optional): `flavor = "current_thread"` or
-/// `"multi_thread"` (the default; the multi-thread runtime is not built
-/// yet, so today write `flavor = "current_thread"`), `worker_threads = N`
-/// (multi-thread only), `start_paused = true` (virtual time), and
-/// `crate = "path"` when pollen is re-exported under another name.
+/// `"multi_thread"` (the default: the work-stealing runtime, one worker
+/// thread per core), `worker_threads = N` (multi-thread only),
+/// `start_paused = true` (virtual time), and `crate = "path"` when pollen
+/// is re-exported under another name.
 ///
 /// # Examples
 ///
 /// ```
-/// #[pollen::main(flavor = "current_thread")]
+/// #[pollen::main]
 /// async fn main() {
 ///     let answer = pollen::spawn(async { 42 }).await.unwrap();
 ///     println!("the answer is {answer}");

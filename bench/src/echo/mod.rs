@@ -1,7 +1,8 @@
 //! Echo suite: the same TCP echo server on pollen (twice: the full app,
 //! `pollen-echo` from `apps/echo`, and a minimal server, `echo-pollen`),
 //! tokio, smol and a hand-written mio loop, each in its own process, driven
-//! by one load generator in the bench process over loopback.
+//! by one load generator in the bench process over loopback: `pollen-load`'s
+//! echo engine (`apps/load`), on a pollen runtime of its own.
 //!
 //! # What is measured
 //!
@@ -65,9 +66,13 @@
 //! for its cores (two, on the machines this was written on): requests/s and
 //! latency are those of the pair, and where the server's CPU is well below
 //! 1.00 the clients, not the server, were the limit. One client thread
-//! (the default `--echo-client-threads`) keeps every server here at about
-//! one busy core from 50 connections on; more threads only take CPU from
-//! the server. CPU per request is the server's own and the figure to
+//! (the default `--echo-client-threads`: a current-thread runtime; more
+//! threads make it a multi-thread runtime with that many workers) costs
+//! about as much CPU per round trip as the servers do (with `--echo-pin
+//! shared` every server gets about 0.45 of the shared CPU), so on two
+//! cores, and with the machine otherwise quiet, it keeps every server at
+//! about one busy core from 50 connections on; more threads only take CPU
+//! from the server. CPU per request is the server's own and the figure to
 //! compare; it still moves with the machine's noise and the other
 //! processes on it, and `/proc` counts CPU in clock ticks (10 ms), under 1%
 //! of a 2 s window with the server busy but more when it is mostly idle.
@@ -516,12 +521,11 @@ impl Samples {
     fn push(&mut self, sample: &load::Sample) {
         let secs = sample.elapsed.as_secs_f64();
         let requests = sample.requests.max(1) as f64;
-        let us = |ns: u64| ns as f64 / 1_000.0;
         self.requests_per_sec.push(sample.requests as f64 / secs);
         self.p50_us
-            .push(us(sample.latency_ns.value_at_quantile(0.50)));
+            .push(sample.latency_us.value_at_quantile(0.50) as f64);
         self.p99_us
-            .push(us(sample.latency_ns.value_at_quantile(0.99)));
+            .push(sample.latency_us.value_at_quantile(0.99) as f64);
         self.cpu_us_per_request
             .push(sample.server_cpu.as_secs_f64() * 1e6 / requests);
         self.server_cpu_share

@@ -1,0 +1,190 @@
+//! [`Tally`]: what a load recorded, shared by its tasks.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::control::Control;
+use crate::error::ErrorKind;
+
+/// The longest latency recorded exactly, in microseconds (an hour); longer
+/// ones are recorded as an hour.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// How one request (or round trip) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP response with this status code.
+    Status(u16),
+    /// An echo that matched the message.
+    Echoed,
+    /// No (complete, valid) answer.
+    Failed(ErrorKind),
+}
+
+/// The counts and the latency histogram of a load.
+///
+/// A request is *succeeded* if it got an HTTP response with a status below
+/// 400 (or, in echo mode, its echo back intact), and *failed* otherwise:
+/// a 4xx or 5xx response, or no response at all (see [`ErrorKind`]).
+/// Latency is recorded for every request that got a response, whatever its
+/// status, and for every intact echo.
+#[derive(Clone, Debug)]
+pub struct Tally {
+    /// Latencies, microseconds, 3 significant digits.
+    pub latency_us: Histogram<u64>,
+    /// Responses per status code.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Failures without a response, per kind.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// See the type's docs.
+    pub succeeded: u64,
+    /// See the type's docs.
+    pub failed: u64,
+    /// Bytes written, over every connection.
+    pub bytes_sent: u64,
+    /// Bytes read, over every connection.
+    pub bytes_received: u64,
+}
+
+/// A [`Tally`] behind a lock, and the control that says whether to record.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    tally: Mutex<Tally>,
+    control: Control,
+}
+
+// === impl Tally ===
+
+impl Tally {
+    /// Nothing recorded yet.
+    pub fn new() -> Tally {
+        Tally {
+            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("valid histogram bounds"),
+            status_codes: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            succeeded: 0,
+            failed: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+
+    /// Records one request's outcome; `latency` is recorded only for an
+    /// answer (a status or an echo).
+    pub fn record(&mut self, outcome: Outcome, latency: Duration) {
+        match outcome {
+            Outcome::Status(status) => {
+                *self.status_codes.entry(status).or_default() += 1;
+                if status < 400 {
+                    self.succeeded += 1;
+                } else {
+                    self.failed += 1;
+                }
+                self.record_latency(latency);
+            }
+            Outcome::Echoed => {
+                self.succeeded += 1;
+                self.record_latency(latency);
+            }
+            Outcome::Failed(kind) => {
+                *self.errors.entry(kind).or_default() += 1;
+                self.failed += 1;
+            }
+        }
+    }
+
+    fn record_latency(&mut self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency_us
+            .saturating_record(us.clamp(1, MAX_LATENCY_US));
+    }
+
+    /// Requests recorded: succeeded plus failed.
+    pub fn total(&self) -> u64 {
+        self.succeeded + self.failed
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally::new()
+    }
+}
+
+// === impl Recorder ===
+
+impl Recorder {
+    pub(crate) fn new(control: Control) -> Recorder {
+        Recorder {
+            tally: Mutex::new(Tally::new()),
+            control,
+        }
+    }
+
+    pub(crate) fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Records an outcome unless the load is warming up.
+    pub(crate) fn record(&self, outcome: Outcome, latency: Duration, sent: u64, received: u64) {
+        if !self.control.records() {
+            return;
+        }
+        let mut tally = self.lock();
+        tally.record(outcome, latency);
+        tally.bytes_sent += sent;
+        tally.bytes_received += received;
+        drop(tally);
+        self.control.count_completed();
+    }
+
+    /// A copy of what was recorded so far.
+    pub(crate) fn snapshot(&self) -> Tally {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
+        // Every critical section leaves the tally consistent.
+        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_below_400_succeed_and_errors_fail() {
+        let mut tally = Tally::new();
+        let ms = Duration::from_millis;
+        tally.record(Outcome::Status(200), ms(1));
+        tally.record(Outcome::Status(302), ms(1));
+        tally.record(Outcome::Status(404), ms(1));
+        tally.record(Outcome::Status(503), ms(1));
+        tally.record(Outcome::Failed(ErrorKind::Timeout), ms(5000));
+        tally.record(Outcome::Echoed, ms(1));
+        assert_eq!((tally.succeeded, tally.failed, tally.total()), (3, 3, 6));
+        assert_eq!(tally.status_codes.values().sum::<u64>(), 4);
+        assert_eq!(tally.errors[&ErrorKind::Timeout], 1);
+        // The timeout has no latency: only the five answers are in it.
+        assert_eq!(tally.latency_us.len(), 5);
+        assert_eq!(tally.latency_us.max(), 1000);
+    }
+
+    #[test]
+    fn warming_up_records_nothing() {
+        let control = Control::warming_up();
+        let recorder = Recorder::new(control.clone());
+        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        assert_eq!(recorder.snapshot().total(), 0);
+        control.start_recording();
+        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 20);
+        let tally = recorder.snapshot();
+        assert_eq!((tally.total(), tally.bytes_received), (1, 20));
+        assert_eq!(control.completed(), 1);
+    }
+}
