@@ -784,10 +784,7 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
                 return Err(TryRecvError::Disconnected);
             }
             if let Some(waker) = waker {
-                match &mut ring.rx_waker {
-                    Some(old) if old.will_wake(waker) => {}
-                    slot => *slot = Some(waker.clone()),
-                }
+                crate::sync::store_waker(&mut ring.rx_waker, waker)
             }
             Err(TryRecvError::Empty)
         })

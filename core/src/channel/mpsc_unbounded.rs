@@ -213,10 +213,7 @@ impl<T> UnboundedReceiver<T> {
             if s.senders == 0 || s.closed {
                 return Ok(0);
             }
-            match &mut s.rx_waker {
-                Some(old) if old.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+            crate::sync::store_waker(&mut s.rx_waker, waker);
             Err(())
         });
         match taken {
@@ -247,10 +244,7 @@ impl<T> UnboundedReceiver<T> {
                 return Err(TryRecvError::Disconnected);
             }
             if let Some(waker) = waker {
-                match &mut s.rx_waker {
-                    Some(old) if old.will_wake(waker) => {}
-                    slot => *slot = Some(waker.clone()),
-                }
+                crate::sync::store_waker(&mut s.rx_waker, waker)
             }
             Err(TryRecvError::Empty)
         })

@@ -19,6 +19,21 @@
 //!   it on (the next waiter, or back to the primitive).
 //! - Wakers run after the lock is let go, never inside it.
 //!
+//! Where only one task can wait (a channel's receiver, a timer entry, the
+//! executor's own thread), the waiter is a single-waiter cell instead, of
+//! one of two kinds, chosen by whether a lock is held anyway:
+//!
+//! - **Lock-free:** an [`atomic_waker::AtomicWaker`] (timer entries, the
+//!   executor's unpark hook, a oneshot sender waiting in `closed()`).
+//! - **Under the primitive's lock:** an `Option<Waker>` the lock already
+//!   guards (the mpsc receivers, the timer's driver waker). An atomic cell
+//!   inside a lock would only add atomics to a critical section that is
+//!   there anyway; a waker is stored only if it would not wake the same
+//!   task as the one already there.
+//!
+//! A oneshot receiver keeps its waker beside the value, guarded by the
+//! channel's one state word, so a send is a single atomic operation.
+//!
 //! Core primitives that need a short critical section (the timer wheel, the
 //! channels) do not pick a lock. They are generic over a [`RawMutex`], and the
 //! embedder picks the one that fits where the value is shared:
@@ -88,4 +103,4 @@ pub use self::rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 #[cfg(feature = "alloc")]
 pub use self::semaphore::OwnedSemaphorePermit;
 pub use self::semaphore::{Acquire, Semaphore, SemaphorePermit};
-pub(crate) use self::wait_queue::WakeList;
+pub(crate) use self::wait_queue::{WakeList, store_waker};

@@ -102,10 +102,18 @@ impl<T> fmt::Debug for Waiter<T> {
 impl<T> WaiterState<T> {
     /// Stores `waker` unless the stored one wakes the same task.
     pub(crate) fn set_waker(&mut self, waker: &Waker) {
-        match &mut self.waker {
-            Some(old) if old.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
+        store_waker(&mut self.waker, waker);
+    }
+}
+
+/// Stores `waker` in `slot` (a single-waiter cell under a lock, see the
+/// [module docs](super#waiting)) unless the one there wakes the same task:
+/// no clone, no drop, for a task that polls again.
+#[inline]
+pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(old) if old.will_wake(waker) => {}
+        slot => *slot = Some(waker.clone()),
     }
 }
 

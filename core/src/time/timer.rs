@@ -189,10 +189,8 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
     /// reading the deadline), and plans again when woken. One waker at a
     /// time; the last registered wins.
     pub fn register_deadline_waker(&self, waker: &Waker) {
-        self.state.lock(|s| match &mut s.driver {
-            Some(old) if old.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        });
+        self.state
+            .lock(|s| crate::sync::store_waker(&mut s.driver, waker));
     }
 
     /// [`register_deadline_waker`](Self::register_deadline_waker) and
@@ -200,10 +198,7 @@ impl<C: Clock, M: RawMutex> Timer<C, M> {
     /// a driver about to sleep needs, for one lock instead of two.
     pub fn register_and_next_deadline(&self, waker: &Waker) -> Option<Instant> {
         let tick = self.state.lock(|s| {
-            match &mut s.driver {
-                Some(old) if old.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+            crate::sync::store_waker(&mut s.driver, waker);
             s.wheel.next_deadline()
         })?;
         Some(self.tick_instant(tick))
