@@ -690,16 +690,8 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
             return Poll::Ready(0);
         }
         let coop = core::task::ready!(crate::task::coop::poll_proceed(cx));
-        // Room before locking: never allocate under the lock.
-        buffer.reserve(limit.min(self.handle.parts().1.len()));
-        let mut taken = 0;
-        let received = self.take_with(Some(cx.waker()), |value| {
-            buffer.push(value);
-            taken += 1;
-            taken < limit
-        });
-        match received {
-            Ok(()) => {
+        match self.take_into(Some(cx.waker()), buffer, limit) {
+            Ok(taken) => {
                 coop.made_progress();
                 Poll::Ready(taken)
             }
@@ -727,9 +719,22 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         if limit == 0 {
             return Err(TryRecvError::Empty);
         }
+        self.take_into(None, buffer, limit)
+    }
+
+    /// `take_with` into `buffer`, at most `limit` (at least 1) values.
+    #[cfg(feature = "alloc")]
+    fn take_into(
+        &mut self,
+        waker: Option<&Waker>,
+        buffer: &mut alloc::vec::Vec<T>,
+        limit: usize,
+    ) -> Result<usize, TryRecvError> {
+        // Room before locking: never allocate under the lock (at most
+        // `limit`, and never more than the channel holds).
         buffer.reserve(limit.min(self.handle.parts().1.len()));
         let mut taken = 0;
-        self.take_with(None, |value| {
+        self.take_with(waker, |value| {
             buffer.push(value);
             taken += 1;
             taken < limit
