@@ -273,6 +273,24 @@ unsafe fn push<T>(
     Ok(())
 }
 
+/// What a receiver finding nothing buffered is told: `Disconnected` if
+/// nothing ever will be, else `Empty`, and then `waker` (if any) is
+/// stored to be woken by the next send.
+///
+/// Called under the lock.
+fn nothing_buffered(s: &mut SemaphoreShared<Ring>, waker: Option<&Waker>) -> TryRecvError {
+    let free = s.permits();
+    let closed = s.is_closed();
+    let ring = &mut s.extra;
+    if ring.senders == 0 || (closed && ring.reserved(free) == 0) {
+        return TryRecvError::Disconnected;
+    }
+    if let Some(waker) = waker {
+        crate::sync::store_waker(&mut ring.rx_waker, waker);
+    }
+    TryRecvError::Empty
+}
+
 /// `index % cap` for an `index < 2 * cap`.
 #[inline]
 fn wrap(index: usize, cap: usize) -> usize {
@@ -722,7 +740,13 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         self.take_into(None, buffer, limit)
     }
 
-    /// `take_with` into `buffer`, at most `limit` (at least 1) values.
+    /// Moves up to `limit` (at least 1) buffered values into `buffer`.
+    ///
+    /// The lock is held only to claim them: the values are read after it
+    /// is let go, and their slots are given back (a second, short critical
+    /// section) once they are read. A sender on another core then waits
+    /// for two short critical sections instead of one that reads every
+    /// value (each read a cache miss, the sender having written it).
     #[cfg(feature = "alloc")]
     fn take_into(
         &mut self,
@@ -730,15 +754,34 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         buffer: &mut alloc::vec::Vec<T>,
         limit: usize,
     ) -> Result<usize, TryRecvError> {
-        // Room before locking: never allocate under the lock (at most
-        // `limit`, and never more than the channel holds).
-        buffer.reserve(limit.min(self.handle.parts().1.len()));
-        let mut taken = 0;
-        self.take_with(waker, |value| {
-            buffer.push(value);
-            taken += 1;
-            taken < limit
+        let (chan, slots) = self.handle.parts();
+        // Room first: `push` below cannot allocate, so cannot panic, while
+        // the claimed slots are out of the ring.
+        buffer.reserve(limit.min(slots.len()));
+        let (start, taken) = chan.sem.with(|s, _| {
+            let ring = &mut s.extra;
+            if ring.len == 0 {
+                return Err(nothing_buffered(s, waker));
+            }
+            let taken = ring.len.min(limit);
+            let start = ring.head;
+            ring.head = wrap(ring.head + taken, ring.cap);
+            ring.len -= taken;
+            Ok((start, taken))
         })?;
+        for i in 0..taken {
+            let at = wrap(start + i, slots.len());
+            // SAFETY: the claim above took `taken` values at `start..` out
+            // of the ring, and their slots stay out of every sender's reach
+            // until `release` below gives their permits back: no sender
+            // can reserve them, so none writes them. The lock's release
+            // and acquire order the senders' writes before these reads.
+            // Each value is read once.
+            let value = slots[at].with_mut(|slot| unsafe { (*slot).assume_init_read() });
+            buffer.push(value);
+        }
+        // The slots are free: permits for the next senders.
+        chan.sem.release(taken);
         Ok(taken)
     }
 
@@ -751,47 +794,17 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         self.take(None)
     }
 
-    fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
-        let mut taken = None;
-        self.take_with(waker, |value| {
-            taken = Some(value);
-            false
-        })?;
-        Ok(taken.expect("take_with gave a value"))
-    }
-
     /// Under one lock: hands buffered values to `each` while it returns
     /// `true`; `Ok` if it got at least one. With nothing buffered, tells
     /// whether more may come, and stores `waker` if so.
-    fn take_with(
-        &mut self,
-        waker: Option<&Waker>,
-        mut each: impl FnMut(T) -> bool,
-    ) -> Result<(), TryRecvError> {
+    fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let (chan, slots) = self.handle.parts();
         chan.sem.with(|s, _| {
-            let mut got = false;
             // SAFETY: under the lock.
-            while let Some(value) = unsafe { pop(s, slots) } {
-                got = true;
-                if !each(value) {
-                    break;
-                }
+            match unsafe { pop(s, slots) } {
+                Some(value) => Ok(value),
+                None => Err(nothing_buffered(s, waker)),
             }
-            if got {
-                return Ok(());
-            }
-            let free = s.permits();
-            let closed = s.is_closed();
-            let ring = &mut s.extra;
-            let drained_for_good = ring.senders == 0 || (closed && ring.reserved(free) == 0);
-            if drained_for_good {
-                return Err(TryRecvError::Disconnected);
-            }
-            if let Some(waker) = waker {
-                crate::sync::store_waker(&mut ring.rx_waker, waker)
-            }
-            Err(TryRecvError::Empty)
         })
     }
 
