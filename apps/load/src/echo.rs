@@ -158,7 +158,7 @@ pub async fn run<C: Connect>(
         message_size: Some(config.size),
         interrupted: control.is_interrupted(),
         elapsed,
-        tally: shared.recorder.snapshot(),
+        tally: shared.recorder.snapshot().tally,
     })
 }
 

@@ -52,8 +52,23 @@ pub struct Tally {
 /// A [`Tally`] behind a lock, and the control that says whether to record.
 #[derive(Debug)]
 pub(crate) struct Recorder {
-    tally: Mutex<Tally>,
+    recorded: Mutex<Recorded>,
     control: Control,
+}
+
+/// What a [`Recorder`] keeps under its lock.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Recorded {
+    pub(crate) tally: Tally,
+    /// Requests that completed while warming up: not in the tally.
+    pub(crate) unrecorded: u64,
+}
+
+impl Recorded {
+    /// Requests that completed, recorded or not.
+    pub(crate) fn completed(&self) -> u64 {
+        self.tally.total() + self.unrecorded
+    }
 }
 
 // === impl Tally ===
@@ -120,7 +135,7 @@ impl Default for Tally {
 impl Recorder {
     pub(crate) fn new(control: Control) -> Recorder {
         Recorder {
-            tally: Mutex::new(Tally::new()),
+            recorded: Mutex::new(Recorded::default()),
             control,
         }
     }
@@ -129,27 +144,30 @@ impl Recorder {
         &self.control
     }
 
-    /// Records an outcome unless the load is warming up.
+    /// Records an outcome unless the load is warming up (then only counts
+    /// it as unrecorded).
     pub(crate) fn record(&self, outcome: Outcome, latency: Duration, sent: u64, received: u64) {
         if !self.control.records() {
+            self.lock().unrecorded += 1;
             return;
         }
-        let mut tally = self.lock();
+        let mut recorded = self.lock();
+        let tally = &mut recorded.tally;
         tally.record(outcome, latency);
         tally.bytes_sent += sent;
         tally.bytes_received += received;
-        drop(tally);
+        drop(recorded);
         self.control.count_completed();
     }
 
     /// A copy of what was recorded so far.
-    pub(crate) fn snapshot(&self) -> Tally {
+    pub(crate) fn snapshot(&self) -> Recorded {
         self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
         // Every critical section leaves the tally consistent.
-        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+        self.recorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -180,11 +198,31 @@ mod tests {
         let control = Control::warming_up();
         let recorder = Recorder::new(control.clone());
         recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
-        assert_eq!(recorder.snapshot().total(), 0);
+        assert_eq!(recorder.snapshot().tally.total(), 0);
+        assert_eq!(recorder.snapshot().unrecorded, 1);
         control.start_recording();
         recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 20);
-        let tally = recorder.snapshot();
+        let recorded = recorder.snapshot();
+        let tally = &recorded.tally;
         assert_eq!((tally.total(), tally.bytes_received), (1, 20));
+        assert_eq!(recorded.completed(), 2);
         assert_eq!(control.completed(), 1);
+    }
+
+    #[test]
+    fn a_stop_while_warming_up_records_nothing_after_it() {
+        let control = Control::warming_up();
+        let recorder = Recorder::new(control.clone());
+        control.stop();
+        assert!(control.is_stopped());
+        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        assert_eq!(recorder.snapshot().tally.total(), 0);
+        // After recording started, what finishes after the stop counts.
+        let control = Control::warming_up();
+        let recorder = Recorder::new(control.clone());
+        control.start_recording();
+        control.stop();
+        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        assert_eq!(recorder.snapshot().tally.total(), 1);
     }
 }

@@ -269,3 +269,33 @@ async fn dropping_the_load_stops_starting_requests() {
         seen.ids().len()
     );
 }
+
+#[pollen::test(start_paused = true)]
+async fn a_warm_up_is_neither_recorded_nor_cancelled() {
+    let (connector, seen) = DuplexConnector::new(behavior(|_| Reply::ok().after(ms(10))));
+    let control = Control::warming_up();
+    let steer = pollen::spawn({
+        let control = control.clone();
+        async move {
+            while !control.is_running() {
+                pollen::time::sleep(ms(1)).await;
+            }
+            pollen::time::sleep(ms(100)).await;
+            control.start_recording();
+            pollen::time::sleep(ms(100)).await;
+            control.stop();
+        }
+    });
+    let report = http::run(config(None, 2), connector, &control)
+        .await
+        .unwrap();
+    steer.await.unwrap();
+    assert_counts_add_up(&report);
+    // About 20 requests warmed up (2 at a time, 10 ms each), then about
+    // 20 were recorded; none failed.
+    assert!(seen.ids().len() >= 40, "{}", seen.ids().len());
+    assert_eq!(report.tally.failed, 0, "{report}");
+    assert!(report.tally.errors.is_empty(), "{report}");
+    let total = report.tally.total();
+    assert!((20..=22).contains(&total), "{report}");
+}

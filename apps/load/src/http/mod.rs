@@ -208,8 +208,11 @@ pub async fn run<C: Connect>(
     let _ = pollen::time::timeout(drained, permits.acquire_many(all)).await;
     let elapsed = pollen::time::now() - start;
 
-    let mut tally = shared.recorder.snapshot();
-    let missing = started.saturating_sub(tally.total());
+    // Every request started either completed (recorded, or not while
+    // warming up) or is still in flight: cancelled.
+    let recorded = shared.recorder.snapshot();
+    let missing = started.saturating_sub(recorded.completed());
+    let mut tally = recorded.tally;
     if missing > 0 && control.records() {
         *tally.errors.entry(ErrorKind::Cancelled).or_default() += missing;
         tally.failed += missing;
