@@ -299,3 +299,19 @@ async fn a_warm_up_is_neither_recorded_nor_cancelled() {
     let total = report.tally.total();
     assert!((20..=22).contains(&total), "{report}");
 }
+
+#[pollen::test(start_paused = true)]
+async fn a_stale_connection_is_retried_on_a_fresh_one_not_another_pooled_one() {
+    // Every connection is closed after its first response, unannounced:
+    // the pool fills with dead connections.
+    let (connector, seen) = DuplexConnector::new(behavior(|id| Reply {
+        hang_up: true,
+        ..Reply::ok().after(ms(id % 3))
+    }));
+    let report = http::run(config(Some(40), 4), connector, &Control::new())
+        .await
+        .unwrap();
+    assert_counts_add_up(&report);
+    assert_eq!(report.tally.succeeded, 40, "{report}");
+    assert_eq!(seen.connections(), 40);
+}

@@ -12,8 +12,9 @@
 //! connects a new one), and puts it back after a complete response that
 //! leaves it open, so there are never more connections than permits. A
 //! request on a reused connection that the server had closed meanwhile
-//! (it fails before any byte of the response) is retried once on a fresh
-//! connection, as browsers do.
+//! (it fails before any byte of the response) is retried once on a newly
+//! connected one (not another pooled one, which may be as stale), as
+//! browsers do; the idle connections left in the pool are dropped then.
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
@@ -323,7 +324,13 @@ async fn exchange<C: Connect>(
     let sent = request.len() as u64;
     let mut retried = false;
     loop {
-        let pooled = lock(&shared.pool).pop();
+        // A retry connects afresh: the other pooled connections are likely
+        // as stale as the one that failed.
+        let pooled = if retried {
+            None
+        } else {
+            lock(&shared.pool).pop()
+        };
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,
@@ -341,8 +348,11 @@ async fn exchange<C: Connect>(
             }
             // The server closed the idle connection before it saw the
             // request: not the request's fault; once more on a new one.
+            // Connections that idled as long (a server's keep-alive
+            // timeout, or restart) are dropped too.
             Err(e) if reused && e.received == 0 && !retried && is_stale(&e.error) => {
                 retried = true;
+                drop(std::mem::take(&mut *lock(&shared.pool)));
             }
             Err(e) => return Err((ErrorKind::of_io(&e.error), sent, e.received)),
         }
