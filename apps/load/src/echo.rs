@@ -203,7 +203,7 @@ async fn connection<C: Connect>(
                         _ => ErrorKind::Timeout,
                     };
                     let outcome = Outcome::Failed(kind);
-                    shared.recorder.record(outcome, Duration::ZERO, 0, 0);
+                    shared.recorder.record(outcome, Duration::ZERO, 0, 0, false);
                     // Do not spin on a server that is gone.
                     pollen::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -219,7 +219,9 @@ async fn connection<C: Connect>(
             Err(_) => Outcome::Failed(ErrorKind::Timeout),
         };
         let received = if outcome == Outcome::Echoed { size } else { 0 };
-        shared.recorder.record(outcome, latency, size, received);
+        shared
+            .recorder
+            .record(outcome, latency, size, received, false);
         if outcome != Outcome::Echoed {
             // Out of step, or broken: start over on a new connection.
             stream = None;

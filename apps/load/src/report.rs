@@ -102,7 +102,9 @@ impl Report {
     ///
     /// Times are in seconds (`duration_s`) or milliseconds (`latency_ms`,
     /// `null` without answers); `status_codes` maps codes to counts (HTTP
-    /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts.
+    /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts;
+    /// `retried` is [`Tally::retried`] (the text report shows it when it
+    /// is not 0).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self.json()).expect("a report is plain data")
     }
@@ -127,6 +129,7 @@ impl Report {
             total: self.tally.total(),
             succeeded: self.tally.succeeded,
             failed: self.tally.failed,
+            retried: self.tally.retried,
             duration_s: self.elapsed.as_secs_f64(),
             throughput_rps: self.throughput(),
             bytes_sent: self.tally.bytes_sent,
@@ -160,6 +163,7 @@ struct Json<'a> {
     total: u64,
     succeeded: u64,
     failed: u64,
+    retried: u64,
     duration_s: f64,
     throughput_rps: f64,
     bytes_sent: u64,
@@ -218,6 +222,9 @@ impl fmt::Display for Report {
         writeln!(f, "  Total: {} {unit}", self.tally.total())?;
         writeln!(f, "  Succeeded: {}", self.tally.succeeded)?;
         writeln!(f, "  Failed: {}", self.tally.failed)?;
+        if self.tally.retried > 0 {
+            writeln!(f, "  Retried: {}", self.tally.retried)?;
+        }
         writeln!(f, "  Duration: {}", seconds(self.elapsed))?;
         match self.mode {
             Mode::Http => writeln!(f, "  Throughput: {:.2} req/s", self.throughput())?,

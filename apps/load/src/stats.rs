@@ -47,6 +47,11 @@ pub struct Tally {
     pub bytes_sent: u64,
     /// Bytes read, over every connection.
     pub bytes_received: u64,
+    /// HTTP requests sent a second time, on a new connection, because the
+    /// keep-alive connection they were sent on had been closed by the
+    /// server (each is counted once in the other figures, by how it
+    /// ended).
+    pub retried: u64,
 }
 
 /// A [`Tally`] behind a lock, and the control that says whether to record.
@@ -85,6 +90,7 @@ impl Tally {
             failed: 0,
             bytes_sent: 0,
             bytes_received: 0,
+            retried: 0,
         }
     }
 
@@ -144,9 +150,16 @@ impl Recorder {
         &self.control
     }
 
-    /// Records an outcome unless the load is warming up (then only counts
-    /// it as unrecorded).
-    pub(crate) fn record(&self, outcome: Outcome, latency: Duration, sent: u64, received: u64) {
+    /// Records an outcome, its bytes and whether it was retried, unless the
+    /// load is warming up (then only counts it as unrecorded).
+    pub(crate) fn record(
+        &self,
+        outcome: Outcome,
+        latency: Duration,
+        sent: u64,
+        received: u64,
+        retried: bool,
+    ) {
         if !self.control.records() {
             self.lock().unrecorded += 1;
             return;
@@ -156,6 +169,7 @@ impl Recorder {
         tally.record(outcome, latency);
         tally.bytes_sent += sent;
         tally.bytes_received += received;
+        tally.retried += u64::from(retried);
         drop(recorded);
         self.control.count_completed();
     }
@@ -197,11 +211,23 @@ mod tests {
     fn warming_up_records_nothing() {
         let control = Control::warming_up();
         let recorder = Recorder::new(control.clone());
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
         assert_eq!(recorder.snapshot().tally.total(), 0);
         assert_eq!(recorder.snapshot().unrecorded, 1);
         control.start_recording();
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 20);
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            20,
+            false,
+        );
         let recorded = recorder.snapshot();
         let tally = &recorded.tally;
         assert_eq!((tally.total(), tally.bytes_received), (1, 20));
@@ -215,14 +241,26 @@ mod tests {
         let recorder = Recorder::new(control.clone());
         control.stop();
         assert!(control.is_stopped());
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
         assert_eq!(recorder.snapshot().tally.total(), 0);
         // After recording started, what finishes after the stop counts.
         let control = Control::warming_up();
         let recorder = Recorder::new(control.clone());
         control.start_recording();
         control.stop();
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
         assert_eq!(recorder.snapshot().tally.total(), 1);
     }
 }

@@ -315,3 +315,58 @@ async fn a_stale_connection_is_retried_on_a_fresh_one_not_another_pooled_one() {
     assert_eq!(report.tally.succeeded, 40, "{report}");
     assert_eq!(seen.connections(), 40);
 }
+
+/// The second request on each connection finds it closed without a byte
+/// of answer; sent again (the same id), it is answered.
+fn drops_each_connection_s_second_request() -> DuplexConnector {
+    let dropped = std::sync::Mutex::new(std::collections::HashSet::new());
+    let (connector, _) = DuplexConnector::new(behavior(move |id| Reply {
+        drop_request: id % 2 == 0 && dropped.lock().unwrap().insert(id),
+        ..Reply::ok()
+    }));
+    connector
+}
+
+#[pollen::test(start_paused = true)]
+async fn only_idempotent_requests_are_retried_and_retries_are_counted() {
+    // One at a time: odd requests open a connection, even ones reuse it.
+    let get = config(Some(10), 1);
+    let report = http::run(
+        get,
+        drops_each_connection_s_second_request(),
+        &Control::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.tally.succeeded, 10, "{report}");
+    assert_eq!(report.tally.retried, 5, "{report}");
+    assert!(report.to_string().contains("\n  Retried: 5\n"), "{report}");
+    assert_eq!(report.to_json()["retried"], 5);
+
+    // A POST may have been acted on: not sent twice, counted as failed.
+    let post = HttpConfig {
+        method: "POST".to_owned(),
+        body: Some(b"{}".to_vec()),
+        ..config(Some(10), 1)
+    };
+    let connector = drops_each_connection_s_second_request();
+    let seen = connector.seen.clone();
+    let report = http::run(post, connector, &Control::new()).await.unwrap();
+    assert_counts_add_up(&report);
+    assert_eq!(report.tally.errors[&ErrorKind::Closed], 5, "{report}");
+    assert_eq!(report.tally.retried, 0, "{report}");
+    assert_eq!(seen.ids().len(), 10);
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_request_that_times_out_counts_the_bytes_it_wrote() {
+    let (connector, _) =
+        DuplexConnector::new(behavior(|_| Reply::ok().after(Duration::from_secs(60))));
+    let report = http::run(config(Some(3), 1), connector, &Control::new())
+        .await
+        .unwrap();
+    assert_eq!(report.tally.errors[&ErrorKind::Timeout], 3, "{report}");
+    // Each request (about 100 bytes) was written whole.
+    assert!(report.tally.bytes_sent >= 3 * 80, "{report:?}");
+    assert_eq!(report.tally.bytes_received, 0);
+}

@@ -14,7 +14,10 @@
 //! request on a reused connection that the server had closed meanwhile
 //! (it fails before any byte of the response) is retried once on a newly
 //! connected one (not another pooled one, which may be as stale), as
-//! browsers do; the idle connections left in the pool are dropped then.
+//! browsers do, if its method is idempotent (`GET`, `HEAD`, `PUT`,
+//! `DELETE`, `OPTIONS`, `TRACE`): the server may have acted on it, so a
+//! `POST` fails instead. The idle connections left in the pool are dropped
+//! then, and the report counts the retries.
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
@@ -51,7 +54,7 @@ use std::time::Duration;
 use pollen::sync::{OwnedSemaphorePermit, Semaphore, StdRawMutex};
 use pollen::time::Instant;
 
-use self::conn::{Conn, Response};
+use self::conn::{Conn, Transfer};
 use self::request::RequestTemplate;
 use crate::abort::AbortOnDrop;
 use crate::connect::Connect;
@@ -304,29 +307,36 @@ async fn permit_when_due(
 
 /// One request, recorded.
 async fn request<C: Connect>(shared: &Shared<C>, sent_at: Instant) {
-    let outcome = pollen::time::timeout(shared.timeout, exchange(shared)).await;
+    // Outside the timeout, so that a request that times out still counts
+    // what it wrote and read.
+    let mut transfer = Transfer::default();
+    let mut retried = false;
+    let exchange = exchange(shared, &mut transfer, &mut retried);
+    let outcome = pollen::time::timeout(shared.timeout, exchange).await;
     let latency = pollen::time::now().saturating_duration_since(sent_at);
-    let (outcome, sent, received) = match outcome {
-        Ok(Ok((response, sent))) => (Outcome::Status(response.status), sent, response.received),
-        Ok(Err((kind, sent, received))) => (Outcome::Failed(kind), sent, received),
-        Err(_) => (Outcome::Failed(ErrorKind::Timeout), 0, 0),
+    let outcome = match outcome {
+        Ok(Ok(status)) => Outcome::Status(status),
+        Ok(Err(kind)) => Outcome::Failed(kind),
+        Err(_) => Outcome::Failed(ErrorKind::Timeout),
     };
-    shared.recorder.record(outcome, latency, sent, received);
+    shared
+        .recorder
+        .record(outcome, latency, transfer.sent, transfer.received, retried);
 }
 
-/// Sends the current task's request on a pooled or new connection:
-/// the response and the bytes sent, or the error's kind and the bytes sent
-/// and received.
+/// Sends the current task's request on a pooled or new connection: the
+/// response's status, or the error's kind. Counts the bytes in `transfer`,
+/// and sets `retried` if the request had to be sent again.
 async fn exchange<C: Connect>(
     shared: &Shared<C>,
-) -> Result<(Response, u64), (ErrorKind, u64, u64)> {
+    transfer: &mut Transfer,
+    retried: &mut bool,
+) -> Result<u16, ErrorKind> {
     let request = shared.request.render(REQUEST_ID.get());
-    let sent = request.len() as u64;
-    let mut retried = false;
     loop {
         // A retry connects afresh: the other pooled connections are likely
         // as stale as the one that failed.
-        let pooled = if retried {
+        let pooled = if *retried {
             None
         } else {
             lock(&shared.pool).pop()
@@ -336,25 +346,36 @@ async fn exchange<C: Connect>(
             Some(conn) => conn,
             None => match shared.connector.connect().await {
                 Ok(stream) => Conn::new(stream),
-                Err(e) => return Err((ErrorKind::of_connect(&e), 0, 0)),
+                Err(e) => return Err(ErrorKind::of_connect(&e)),
             },
         };
-        match conn.exchange(&request, shared.request.is_head).await {
+        let received_before = transfer.received;
+        match conn
+            .exchange(&request, shared.request.is_head, transfer)
+            .await
+        {
             Ok(response) => {
                 if response.reusable {
                     lock(&shared.pool).push(conn);
                 }
-                return Ok((response, sent));
+                return Ok(response.status);
             }
-            // The server closed the idle connection before it saw the
-            // request: not the request's fault; once more on a new one.
-            // Connections that idled as long (a server's keep-alive
-            // timeout, or restart) are dropped too.
-            Err(e) if reused && e.received == 0 && !retried && is_stale(&e.error) => {
-                retried = true;
+            // The server closed the idle connection, most likely before it
+            // saw the request: not the request's fault; once more on a new
+            // connection, if sending it twice is harmless (it may have
+            // been acted on). Connections that idled as long (a server's
+            // keep-alive timeout, or restart) are dropped too.
+            Err(e)
+                if reused
+                    && !*retried
+                    && shared.request.idempotent
+                    && transfer.received == received_before
+                    && is_stale(&e) =>
+            {
+                *retried = true;
                 drop(std::mem::take(&mut *lock(&shared.pool)));
             }
-            Err(e) => return Err((ErrorKind::of_io(&e.error), sent, e.received)),
+            Err(e) => return Err(ErrorKind::of_io(&e)),
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Reply {
     /// Closes after the response without saying so (a server dropping an
     /// idle keep-alive connection).
     pub hang_up: bool,
+    /// Closes without a byte of answer (a server that drops a keep-alive
+    /// connection just as the next request arrives).
+    pub drop_request: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +54,7 @@ impl Reply {
             close: false,
             cut: false,
             hang_up: false,
+            drop_request: false,
         }
     }
 
@@ -125,6 +129,10 @@ where
         seen.ids.lock().unwrap().push(id);
 
         let reply = behavior(id);
+        if reply.drop_request {
+            let _ = stream.close().await;
+            return;
+        }
         if !reply.delay.is_zero() {
             pollen::time::sleep(reply.delay).await;
         }
