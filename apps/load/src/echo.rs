@@ -150,6 +150,8 @@ pub async fn run<C: Connect>(
     let elapsed = pollen::time::now() - start;
     Ok(Report {
         mode: Mode::Echo,
+        not_sent: 0,
+        achieved_rate: None,
         target,
         requests: config.requests,
         duration_limit: config.duration,

@@ -35,6 +35,14 @@ pub struct Report {
     pub duration_limit: Option<Duration>,
     /// The open-loop rate asked for, requests per second, if any.
     pub rate: Option<f64>,
+    /// Open loop: requests started per second, from the start until one
+    /// interval of the schedule (`1 / rate`) after the last start: `rate`
+    /// when on schedule, less when `concurrency` could not keep up.
+    pub achieved_rate: Option<f64>,
+    /// Open loop: requests that were due by the time the load stopped
+    /// but never started, because every permit was busy (not counted in
+    /// the tally).
+    pub not_sent: u64,
     /// Requests in flight at most (echo: connections).
     pub concurrency: usize,
     /// Echo: bytes per message.
@@ -103,6 +111,8 @@ impl Report {
     /// Times are in seconds (`duration_s`) or milliseconds (`latency_ms`,
     /// `null` without answers); `status_codes` maps codes to counts (HTTP
     /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts;
+    /// `achieved_rate` and `not_sent` are as on the report (`null` and 0
+    /// without a rate);
     /// `retried` is [`Tally::retried`] (the text report shows it when it
     /// is not 0).
     pub fn to_json(&self) -> serde_json::Value {
@@ -123,6 +133,8 @@ impl Report {
             requests: self.requests,
             duration_limit_s: self.duration_limit.map(|d| d.as_secs_f64()),
             rate: self.rate,
+            achieved_rate: self.achieved_rate,
+            not_sent: self.not_sent,
             concurrency: self.concurrency,
             message_size: self.message_size,
             interrupted: self.interrupted,
@@ -156,6 +168,8 @@ struct Json<'a> {
     requests: Option<u64>,
     duration_limit_s: Option<f64>,
     rate: Option<f64>,
+    achieved_rate: Option<f64>,
+    not_sent: u64,
     concurrency: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_size: Option<usize>,
@@ -235,6 +249,12 @@ impl fmt::Display for Report {
                 bytes_per_second(self.bytes_per_second())
             )?,
         }
+        if let (Some(rate), Some(achieved)) = (self.rate, self.achieved_rate) {
+            writeln!(f, "  Rate: {achieved:.2} req/s sent (target {rate} req/s)")?;
+        }
+        if self.not_sent > 0 {
+            writeln!(f, "  Not sent (rate missed): {}", self.not_sent)?;
+        }
         match self.latency() {
             Some(latency) => {
                 writeln!(f, "Latency:")?;
@@ -261,7 +281,8 @@ impl fmt::Display for Report {
     }
 }
 
-fn per_second(count: f64, elapsed: Duration) -> f64 {
+/// `count` per second of `elapsed` (0 for no time).
+pub(crate) fn per_second(count: f64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 { count / secs } else { 0.0 }
 }
@@ -307,6 +328,8 @@ mod tests {
             requests: Some(tally.total()),
             duration_limit: None,
             rate: None,
+            achieved_rate: None,
+            not_sent: 0,
             concurrency: 10,
             message_size: None,
             interrupted: false,

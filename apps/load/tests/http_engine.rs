@@ -123,6 +123,10 @@ async fn with_a_rate_latency_counts_from_when_a_request_was_due() {
     };
     let report = http::run(open, server().0, &Control::new()).await.unwrap();
     assert_eq!(report.tally.succeeded, 200);
+    // Late, but every request was sent: the rate was kept.
+    assert_eq!(report.not_sent, 0);
+    let achieved = report.achieved_rate.unwrap();
+    assert!((achieved - 100.0).abs() < 0.1, "{report}");
     let latency = report.latency().unwrap();
     // Requests 2 to 100 were due every 10 ms during the stall and waited
     // for it: 990 ms down to 10 ms. The 180th of 200 waited 800 ms.
@@ -369,4 +373,31 @@ async fn a_request_that_times_out_counts_the_bytes_it_wrote() {
     // Each request (about 100 bytes) was written whole.
     assert!(report.tally.bytes_sent >= 3 * 80, "{report:?}");
     assert_eq!(report.tally.bytes_received, 0);
+}
+
+#[pollen::test(start_paused = true)]
+async fn an_open_loop_that_misses_its_rate_says_so() {
+    // One connection, 20 ms a request: 50 req/s at most, asked for 100.
+    let (connector, _) = DuplexConnector::new(behavior(|_| Reply::ok().after(ms(20))));
+    let config = HttpConfig {
+        rate: Some(100.0),
+        duration: Some(Duration::from_secs(1)),
+        ..config(None, 1)
+    };
+    let report = http::run(config, connector, &Control::new()).await.unwrap();
+    let total = report.tally.total();
+    assert!((50..=51).contains(&total), "{report}");
+    // 100 were due within the second; those not started are reported.
+    assert_eq!(report.not_sent, 100 - total, "{report}");
+    let achieved = report.achieved_rate.unwrap();
+    assert!((49.0..=51.0).contains(&achieved), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!("\n  Not sent (rate missed): {}\n", 100 - total)),
+        "{text}"
+    );
+    assert!(text.contains("(target 100 req/s)"), "{text}");
+    let json = report.to_json();
+    assert_eq!(json["not_sent"], 100 - total);
+    assert_eq!(json["achieved_rate"], achieved);
 }

@@ -35,6 +35,9 @@
 //! the one it stalled on (no coordinated omission). A request may start up
 //! to a millisecond before it is due (then its latency counts from its
 //! start), so that the timers' own lateness is not counted as latency.
+//! When `concurrency` is too low for the rate, requests start late; those
+//! still not started when the load stops are reported as not sent, with
+//! the rate achieved.
 //!
 //! # Stopping
 //!
@@ -203,6 +206,7 @@ pub async fn run<C: Connect>(
     ));
     let _abort = AbortOnDrop(vec![looping.abort_handle()]);
     let started = looping.await.expect("the request loop does not panic");
+    let sending = pollen::time::now() - start;
 
     // Every request in flight holds a permit until it is recorded. Each is
     // bounded by the timeout; the extra second covers the scheduling of
@@ -221,8 +225,22 @@ pub async fn run<C: Connect>(
         *tally.errors.entry(ErrorKind::Cancelled).or_default() += missing;
         tally.failed += missing;
     }
+    // An open loop that could not keep up (too few permits for the rate)
+    // leaves requests that were due but never started: not failures, but
+    // the rate was not met.
+    let not_sent = config.rate.map_or(0, |rate| {
+        let due = due_by(sending, rate).min(config.requests.unwrap_or(u64::MAX));
+        due.saturating_sub(started)
+    });
     Ok(Report {
         mode: Mode::Http,
+        not_sent,
+        // Each start takes up one interval of the schedule: on schedule,
+        // the last one's interval ends one interval after it started.
+        achieved_rate: config.rate.map(|rate| {
+            let window = sending + Duration::from_secs_f64(1.0 / rate);
+            crate::report::per_second(started as f64, window)
+        }),
         target: config.url.to_string(),
         requests: config.requests,
         duration_limit: config.duration,
@@ -271,6 +289,13 @@ async fn start_requests<C: Connect>(
 /// When request number `index` (from 0) is due at `rate` per second.
 fn due_at(start: Instant, index: u64, rate: f64) -> Instant {
     start + Duration::from_secs_f64(index as f64 / rate)
+}
+
+/// How many requests are due within `elapsed` of the start at `rate`
+/// per second (request `i` is due at `i / rate`).
+fn due_by(elapsed: Duration, rate: f64) -> u64 {
+    // Less a hair, so that float error does not count one more.
+    (elapsed.as_secs_f64() * rate - 1e-9).ceil().max(0.0) as u64
 }
 
 /// Waits until `deadline`, forever without one.
