@@ -7,10 +7,11 @@
 //! [`Mismatch`](crate::ErrorKind::Mismatch). Latency is one round trip:
 //! from before the write to the last byte of the echo.
 //!
-//! Setup connects the connections one after the other, each doing one
-//! checked round trip that is not recorded, so the server has accepted one
+//! Setup connects the connections 16 at a time, each doing one checked
+//! round trip that is not recorded, so the server has accepted a batch
 //! before the next connects (its listen backlog never fills) and a server
-//! that does not echo is found before the load starts. A connection that
+//! that does not echo is found before the load starts. Stopping the
+//! control during setup ends it at once. A connection that
 //! fails during the load is counted, and replaced by a new one.
 //!
 //! The load stops after `requests` round trips in all, after `duration`,
@@ -26,7 +27,7 @@ use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::time::Instant;
 
 use crate::abort::AbortOnDrop;
-use crate::connect::Connect;
+use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
 use crate::report::{Mode, Report};
@@ -78,7 +79,8 @@ struct Message {
 /// # Errors
 ///
 /// If a connection cannot be made, or its first echo is not right, during
-/// setup.
+/// setup; or if the control is stopped during setup
+/// ([`SetupError::is_interrupted`]).
 ///
 /// # Cancel safety
 ///
@@ -103,28 +105,14 @@ pub async fn run<C: Connect>(
         "pollen-load: the message size must be 1 to {MAX_MESSAGE} bytes"
     );
     let target = connector.describe();
-    let mut streams = Vec::with_capacity(config.connections);
-    for i in 0..config.connections {
-        let mut message = Message::new(config.size);
-        let stream = pollen::time::timeout(config.timeout, async {
-            let mut stream = connector
-                .connect()
-                .await
-                .map_err(|e| SetupError::new(format!("cannot connect to {target}"), e))?;
-            round_trip(&mut stream, &mut message)
-                .await
-                .map_err(|e| SetupError::new(format!("no echo from {target}"), e))?;
-            Ok(stream)
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(SetupError::new(
-                format!("connection {} to {target}", i + 1),
-                io::ErrorKind::TimedOut.into(),
-            ))
-        })?;
-        streams.push((stream, message));
-    }
+    let streams = pollen::select! {
+        biased;
+        () = control.stopped() => {
+            let context = format!("setting up connections to {target}");
+            return Err(SetupError::interrupted(context));
+        }
+        streams = connect_all(&connector, &config, &target) => streams?,
+    };
 
     control.set_running();
     let shared = Arc::new(Shared {
@@ -164,6 +152,58 @@ pub async fn run<C: Connect>(
     })
 }
 
+/// Connections set up at once: few enough that the server's listen
+/// backlog never fills, enough that setup does not take a round trip per
+/// connection.
+const SETUP_BATCH: usize = 16;
+
+/// Opens `config.connections` connections, each with one checked round
+/// trip, [`SETUP_BATCH`] at a time.
+async fn connect_all<C: Connect>(
+    connector: &C,
+    config: &EchoConfig,
+    target: &str,
+) -> Result<Vec<(C::Stream, Message)>, SetupError> {
+    let mut streams = Vec::with_capacity(config.connections);
+    while streams.len() < config.connections {
+        let first = streams.len();
+        let last = config.connections.min(first + SETUP_BATCH);
+        let batch = (first..last).map(|i| set_up(connector, config, target, i));
+        for result in pollen::future::join_all(batch).await {
+            streams.push(result?);
+        }
+    }
+    Ok(streams)
+}
+
+/// Connection number `index` (from 0), after one checked round trip.
+async fn set_up<C: Connect>(
+    connector: &C,
+    config: &EchoConfig,
+    target: &str,
+    index: usize,
+) -> Result<(C::Stream, Message), SetupError> {
+    let mut message = Message::new(config.size);
+    let stream = pollen::time::timeout(config.timeout, async {
+        let mut stream = connector
+            .connect()
+            .await
+            .map_err(|e| SetupError::new(format!("cannot connect to {target}"), e))?;
+        round_trip(&mut stream, &mut message)
+            .await
+            .map_err(|e| SetupError::new(format!("no echo from {target}"), e))?;
+        Ok(stream)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(SetupError::new(
+            format!("connection {} to {target}", index + 1),
+            io::ErrorKind::TimedOut.into(),
+        ))
+    })?;
+    Ok((stream, message))
+}
+
 struct Shared<C> {
     connector: C,
     recorder: Recorder,
@@ -197,14 +237,10 @@ async fn connection<C: Connect>(
         // trip: failing to reconnect fails that round trip.
         let open = match stream.take() {
             Some(open) => stream.insert(open),
-            None => match pollen::time::timeout(config.timeout, shared.connector.connect()).await {
-                Ok(Ok(new)) => stream.insert(new),
-                failed => {
-                    let kind = match failed {
-                        Ok(Err(e)) => ErrorKind::of_connect(&e),
-                        _ => ErrorKind::Timeout,
-                    };
-                    let outcome = Outcome::Failed(kind);
+            None => match connect_within(&shared.connector, config.timeout).await {
+                Ok(new) => stream.insert(new),
+                Err(e) => {
+                    let outcome = Outcome::Failed(ErrorKind::of_connect(&e));
                     shared.recorder.record(outcome, Duration::ZERO, 0, 0, false);
                     // Do not spin on a server that is gone.
                     pollen::time::sleep(Duration::from_millis(10)).await;

@@ -9,7 +9,8 @@
 //! The report goes to standard output; a progress line goes to standard
 //! error while it is a terminal. Exit status: 0 when the load ran (failed
 //! requests are counted in the report, not in the status), 130 when Ctrl-C
-//! (or SIGTERM) stopped it (the report is then partial), 2 for bad
+//! (or SIGTERM) stopped it (the report is then partial; stopped while
+//! still connecting, there is no report), 2 for bad
 //! arguments (an unparsable or https URL included), 1 when the load could
 //! not start (a host that does not resolve, a server that cannot be
 //! reached).
@@ -167,7 +168,11 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("pollen-load: {e}");
-            ExitCode::FAILURE
+            if e.is_interrupted() {
+                ExitCode::from(INTERRUPTED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

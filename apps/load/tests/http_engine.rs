@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Body, DuplexConnector, Refused, Reply, behavior};
+use common::{Body, DuplexConnector, Refused, Reply, Unanswered, behavior};
 use pollen_load::http::{self, HttpConfig};
 use pollen_load::{Control, ErrorKind, Report};
 
@@ -400,4 +400,28 @@ async fn an_open_loop_that_misses_its_rate_says_so() {
     let json = report.to_json();
     assert_eq!(json["not_sent"], 100 - total);
     assert_eq!(json["achieved_rate"], achieved);
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_stop_while_connecting_ends_the_setup_at_once() {
+    let control = Control::new();
+    pollen::spawn({
+        let control = control.clone();
+        async move {
+            pollen::time::sleep(ms(100)).await;
+            control.interrupt();
+        }
+    });
+    let config = HttpConfig {
+        timeout: Duration::from_secs(60),
+        ..config(Some(10), 2)
+    };
+    let start = pollen::time::now();
+    let error = http::run(config, Unanswered, &control).await.unwrap_err();
+    assert!(error.is_interrupted(), "{error}");
+    assert_eq!(pollen::time::now() - start, ms(100));
+    assert_eq!(
+        error.to_string(),
+        "cannot connect to the silent host: interrupted"
+    );
 }

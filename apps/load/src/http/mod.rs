@@ -60,7 +60,7 @@ use pollen::time::Instant;
 use self::conn::{Conn, Transfer};
 use self::request::RequestTemplate;
 use crate::abort::AbortOnDrop;
-use crate::connect::Connect;
+use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
 use crate::report::{Mode, Report};
@@ -137,7 +137,9 @@ struct Shared<C: Connect> {
 ///
 /// # Errors
 ///
-/// If the first connection fails (or takes longer than the timeout).
+/// If the first connection fails (or takes longer than the timeout), or
+/// the control is stopped before it is made
+/// ([`SetupError::is_interrupted`]).
 ///
 /// # Cancel safety
 ///
@@ -164,18 +166,12 @@ pub async fn run<C: Connect>(
             .is_none_or(|rate| rate > 0.0 && rate.is_finite()),
         "pollen-load: the rate must be positive"
     );
-    let first = match pollen::time::timeout(config.timeout, connector.connect()).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            let context = format!("cannot connect to {}", connector.describe());
-            return Err(SetupError::new(context, e));
-        }
-        Err(_) => {
-            let context = format!("cannot connect to {}", connector.describe());
-            return Err(SetupError::new(
-                context,
-                std::io::ErrorKind::TimedOut.into(),
-            ));
+    let context = || format!("cannot connect to {}", connector.describe());
+    let first = pollen::select! {
+        biased;
+        () = control.stopped() => return Err(SetupError::interrupted(context())),
+        first = connect_within(&connector, config.timeout) => {
+            first.map_err(|e| SetupError::new(context(), e))?
         }
     };
     let shared = Arc::new(Shared {

@@ -231,6 +231,21 @@ impl Connect for Refused {
     }
 }
 
+/// Never connects (a host that drops SYNs).
+pub struct Unanswered;
+
+impl Connect for Unanswered {
+    type Stream = DuplexStream;
+
+    async fn connect(&self) -> io::Result<DuplexStream> {
+        std::future::pending().await
+    }
+
+    fn describe(&self) -> String {
+        "the silent host".to_owned()
+    }
+}
+
 /// The server on a loopback port, on a runtime thread of its own.
 pub struct TcpServer {
     pub addr: SocketAddr,
