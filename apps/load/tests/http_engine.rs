@@ -425,3 +425,23 @@ async fn a_stop_while_connecting_ends_the_setup_at_once() {
         "cannot connect to the silent host: interrupted"
     );
 }
+
+#[pollen::test(start_paused = true)]
+async fn what_a_server_says_on_an_idle_connection_is_not_the_next_response() {
+    // 10 requests a second on one connection; 5 ms after each response
+    // the server times the idle connection out with an unasked 408.
+    let (connector, seen) = DuplexConnector::new(behavior(|_| Reply {
+        idle_408_after: Some(ms(5)),
+        ..Reply::ok()
+    }));
+    let config = HttpConfig {
+        rate: Some(10.0),
+        ..config(Some(5), 1)
+    };
+    let report = http::run(config, connector, &Control::new()).await.unwrap();
+    assert_eq!(report.tally.status_codes.get(&408), None, "{report}");
+    assert_eq!(report.tally.succeeded, 5, "{report}");
+    // Not a retry: the request was never sent on the stale connection.
+    assert_eq!(report.tally.retried, 0, "{report}");
+    assert_eq!(seen.connections(), 5);
+}

@@ -2,6 +2,8 @@
 //! with `httparse` (Content-Length, chunked, or until close).
 
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 
 use pollen::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -62,6 +64,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Whether the connection, idle since its last response, may carry a
+    /// request: the server has neither closed it nor sent anything unasked
+    /// (a `408` before closing, say), which would be read as the next
+    /// request's response. Looks without waiting.
+    pub(crate) async fn is_quiet(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut byte = [0; 1];
+        let stream = &mut self.stream;
+        std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_read(cx, &mut byte) {
+            Poll::Pending => Poll::Ready(true),
+            // Bytes, end of stream, or an error.
+            Poll::Ready(_) => Poll::Ready(false),
+        })
+        .await
     }
 
     /// Sends `request` and reads its response, adding the bytes written
@@ -263,7 +283,8 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
     let http11 = response.version == Some(1);
     let mut keep_alive = http11;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
+    // Whether the last coding is chunked, if there is a Transfer-Encoding.
+    let mut chunked: Option<bool> = None;
     for header in response.headers.iter() {
         let value = std::str::from_utf8(header.value)
             .map_err(|_| bad(format!("header {} is not text", header.name)))?;
@@ -278,10 +299,12 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
             length = Some(n);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked if it is the last coding applied.
-            chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            chunked = Some(
+                value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked")),
+            );
         } else if header.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -292,11 +315,12 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
             }
         }
     }
-    // Transfer-Encoding wins over Content-Length (RFC 9112, 6.3).
+    // Transfer-Encoding wins over Content-Length; if its last coding is
+    // not chunked, the body runs until the server closes (RFC 9112, 6.3).
     let framing = match (chunked, length) {
-        (true, _) => Framing::Chunked,
-        (false, Some(n)) => Framing::Length(n),
-        (false, None) => Framing::UntilClose,
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) | (None, None) => Framing::UntilClose,
+        (None, Some(n)) => Framing::Length(n),
     };
     Ok((status, framing, keep_alive))
 }
@@ -446,6 +470,39 @@ mod tests {
             let (error, _) = exchange(pieces, false).unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{pieces:?}");
         }
+    }
+
+    #[test]
+    fn a_transfer_coding_other_than_chunked_runs_until_close() {
+        // Content-Length does not count: the body is gzip-coded bytes.
+        let (response, _, received) = exchange(
+            &[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nok",
+                b"more",
+            ],
+            true,
+        )
+        .unwrap();
+        assert!(!response.reusable);
+        assert_eq!(received, 69);
+    }
+
+    #[test]
+    fn an_idle_connection_is_quiet_until_the_server_speaks_or_closes() {
+        runtime().block_on(async {
+            let (client, mut server) = duplex(1024);
+            let mut conn = Conn::new(client);
+            assert!(conn.is_quiet().await);
+            server
+                .write_all(b"HTTP/1.1 408 Request Timeout\r\n")
+                .await
+                .unwrap();
+            assert!(!conn.is_quiet().await);
+            let (client, server) = duplex(1024);
+            let mut conn = Conn::new(client);
+            drop(server);
+            assert!(!conn.is_quiet().await);
+        });
     }
 
     #[test]

@@ -17,7 +17,11 @@
 //! browsers do, if its method is idempotent (`GET`, `HEAD`, `PUT`,
 //! `DELETE`, `OPTIONS`, `TRACE`): the server may have acted on it, so a
 //! `POST` fails instead. The idle connections left in the pool are dropped
-//! then, and the report counts the retries.
+//! then, and the report counts the retries. Before a pooled connection
+//! is reused it is looked at without waiting: one the server has closed,
+//! or sent bytes on unasked (a `408` before closing), is dropped with the
+//! rest of the pool, and the request connects anew; otherwise such bytes
+//! would be read as its response.
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
@@ -357,11 +361,19 @@ async fn exchange<C: Connect>(
     loop {
         // A retry connects afresh: the other pooled connections are likely
         // as stale as the one that failed.
-        let pooled = if *retried {
+        let mut pooled = if *retried {
             None
         } else {
             lock(&shared.pool).pop()
         };
+        // A connection the server closed, or spoke on, while it idled is
+        // stale before the request is even sent (and likely not alone).
+        if let Some(conn) = &mut pooled {
+            if !conn.is_quiet().await {
+                pooled = None;
+                drop(std::mem::take(&mut *lock(&shared.pool)));
+            }
+        }
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,

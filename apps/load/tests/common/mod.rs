@@ -32,6 +32,10 @@ pub struct Reply {
     /// Closes without a byte of answer (a server that drops a keep-alive
     /// connection just as the next request arrives).
     pub drop_request: bool,
+    /// After the response, waits this long, then sends `408 Request
+    /// Timeout` unasked and ignores the connection from then on (a server
+    /// timing out an idle keep-alive connection).
+    pub idle_408_after: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +59,7 @@ impl Reply {
             cut: false,
             hang_up: false,
             drop_request: false,
+            idle_408_after: None,
         }
     }
 
@@ -147,6 +152,18 @@ where
         }
         if reply.cut || reply.close || reply.hang_up {
             let _ = stream.close().await;
+            return;
+        }
+        if let Some(idle) = reply.idle_408_after {
+            pollen::time::sleep(idle).await;
+            let timeout =
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+            if stream.write_all(timeout).await.is_err() {
+                return;
+            }
+            // Reads (and ignores) whatever comes, until the client closes.
+            let mut chunk = [0; 4096];
+            while matches!(stream.read(&mut chunk).await, Ok(n) if n > 0) {}
             return;
         }
     }
