@@ -66,6 +66,14 @@ impl Default for EchoConfig {
     }
 }
 
+/// The fixed pattern of every message, `size` bytes (byte `i` is
+/// `i ^ 0x5a`, wrapping): each round trip then writes its count over the
+/// first 8 of them. For other clients of the same servers (pollen-bench's
+/// idle connections) to send the same bytes.
+pub fn message_pattern(size: usize) -> Vec<u8> {
+    (0..size).map(|i| i as u8 ^ 0x5a).collect()
+}
+
 /// One connection's message.
 struct Message {
     bytes: Vec<u8>,
@@ -311,7 +319,7 @@ impl std::error::Error for MismatchError {}
 impl Message {
     fn new(size: usize) -> Message {
         Message {
-            bytes: (0..size).map(|i| i as u8 ^ 0x5a).collect(),
+            bytes: message_pattern(size),
             echo: vec![0; size],
             seq: 0,
         }

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::control::Control;
 use crate::error::ErrorKind;
+use crate::lock::lock;
 
 /// The longest latency recorded exactly, in microseconds (an hour); longer
 /// ones are recorded as an hour.
@@ -180,8 +181,7 @@ impl Recorder {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
-        // Every critical section leaves the tally consistent.
-        self.recorded.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.recorded)
     }
 }
 

@@ -69,9 +69,14 @@ async fn a_warm_up_is_not_recorded_and_a_stop_ends_the_load() {
         let control = control.clone();
         async move { echo::run(config, TcpConnector::new(vec![addr]), &control).await }
     });
-    while !control.is_running() {
-        pollen::time::sleep(Duration::from_millis(1)).await;
-    }
+    let running = async {
+        while !control.is_running() {
+            pollen::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    pollen::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("set up within 30 s");
     pollen::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         control.completed(),
@@ -79,9 +84,14 @@ async fn a_warm_up_is_not_recorded_and_a_stop_ends_the_load() {
         "nothing is recorded while warming up"
     );
     control.start_recording();
-    while control.completed() < 100 {
-        pollen::time::sleep(Duration::from_millis(1)).await;
-    }
+    let recorded = async {
+        while control.completed() < 100 {
+            pollen::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    pollen::time::timeout(Duration::from_secs(30), recorded)
+        .await
+        .expect("100 round trips recorded within 30 s");
     control.stop();
     let report = load.await.unwrap().unwrap();
     stop.cancel();

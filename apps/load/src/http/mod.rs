@@ -67,6 +67,7 @@ use crate::abort::AbortOnDrop;
 use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
+use crate::lock::lock;
 use crate::report::{Mode, Report};
 use crate::stats::{Outcome, Recorder};
 use crate::url::HttpUrl;
@@ -211,9 +212,9 @@ pub async fn run<C: Connect>(
     // Every request in flight holds a permit until it is recorded. Each is
     // bounded by the timeout; the extra second covers the scheduling of
     // their last steps.
-    let all = u32::try_from(config.concurrency).unwrap_or(u32::MAX) as usize;
     let drained = config.timeout + Duration::from_secs(1);
-    let _ = pollen::time::timeout(drained, permits.acquire_many(all)).await;
+    let all = permits.acquire_many(config.concurrency);
+    let _ = pollen::time::timeout(drained, all).await;
     let elapsed = pollen::time::now() - start;
 
     // Every request started either completed (recorded, or not while
@@ -422,9 +423,4 @@ fn is_stale(error: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionAborted
             | std::io::ErrorKind::BrokenPipe
     )
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every critical section leaves the pool consistent.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
