@@ -67,6 +67,7 @@ fn an_unparsable_url_is_a_one_line_usage_error() {
         "127.0.0.1:8080/status",
         "http://",
         "http://host:99999/",
+        "http://::1/",
     ] {
         assert_one_line_error(&run(&["http", "--url", url]), 2);
     }
