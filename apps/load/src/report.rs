@@ -240,15 +240,16 @@ impl fmt::Display for Report {
             writeln!(f, "  Retried: {}", self.tally.retried)?;
         }
         writeln!(f, "  Duration: {}", seconds(self.elapsed))?;
-        match self.mode {
-            Mode::Http => writeln!(f, "  Throughput: {:.2} req/s", self.throughput())?,
-            Mode::Echo => writeln!(
-                f,
-                "  Throughput: {:.2} round trips/s, {} (sent + received)",
-                self.throughput(),
-                bytes_per_second(self.bytes_per_second())
-            )?,
-        }
+        let per = match self.mode {
+            Mode::Http => "req/s",
+            Mode::Echo => "round trips/s",
+        };
+        writeln!(
+            f,
+            "  Throughput: {:.2} {per}, {} (sent + received)",
+            self.throughput(),
+            bytes_per_second(self.bytes_per_second())
+        )?;
         if let (Some(rate), Some(achieved)) = (self.rate, self.achieved_rate) {
             writeln!(f, "  Rate: {achieved:.2} req/s sent (target {rate} req/s)")?;
         }
@@ -391,7 +392,7 @@ mod tests {
             "  Succeeded: 90",
             "  Failed: 11",
             "  Duration: 2.00s",
-            "  Throughput: 50.50 req/s",
+            "  Throughput: 50.50 req/s, 0 B/s (sent + received)",
             "Latency:",
             "  p50: 50.0ms",
             "  p99: 99.0ms",
