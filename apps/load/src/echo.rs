@@ -31,7 +31,7 @@ use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
 use crate::report::{Mode, Report};
-use crate::stats::{Outcome, Recorder};
+use crate::stats::{Outcome, Recorded, Recorder};
 
 /// The largest message: a round trip writes it whole before reading, so
 /// it must fit the sockets' buffers.
@@ -139,9 +139,12 @@ pub async fn run<C: Connect>(
         })
         .collect();
     let _abort = AbortOnDrop(tasks.iter().map(|task| task.abort_handle()).collect());
+    let mut recorded = Recorded::default();
     for task in tasks {
         // A task only ends by returning.
-        let _ = task.await;
+        if let Ok(own) = task.await {
+            recorded.merge(&own);
+        }
     }
     let elapsed = pollen::time::now() - start;
     Ok(Report {
@@ -156,7 +159,7 @@ pub async fn run<C: Connect>(
         message_size: Some(config.size),
         interrupted: control.is_interrupted(),
         elapsed,
-        tally: shared.recorder.snapshot().tally,
+        tally: recorded.tally,
     })
 }
 
@@ -220,13 +223,14 @@ struct Shared<C> {
     config: EchoConfig,
 }
 
-/// One connection's closed loop, until the load stops.
+/// One connection's closed loop, until the load stops: what it recorded.
 async fn connection<C: Connect>(
     shared: &Shared<C>,
     stream: C::Stream,
     mut message: Message,
     deadline: Option<Instant>,
-) {
+) -> Recorded {
+    let mut recorded = Recorded::default();
     let config = &shared.config;
     let size = config.size as u64;
     let mut stream = Some(stream);
@@ -234,11 +238,11 @@ async fn connection<C: Connect>(
         if shared.recorder.control().is_stopped()
             || deadline.is_some_and(|deadline| pollen::time::now() >= deadline)
         {
-            return;
+            return recorded;
         }
         if let Some(n) = config.requests {
             if shared.budget.fetch_add(1, Ordering::Relaxed) >= n {
-                return;
+                return recorded;
             }
         }
         // A connection that failed is replaced as part of the next round
@@ -249,7 +253,8 @@ async fn connection<C: Connect>(
                 Ok(new) => stream.insert(new),
                 Err(e) => {
                     let outcome = Outcome::Failed(ErrorKind::of_connect(&e));
-                    shared.recorder.record(outcome, Duration::ZERO, 0, 0, false);
+                    let recorder = &shared.recorder;
+                    recorder.record_in(&mut recorded, outcome, Duration::ZERO, 0, 0, false);
                     // Do not spin on a server that is gone.
                     pollen::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -267,7 +272,7 @@ async fn connection<C: Connect>(
         let received = if outcome == Outcome::Echoed { size } else { 0 };
         shared
             .recorder
-            .record(outcome, latency, size, received, false);
+            .record_in(&mut recorded, outcome, latency, size, received, false);
         if outcome != Outcome::Echoed {
             // Out of step, or broken: start over on a new connection.
             stream = None;

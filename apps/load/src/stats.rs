@@ -56,6 +56,11 @@ pub struct Tally {
 }
 
 /// A [`Tally`] behind a lock, and the control that says whether to record.
+///
+/// The HTTP engine's requests, each a task of its own, record into the
+/// shared tally (one short lock per request); the echo engine's
+/// connections each keep their own ([`record_in`](Self::record_in)),
+/// merged when the load ends.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     recorded: Mutex<Recorded>,
@@ -74,6 +79,12 @@ impl Recorded {
     /// Requests that completed, recorded or not.
     pub(crate) fn completed(&self) -> u64 {
         self.tally.total() + self.unrecorded
+    }
+
+    /// Adds what `other` recorded.
+    pub(crate) fn merge(&mut self, other: &Recorded) {
+        self.tally.merge(&other.tally);
+        self.unrecorded += other.unrecorded;
     }
 }
 
@@ -129,6 +140,24 @@ impl Tally {
     pub fn total(&self) -> u64 {
         self.succeeded + self.failed
     }
+
+    /// Adds what `other` recorded.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("tallies have the same histogram bounds");
+        for (status, count) in &other.status_codes {
+            *self.status_codes.entry(*status).or_default() += count;
+        }
+        for (kind, count) in &other.errors {
+            *self.errors.entry(*kind).or_default() += count;
+        }
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.retried += other.retried;
+    }
 }
 
 impl Default for Tally {
@@ -161,17 +190,30 @@ impl Recorder {
         received: u64,
         retried: bool,
     ) {
+        let mut recorded = self.lock();
+        self.record_in(&mut recorded, outcome, latency, sent, received, retried);
+    }
+
+    /// [`record`](Self::record), into `recorded` (a task's own, merged
+    /// at the end) instead of the shared one.
+    pub(crate) fn record_in(
+        &self,
+        recorded: &mut Recorded,
+        outcome: Outcome,
+        latency: Duration,
+        sent: u64,
+        received: u64,
+        retried: bool,
+    ) {
         if !self.control.records() {
-            self.lock().unrecorded += 1;
+            recorded.unrecorded += 1;
             return;
         }
-        let mut recorded = self.lock();
         let tally = &mut recorded.tally;
         tally.record(outcome, latency);
         tally.bytes_sent += sent;
         tally.bytes_received += received;
         tally.retried += u64::from(retried);
-        drop(recorded);
         self.control.count_completed();
     }
 
@@ -233,6 +275,25 @@ mod tests {
         assert_eq!((tally.total(), tally.bytes_received), (1, 20));
         assert_eq!(recorded.completed(), 2);
         assert_eq!(control.completed(), 1);
+    }
+
+    #[test]
+    fn merged_tallies_add_up() {
+        let recorder = Recorder::new(Control::new());
+        let (mut a, mut b) = (Recorded::default(), Recorded::default());
+        let ms = Duration::from_millis;
+        recorder.record_in(&mut a, Outcome::Status(200), ms(1), 10, 20, false);
+        recorder.record_in(&mut b, Outcome::Status(200), ms(3), 10, 20, true);
+        let reset = Outcome::Failed(ErrorKind::Reset);
+        recorder.record_in(&mut b, reset, ms(0), 10, 0, false);
+        a.merge(&b);
+        let tally = &a.tally;
+        assert_eq!((tally.succeeded, tally.failed, tally.retried), (2, 1, 1));
+        assert_eq!((tally.bytes_sent, tally.bytes_received), (30, 40));
+        assert_eq!(tally.status_codes[&200], 2);
+        assert_eq!(tally.errors[&ErrorKind::Reset], 1);
+        assert_eq!(tally.latency_us.len(), 2);
+        assert!(tally.latency_us.equivalent(tally.latency_us.max(), 3000));
     }
 
     #[test]
