@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use pollen::io::{AsyncRead, AsyncWrite};
 use pollen::net::TcpStream;
@@ -18,6 +19,17 @@ pub trait Connect: Send + Sync + 'static {
 
     /// Where it connects to, for messages.
     fn describe(&self) -> String;
+}
+
+/// Opens one connection through `connector`, or fails with
+/// [`io::ErrorKind::TimedOut`] after `timeout`.
+pub(crate) async fn connect_within<C: Connect>(
+    connector: &C,
+    timeout: Duration,
+) -> io::Result<C::Stream> {
+    pollen::time::timeout(timeout, connector.connect())
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
 /// TCP connections to resolved addresses, with `TCP_NODELAY` (requests

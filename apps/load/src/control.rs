@@ -8,7 +8,10 @@ use pollen::sync::CancellationToken;
 
 const WARMUP: u8 = 0;
 const RECORDING: u8 = 1;
+/// Stopped after recording started: what finishes is still recorded.
 const STOPPED: u8 = 2;
+/// Stopped while warming up: nothing is ever recorded.
+const STOPPED_WARMING_UP: u8 = 3;
 
 /// A handle on a running load, shared by its tasks and whoever steers it.
 ///
@@ -87,9 +90,18 @@ impl Control {
         );
     }
 
-    /// Stops the load: nothing new starts; what is in flight finishes.
+    /// Stops the load: nothing new starts; what is in flight finishes (and
+    /// is recorded, unless the load was still warming up).
     pub fn stop(&self) {
-        self.inner.phase.store(STOPPED, Ordering::Release);
+        let _ = self
+            .inner
+            .phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |phase| {
+                Some(match phase {
+                    WARMUP | STOPPED_WARMING_UP => STOPPED_WARMING_UP,
+                    _ => STOPPED,
+                })
+            });
         self.inner.stopped.cancel();
     }
 
@@ -108,7 +120,7 @@ impl Control {
     /// Whether [`stop`](Self::stop) or [`interrupt`](Self::interrupt) was
     /// called.
     pub fn is_stopped(&self) -> bool {
-        self.inner.phase.load(Ordering::Acquire) == STOPPED
+        self.inner.phase.load(Ordering::Acquire) >= STOPPED
     }
 
     /// Whether [`interrupt`](Self::interrupt) was called.
@@ -145,10 +157,15 @@ impl Control {
         self.inner.completed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Whether a request that completes now is recorded; `false` also
-    /// after a stop, for requests the engine does not wait for.
+    /// Whether a request that completes now is recorded: `false` while
+    /// warming up, `true` once recording started, and still `true` after a
+    /// stop, for the requests in flight that finish after it (`false` if
+    /// the load was stopped while warming up).
     pub(crate) fn records(&self) -> bool {
-        self.inner.phase.load(Ordering::Acquire) != WARMUP
+        matches!(
+            self.inner.phase.load(Ordering::Acquire),
+            RECORDING | STOPPED
+        )
     }
 }
 

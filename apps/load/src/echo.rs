@@ -7,10 +7,11 @@
 //! [`Mismatch`](crate::ErrorKind::Mismatch). Latency is one round trip:
 //! from before the write to the last byte of the echo.
 //!
-//! Setup connects the connections one after the other, each doing one
-//! checked round trip that is not recorded, so the server has accepted one
+//! Setup connects the connections 16 at a time, each doing one checked
+//! round trip that is not recorded, so the server has accepted a batch
 //! before the next connects (its listen backlog never fills) and a server
-//! that does not echo is found before the load starts. A connection that
+//! that does not echo is found before the load starts. Stopping the
+//! control during setup ends it at once. A connection that
 //! fails during the load is counted, and replaced by a new one.
 //!
 //! The load stops after `requests` round trips in all, after `duration`,
@@ -26,11 +27,11 @@ use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::time::Instant;
 
 use crate::abort::AbortOnDrop;
-use crate::connect::Connect;
+use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
 use crate::report::{Mode, Report};
-use crate::stats::{Outcome, Recorder};
+use crate::stats::{Outcome, Recorded, Recorder};
 
 /// The largest message: a round trip writes it whole before reading, so
 /// it must fit the sockets' buffers.
@@ -65,6 +66,14 @@ impl Default for EchoConfig {
     }
 }
 
+/// The fixed pattern of every message, `size` bytes (byte `i` is
+/// `i ^ 0x5a`, wrapping): each round trip then writes its count over the
+/// first 8 of them. For other clients of the same servers (pollen-bench's
+/// idle connections) to send the same bytes.
+pub fn message_pattern(size: usize) -> Vec<u8> {
+    (0..size).map(|i| i as u8 ^ 0x5a).collect()
+}
+
 /// One connection's message.
 struct Message {
     bytes: Vec<u8>,
@@ -78,7 +87,8 @@ struct Message {
 /// # Errors
 ///
 /// If a connection cannot be made, or its first echo is not right, during
-/// setup.
+/// setup; or if the control is stopped during setup
+/// ([`SetupError::is_interrupted`]).
 ///
 /// # Cancel safety
 ///
@@ -103,28 +113,14 @@ pub async fn run<C: Connect>(
         "pollen-load: the message size must be 1 to {MAX_MESSAGE} bytes"
     );
     let target = connector.describe();
-    let mut streams = Vec::with_capacity(config.connections);
-    for i in 0..config.connections {
-        let mut message = Message::new(config.size);
-        let stream = pollen::time::timeout(config.timeout, async {
-            let mut stream = connector
-                .connect()
-                .await
-                .map_err(|e| SetupError::new(format!("cannot connect to {target}"), e))?;
-            round_trip(&mut stream, &mut message)
-                .await
-                .map_err(|e| SetupError::new(format!("no echo from {target}"), e))?;
-            Ok(stream)
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(SetupError::new(
-                format!("connection {} to {target}", i + 1),
-                io::ErrorKind::TimedOut.into(),
-            ))
-        })?;
-        streams.push((stream, message));
-    }
+    let streams = pollen::select! {
+        biased;
+        () = control.stopped() => {
+            let context = format!("setting up connections to {target}");
+            return Err(SetupError::interrupted(context));
+        }
+        streams = connect_all(&connector, &config, &target) => streams?,
+    };
 
     control.set_running();
     let shared = Arc::new(Shared {
@@ -143,13 +139,18 @@ pub async fn run<C: Connect>(
         })
         .collect();
     let _abort = AbortOnDrop(tasks.iter().map(|task| task.abort_handle()).collect());
+    let mut recorded = Recorded::default();
     for task in tasks {
         // A task only ends by returning.
-        let _ = task.await;
+        if let Ok(own) = task.await {
+            recorded.merge(&own);
+        }
     }
     let elapsed = pollen::time::now() - start;
     Ok(Report {
         mode: Mode::Echo,
+        not_sent: 0,
+        achieved_rate: None,
         target,
         requests: config.requests,
         duration_limit: config.duration,
@@ -158,8 +159,60 @@ pub async fn run<C: Connect>(
         message_size: Some(config.size),
         interrupted: control.is_interrupted(),
         elapsed,
-        tally: shared.recorder.snapshot(),
+        tally: recorded.tally,
     })
+}
+
+/// Connections set up at once: few enough that the server's listen
+/// backlog never fills, enough that setup does not take a round trip per
+/// connection.
+const SETUP_BATCH: usize = 16;
+
+/// Opens `config.connections` connections, each with one checked round
+/// trip, [`SETUP_BATCH`] at a time.
+async fn connect_all<C: Connect>(
+    connector: &C,
+    config: &EchoConfig,
+    target: &str,
+) -> Result<Vec<(C::Stream, Message)>, SetupError> {
+    let mut streams = Vec::with_capacity(config.connections);
+    while streams.len() < config.connections {
+        let first = streams.len();
+        let last = config.connections.min(first + SETUP_BATCH);
+        let batch = (first..last).map(|i| set_up(connector, config, target, i));
+        for result in pollen::future::join_all(batch).await {
+            streams.push(result?);
+        }
+    }
+    Ok(streams)
+}
+
+/// Connection number `index` (from 0), after one checked round trip.
+async fn set_up<C: Connect>(
+    connector: &C,
+    config: &EchoConfig,
+    target: &str,
+    index: usize,
+) -> Result<(C::Stream, Message), SetupError> {
+    let mut message = Message::new(config.size);
+    let stream = pollen::time::timeout(config.timeout, async {
+        let mut stream = connector
+            .connect()
+            .await
+            .map_err(|e| SetupError::new(format!("cannot connect to {target}"), e))?;
+        round_trip(&mut stream, &mut message)
+            .await
+            .map_err(|e| SetupError::new(format!("no echo from {target}"), e))?;
+        Ok(stream)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(SetupError::new(
+            format!("connection {} to {target}", index + 1),
+            io::ErrorKind::TimedOut.into(),
+        ))
+    })?;
+    Ok((stream, message))
 }
 
 struct Shared<C> {
@@ -170,13 +223,14 @@ struct Shared<C> {
     config: EchoConfig,
 }
 
-/// One connection's closed loop, until the load stops.
+/// One connection's closed loop, until the load stops: what it recorded.
 async fn connection<C: Connect>(
     shared: &Shared<C>,
     stream: C::Stream,
     mut message: Message,
     deadline: Option<Instant>,
-) {
+) -> Recorded {
+    let mut recorded = Recorded::default();
     let config = &shared.config;
     let size = config.size as u64;
     let mut stream = Some(stream);
@@ -184,26 +238,23 @@ async fn connection<C: Connect>(
         if shared.recorder.control().is_stopped()
             || deadline.is_some_and(|deadline| pollen::time::now() >= deadline)
         {
-            return;
+            return recorded;
         }
         if let Some(n) = config.requests {
             if shared.budget.fetch_add(1, Ordering::Relaxed) >= n {
-                return;
+                return recorded;
             }
         }
         // A connection that failed is replaced as part of the next round
         // trip: failing to reconnect fails that round trip.
         let open = match stream.take() {
             Some(open) => stream.insert(open),
-            None => match pollen::time::timeout(config.timeout, shared.connector.connect()).await {
-                Ok(Ok(new)) => stream.insert(new),
-                failed => {
-                    let kind = match failed {
-                        Ok(Err(e)) => ErrorKind::of_connect(&e),
-                        _ => ErrorKind::Timeout,
-                    };
-                    let outcome = Outcome::Failed(kind);
-                    shared.recorder.record(outcome, Duration::ZERO, 0, 0);
+            None => match connect_within(&shared.connector, config.timeout).await {
+                Ok(new) => stream.insert(new),
+                Err(e) => {
+                    let outcome = Outcome::Failed(ErrorKind::of_connect(&e));
+                    let recorder = &shared.recorder;
+                    recorder.record_in(&mut recorded, outcome, Duration::ZERO, 0, 0, false);
                     // Do not spin on a server that is gone.
                     pollen::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -219,7 +270,9 @@ async fn connection<C: Connect>(
             Err(_) => Outcome::Failed(ErrorKind::Timeout),
         };
         let received = if outcome == Outcome::Echoed { size } else { 0 };
-        shared.recorder.record(outcome, latency, size, received);
+        shared
+            .recorder
+            .record_in(&mut recorded, outcome, latency, size, received, false);
         if outcome != Outcome::Echoed {
             // Out of step, or broken: start over on a new connection.
             stream = None;
@@ -271,7 +324,7 @@ impl std::error::Error for MismatchError {}
 impl Message {
     fn new(size: usize) -> Message {
         Message {
-            bytes: (0..size).map(|i| i as u8 ^ 0x5a).collect(),
+            bytes: message_pattern(size),
             echo: vec![0; size],
             seq: 0,
         }

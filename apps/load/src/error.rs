@@ -33,7 +33,8 @@ pub enum ErrorKind {
     Io,
 }
 
-/// Why a load could not start: nothing was sent.
+/// Why a load could not start (it failed, or was stopped during its
+/// setup): nothing was sent, or, in echo mode, only setup round trips.
 #[derive(Debug)]
 pub struct SetupError {
     /// What was being done, for the message ("cannot connect to ...").
@@ -112,6 +113,17 @@ impl SetupError {
         }
     }
 
+    /// The load was stopped (Ctrl-C) while `context` was being done.
+    pub fn interrupted(context: impl Into<String>) -> SetupError {
+        SetupError::new(context, io::ErrorKind::Interrupted.into())
+    }
+
+    /// Whether the load was stopped during its setup, rather than failing
+    /// it ([`SetupError::interrupted`]).
+    pub fn is_interrupted(&self) -> bool {
+        self.source.kind() == io::ErrorKind::Interrupted
+    }
+
     /// The I/O error behind it.
     pub fn io_error(&self) -> &io::Error {
         &self.source
@@ -123,6 +135,7 @@ impl fmt::Display for SetupError {
         let reason = match self.source.kind() {
             io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
             io::ErrorKind::TimedOut => "timed out".to_owned(),
+            io::ErrorKind::Interrupted => "interrupted".to_owned(),
             _ => self.source.to_string(),
         };
         write!(f, "{}: {reason}", self.context)

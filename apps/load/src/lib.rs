@@ -46,6 +46,7 @@ mod control;
 pub mod echo;
 mod error;
 pub mod http;
+mod lock;
 mod report;
 mod stats;
 mod url;

@@ -9,7 +9,8 @@
 //! The report goes to standard output; a progress line goes to standard
 //! error while it is a terminal. Exit status: 0 when the load ran (failed
 //! requests are counted in the report, not in the status), 130 when Ctrl-C
-//! (or SIGTERM) stopped it (the report is then partial), 2 for bad
+//! (or SIGTERM) stopped it (the report is then partial; stopped while
+//! still connecting, there is no report), 2 for bad
 //! arguments (an unparsable or https URL included), 1 when the load could
 //! not start (a host that does not resolve, a server that cannot be
 //! reached).
@@ -167,7 +168,11 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("pollen-load: {e}");
-            ExitCode::FAILURE
+            if e.is_interrupted() {
+                ExitCode::from(INTERRUPTED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -300,34 +305,44 @@ async fn run(plan: Plan) -> Result<Report, SetupError> {
     result
 }
 
-/// Every 100 ms, `[done/total] N req/s` on standard error, over itself;
-/// `Running... [done/total] done` at the end.
+/// Every 100 ms once the load runs, `[done/total] N req/s` on standard
+/// error, over itself, with the rate of the last 100 ms; `Running...
+/// [done/total] done` at the end. Nothing before setup has succeeded
+/// (the error, if it fails, is then the only line).
 async fn progress(control: Control, total: Option<u64>, done: Arc<AtomicBool>) {
-    let start = pollen::time::now();
     let mut tick = pollen::time::interval(Duration::from_millis(100));
     let line = |completed: u64| match total {
         Some(total) => format!("[{completed}/{total}]"),
         None => format!("[{completed}]"),
     };
+    // When the last line was printed, and the count then.
+    let mut last: Option<(pollen::time::Instant, u64)> = None;
     loop {
         tick.tick().await;
         let completed = control.completed();
         if done.load(Ordering::Acquire) {
-            eprintln!("\r\x1b[2KRunning... {} done", line(completed));
+            if last.is_some() {
+                eprintln!("\r\x1b[2KRunning... {} done", line(completed));
+            }
             return;
         }
         if !control.is_running() {
             continue;
         }
-        let secs = (pollen::time::now() - start).as_secs_f64();
-        let rate = if secs > 0.0 {
-            completed as f64 / secs
-        } else {
-            0.0
-        };
+        let now = pollen::time::now();
+        let rate = last.map_or(0.0, |(then, before)| {
+            recent_rate(completed.saturating_sub(before), now - then)
+        });
+        last = Some((now, completed));
         eprint!("\r\x1b[2K{} {rate:.0} req/s", line(completed));
         let _ = std::io::stderr().flush();
     }
+}
+
+/// `count` per second of `window` (0 for no time).
+fn recent_rate(count: u64, window: Duration) -> f64 {
+    let secs = window.as_secs_f64();
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
 }
 
 #[cfg(test)]
@@ -343,6 +358,12 @@ mod tests {
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
         assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn the_progress_rate_is_the_last_window_s() {
+        assert_eq!(recent_rate(50, Duration::from_millis(100)), 500.0);
+        assert_eq!(recent_rate(5, Duration::ZERO), 0.0);
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub struct Report {
     pub duration_limit: Option<Duration>,
     /// The open-loop rate asked for, requests per second, if any.
     pub rate: Option<f64>,
+    /// Open loop: requests started per second, from the start until one
+    /// interval of the schedule (`1 / rate`) after the last start: `rate`
+    /// when on schedule, less when `concurrency` could not keep up.
+    pub achieved_rate: Option<f64>,
+    /// Open loop: requests that were due by the time the load stopped
+    /// but never started, because every permit was busy (not counted in
+    /// the tally).
+    pub not_sent: u64,
     /// Requests in flight at most (echo: connections).
     pub concurrency: usize,
     /// Echo: bytes per message.
@@ -102,7 +110,11 @@ impl Report {
     ///
     /// Times are in seconds (`duration_s`) or milliseconds (`latency_ms`,
     /// `null` without answers); `status_codes` maps codes to counts (HTTP
-    /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts.
+    /// only), `errors` maps [`ErrorKind`]s in `snake_case` to counts;
+    /// `achieved_rate` and `not_sent` are as on the report (`null` and 0
+    /// without a rate);
+    /// `retried` is [`Tally::retried`] (the text report shows it when it
+    /// is not 0).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self.json()).expect("a report is plain data")
     }
@@ -121,12 +133,15 @@ impl Report {
             requests: self.requests,
             duration_limit_s: self.duration_limit.map(|d| d.as_secs_f64()),
             rate: self.rate,
+            achieved_rate: self.achieved_rate,
+            not_sent: self.not_sent,
             concurrency: self.concurrency,
             message_size: self.message_size,
             interrupted: self.interrupted,
             total: self.tally.total(),
             succeeded: self.tally.succeeded,
             failed: self.tally.failed,
+            retried: self.tally.retried,
             duration_s: self.elapsed.as_secs_f64(),
             throughput_rps: self.throughput(),
             bytes_sent: self.tally.bytes_sent,
@@ -153,6 +168,8 @@ struct Json<'a> {
     requests: Option<u64>,
     duration_limit_s: Option<f64>,
     rate: Option<f64>,
+    achieved_rate: Option<f64>,
+    not_sent: u64,
     concurrency: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_size: Option<usize>,
@@ -160,6 +177,7 @@ struct Json<'a> {
     total: u64,
     succeeded: u64,
     failed: u64,
+    retried: u64,
     duration_s: f64,
     throughput_rps: f64,
     bytes_sent: u64,
@@ -218,15 +236,25 @@ impl fmt::Display for Report {
         writeln!(f, "  Total: {} {unit}", self.tally.total())?;
         writeln!(f, "  Succeeded: {}", self.tally.succeeded)?;
         writeln!(f, "  Failed: {}", self.tally.failed)?;
+        if self.tally.retried > 0 {
+            writeln!(f, "  Retried: {}", self.tally.retried)?;
+        }
         writeln!(f, "  Duration: {}", seconds(self.elapsed))?;
-        match self.mode {
-            Mode::Http => writeln!(f, "  Throughput: {:.2} req/s", self.throughput())?,
-            Mode::Echo => writeln!(
-                f,
-                "  Throughput: {:.2} round trips/s, {} (sent + received)",
-                self.throughput(),
-                bytes_per_second(self.bytes_per_second())
-            )?,
+        let per = match self.mode {
+            Mode::Http => "req/s",
+            Mode::Echo => "round trips/s",
+        };
+        writeln!(
+            f,
+            "  Throughput: {:.2} {per}, {} (sent + received)",
+            self.throughput(),
+            bytes_per_second(self.bytes_per_second())
+        )?;
+        if let (Some(rate), Some(achieved)) = (self.rate, self.achieved_rate) {
+            writeln!(f, "  Rate: {achieved:.2} req/s sent (target {rate} req/s)")?;
+        }
+        if self.not_sent > 0 {
+            writeln!(f, "  Not sent (rate missed): {}", self.not_sent)?;
         }
         match self.latency() {
             Some(latency) => {
@@ -254,7 +282,8 @@ impl fmt::Display for Report {
     }
 }
 
-fn per_second(count: f64, elapsed: Duration) -> f64 {
+/// `count` per second of `elapsed` (0 for no time).
+pub(crate) fn per_second(count: f64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 { count / secs } else { 0.0 }
 }
@@ -300,6 +329,8 @@ mod tests {
             requests: Some(tally.total()),
             duration_limit: None,
             rate: None,
+            achieved_rate: None,
+            not_sent: 0,
             concurrency: 10,
             message_size: None,
             interrupted: false,
@@ -361,7 +392,7 @@ mod tests {
             "  Succeeded: 90",
             "  Failed: 11",
             "  Duration: 2.00s",
-            "  Throughput: 50.50 req/s",
+            "  Throughput: 50.50 req/s, 0 B/s (sent + received)",
             "Latency:",
             "  p50: 50.0ms",
             "  p99: 99.0ms",

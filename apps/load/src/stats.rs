@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::control::Control;
 use crate::error::ErrorKind;
+use crate::lock::lock;
 
 /// The longest latency recorded exactly, in microseconds (an hour); longer
 /// ones are recorded as an hour.
@@ -47,13 +48,44 @@ pub struct Tally {
     pub bytes_sent: u64,
     /// Bytes read, over every connection.
     pub bytes_received: u64,
+    /// HTTP requests sent a second time, on a new connection, because the
+    /// keep-alive connection they were sent on had been closed by the
+    /// server (each is counted once in the other figures, by how it
+    /// ended).
+    pub retried: u64,
 }
 
 /// A [`Tally`] behind a lock, and the control that says whether to record.
+///
+/// The HTTP engine's requests, each a task of its own, record into the
+/// shared tally (one short lock per request); the echo engine's
+/// connections each keep their own ([`record_in`](Self::record_in)),
+/// merged when the load ends.
 #[derive(Debug)]
 pub(crate) struct Recorder {
-    tally: Mutex<Tally>,
+    recorded: Mutex<Recorded>,
     control: Control,
+}
+
+/// What a [`Recorder`] keeps under its lock.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Recorded {
+    pub(crate) tally: Tally,
+    /// Requests that completed while warming up: not in the tally.
+    pub(crate) unrecorded: u64,
+}
+
+impl Recorded {
+    /// Requests that completed, recorded or not.
+    pub(crate) fn completed(&self) -> u64 {
+        self.tally.total() + self.unrecorded
+    }
+
+    /// Adds what `other` recorded.
+    pub(crate) fn merge(&mut self, other: &Recorded) {
+        self.tally.merge(&other.tally);
+        self.unrecorded += other.unrecorded;
+    }
 }
 
 // === impl Tally ===
@@ -70,6 +102,7 @@ impl Tally {
             failed: 0,
             bytes_sent: 0,
             bytes_received: 0,
+            retried: 0,
         }
     }
 
@@ -107,6 +140,24 @@ impl Tally {
     pub fn total(&self) -> u64 {
         self.succeeded + self.failed
     }
+
+    /// Adds what `other` recorded.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("tallies have the same histogram bounds");
+        for (status, count) in &other.status_codes {
+            *self.status_codes.entry(*status).or_default() += count;
+        }
+        for (kind, count) in &other.errors {
+            *self.errors.entry(*kind).or_default() += count;
+        }
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.retried += other.retried;
+    }
 }
 
 impl Default for Tally {
@@ -120,7 +171,7 @@ impl Default for Tally {
 impl Recorder {
     pub(crate) fn new(control: Control) -> Recorder {
         Recorder {
-            tally: Mutex::new(Tally::new()),
+            recorded: Mutex::new(Recorded::default()),
             control,
         }
     }
@@ -129,27 +180,50 @@ impl Recorder {
         &self.control
     }
 
-    /// Records an outcome unless the load is warming up.
-    pub(crate) fn record(&self, outcome: Outcome, latency: Duration, sent: u64, received: u64) {
+    /// Records an outcome, its bytes and whether it was retried, unless the
+    /// load is warming up (then only counts it as unrecorded).
+    pub(crate) fn record(
+        &self,
+        outcome: Outcome,
+        latency: Duration,
+        sent: u64,
+        received: u64,
+        retried: bool,
+    ) {
+        let mut recorded = self.lock();
+        self.record_in(&mut recorded, outcome, latency, sent, received, retried);
+    }
+
+    /// [`record`](Self::record), into `recorded` (a task's own, merged
+    /// at the end) instead of the shared one.
+    pub(crate) fn record_in(
+        &self,
+        recorded: &mut Recorded,
+        outcome: Outcome,
+        latency: Duration,
+        sent: u64,
+        received: u64,
+        retried: bool,
+    ) {
         if !self.control.records() {
+            recorded.unrecorded += 1;
             return;
         }
-        let mut tally = self.lock();
+        let tally = &mut recorded.tally;
         tally.record(outcome, latency);
         tally.bytes_sent += sent;
         tally.bytes_received += received;
-        drop(tally);
+        tally.retried += u64::from(retried);
         self.control.count_completed();
     }
 
     /// A copy of what was recorded so far.
-    pub(crate) fn snapshot(&self) -> Tally {
+    pub(crate) fn snapshot(&self) -> Recorded {
         self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
-        // Every critical section leaves the tally consistent.
-        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        lock(&self.recorded)
     }
 }
 
@@ -179,12 +253,75 @@ mod tests {
     fn warming_up_records_nothing() {
         let control = Control::warming_up();
         let recorder = Recorder::new(control.clone());
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 10);
-        assert_eq!(recorder.snapshot().total(), 0);
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
+        assert_eq!(recorder.snapshot().tally.total(), 0);
+        assert_eq!(recorder.snapshot().unrecorded, 1);
         control.start_recording();
-        recorder.record(Outcome::Status(200), Duration::from_millis(1), 10, 20);
-        let tally = recorder.snapshot();
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            20,
+            false,
+        );
+        let recorded = recorder.snapshot();
+        let tally = &recorded.tally;
         assert_eq!((tally.total(), tally.bytes_received), (1, 20));
+        assert_eq!(recorded.completed(), 2);
         assert_eq!(control.completed(), 1);
+    }
+
+    #[test]
+    fn merged_tallies_add_up() {
+        let recorder = Recorder::new(Control::new());
+        let (mut a, mut b) = (Recorded::default(), Recorded::default());
+        let ms = Duration::from_millis;
+        recorder.record_in(&mut a, Outcome::Status(200), ms(1), 10, 20, false);
+        recorder.record_in(&mut b, Outcome::Status(200), ms(3), 10, 20, true);
+        let reset = Outcome::Failed(ErrorKind::Reset);
+        recorder.record_in(&mut b, reset, ms(0), 10, 0, false);
+        a.merge(&b);
+        let tally = &a.tally;
+        assert_eq!((tally.succeeded, tally.failed, tally.retried), (2, 1, 1));
+        assert_eq!((tally.bytes_sent, tally.bytes_received), (30, 40));
+        assert_eq!(tally.status_codes[&200], 2);
+        assert_eq!(tally.errors[&ErrorKind::Reset], 1);
+        assert_eq!(tally.latency_us.len(), 2);
+        assert!(tally.latency_us.equivalent(tally.latency_us.max(), 3000));
+    }
+
+    #[test]
+    fn a_stop_while_warming_up_records_nothing_after_it() {
+        let control = Control::warming_up();
+        let recorder = Recorder::new(control.clone());
+        control.stop();
+        assert!(control.is_stopped());
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
+        assert_eq!(recorder.snapshot().tally.total(), 0);
+        // After recording started, what finishes after the stop counts.
+        let control = Control::warming_up();
+        let recorder = Recorder::new(control.clone());
+        control.start_recording();
+        control.stop();
+        recorder.record(
+            Outcome::Status(200),
+            Duration::from_millis(1),
+            10,
+            10,
+            false,
+        );
+        assert_eq!(recorder.snapshot().tally.total(), 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// A parsed `http://` URL: where to connect and what to ask for.
 ///
@@ -46,6 +46,9 @@ pub enum UrlError {
     UserInfo(String),
     /// Spaces or control characters.
     BadCharacter(String),
+    /// An IPv6 address without brackets (`http://::1/`), or not an IPv6
+    /// address in them (`http://[x]/`).
+    BadIpv6(String),
 }
 
 // === impl HttpUrl ===
@@ -137,9 +140,16 @@ impl std::str::FromStr for HttpUrl {
                     None => return Err(UrlError::BadPort(owned())),
                 },
             };
+            if host.parse::<Ipv6Addr>().is_err() {
+                return Err(UrlError::BadIpv6(owned()));
+            }
             (host, port, true)
         } else {
             match authority.rsplit_once(':') {
+                // `::1`, `fe80::1:8080`: which colon starts the port?
+                Some((host, _)) if host.contains(':') => {
+                    return Err(UrlError::BadIpv6(owned()));
+                }
                 Some((host, port)) => (host, Some(port), false),
                 None => (authority, None, false),
             }
@@ -194,6 +204,10 @@ impl fmt::Display for UrlError {
                 write!(f, "the port must be a number from 1 to 65535: {url}")
             }
             UrlError::UserInfo(url) => write!(f, "user names in URLs are not supported: {url}"),
+            UrlError::BadIpv6(url) => write!(
+                f,
+                "an IPv6 address goes in brackets, as in http://[::1]:8080/: {url}"
+            ),
             UrlError::BadCharacter(url) => {
                 write!(
                     f,
@@ -241,6 +255,8 @@ mod tests {
         assert_eq!(url.port(), 9000);
         assert_eq!(url.host_header(), "[::1]:9000");
         assert_eq!(parse("http://[::1]/").host_header(), "[::1]");
+        let url = parse("http://[fe80::1:2]:8080/");
+        assert_eq!((url.host(), url.port()), ("fe80::1:2", 8080));
     }
 
     #[test]
@@ -261,6 +277,11 @@ mod tests {
         assert!(matches!(err("http://host:http/"), UrlError::BadPort(_)));
         assert!(matches!(err("http://[::1]x/"), UrlError::BadPort(_)));
         assert!(matches!(err("http://u:p@host/"), UrlError::UserInfo(_)));
+        assert!(matches!(err("http://::1/"), UrlError::BadIpv6(_)));
+        assert!(matches!(err("http://::1:8080/"), UrlError::BadIpv6(_)));
+        assert!(matches!(err("http://fe80::1/x"), UrlError::BadIpv6(_)));
+        assert!(matches!(err("http://[x]:80/"), UrlError::BadIpv6(_)));
+        assert!(matches!(err("http://[127.0.0.1]/"), UrlError::BadIpv6(_)));
     }
 
     #[test]
@@ -272,6 +293,7 @@ mod tests {
             "http://h:x",
             "http://a@b",
             "a\nb",
+            "http://::1/",
         ] {
             let message = bad.parse::<HttpUrl>().unwrap_err().to_string();
             assert!(!message.contains('\n'), "{message:?}");

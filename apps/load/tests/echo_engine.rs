@@ -1,6 +1,8 @@
 //! The echo engine against `pollen-echo` (the echo app's library) over
 //! loopback, and against broken echo servers in virtual time.
 
+mod common;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,9 +69,14 @@ async fn a_warm_up_is_not_recorded_and_a_stop_ends_the_load() {
         let control = control.clone();
         async move { echo::run(config, TcpConnector::new(vec![addr]), &control).await }
     });
-    while !control.is_running() {
-        pollen::time::sleep(Duration::from_millis(1)).await;
-    }
+    let running = async {
+        while !control.is_running() {
+            pollen::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    pollen::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("set up within 30 s");
     pollen::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         control.completed(),
@@ -77,9 +84,14 @@ async fn a_warm_up_is_not_recorded_and_a_stop_ends_the_load() {
         "nothing is recorded while warming up"
     );
     control.start_recording();
-    while control.completed() < 100 {
-        pollen::time::sleep(Duration::from_millis(1)).await;
-    }
+    let recorded = async {
+        while control.completed() < 100 {
+            pollen::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    pollen::time::timeout(Duration::from_secs(30), recorded)
+        .await
+        .expect("100 round trips recorded within 30 s");
     control.stop();
     let report = load.await.unwrap().unwrap();
     stop.cancel();
@@ -261,4 +273,49 @@ async fn dropping_the_load_stops_its_connections() {
     pollen::time::sleep(Duration::from_secs(1)).await;
     // At most the round trips in flight at the drop finished.
     assert!(echoed.load(Ordering::Relaxed) <= at_drop + 2);
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_stop_during_setup_ends_it_at_once() {
+    let control = Control::new();
+    pollen::spawn({
+        let control = control.clone();
+        async move {
+            pollen::time::sleep(Duration::from_millis(100)).await;
+            control.interrupt();
+        }
+    });
+    let config = EchoConfig {
+        connections: 50,
+        timeout: Duration::from_secs(60),
+        ..EchoConfig::default()
+    };
+    let start = pollen::time::now();
+    let error = echo::run(config, common::Unanswered, &control)
+        .await
+        .unwrap_err();
+    assert!(error.is_interrupted(), "{error}");
+    assert_eq!(pollen::time::now() - start, Duration::from_millis(100));
+}
+
+#[pollen::test(start_paused = true)]
+async fn setup_connects_in_batches_not_one_by_one() {
+    // 10 ms a round trip: 40 connections one by one would take 400 ms.
+    let connector = FlakyEcho {
+        every: 0,
+        delay: Duration::from_millis(10),
+        echoed: Arc::default(),
+    };
+    let control = Control::new();
+    let config = EchoConfig {
+        connections: 40,
+        requests: Some(40),
+        duration: None,
+        ..EchoConfig::default()
+    };
+    let start = pollen::time::now();
+    let report = echo::run(config, connector, &control).await.unwrap();
+    assert_eq!(report.tally.succeeded, 40, "{report}");
+    // 3 batches of setup, then one round trip each.
+    assert_eq!(pollen::time::now() - start, Duration::from_millis(40));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Body, DuplexConnector, Refused, Reply, behavior};
+use common::{Body, DuplexConnector, Refused, Reply, Unanswered, behavior};
 use pollen_load::http::{self, HttpConfig};
 use pollen_load::{Control, ErrorKind, Report};
 
@@ -123,6 +123,10 @@ async fn with_a_rate_latency_counts_from_when_a_request_was_due() {
     };
     let report = http::run(open, server().0, &Control::new()).await.unwrap();
     assert_eq!(report.tally.succeeded, 200);
+    // Late, but every request was sent: the rate was kept.
+    assert_eq!(report.not_sent, 0);
+    let achieved = report.achieved_rate.unwrap();
+    assert!((achieved - 100.0).abs() < 0.1, "{report}");
     let latency = report.latency().unwrap();
     // Requests 2 to 100 were due every 10 ms during the stall and waited
     // for it: 990 ms down to 10 ms. The 180th of 200 waited 800 ms.
@@ -268,4 +272,176 @@ async fn dropping_the_load_stops_starting_requests() {
         "{} after {at_drop}",
         seen.ids().len()
     );
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_warm_up_is_neither_recorded_nor_cancelled() {
+    let (connector, seen) = DuplexConnector::new(behavior(|_| Reply::ok().after(ms(10))));
+    let control = Control::warming_up();
+    let steer = pollen::spawn({
+        let control = control.clone();
+        async move {
+            while !control.is_running() {
+                pollen::time::sleep(ms(1)).await;
+            }
+            pollen::time::sleep(ms(100)).await;
+            control.start_recording();
+            pollen::time::sleep(ms(100)).await;
+            control.stop();
+        }
+    });
+    let report = http::run(config(None, 2), connector, &control)
+        .await
+        .unwrap();
+    steer.await.unwrap();
+    assert_counts_add_up(&report);
+    // About 20 requests warmed up (2 at a time, 10 ms each), then about
+    // 20 were recorded; none failed.
+    assert!(seen.ids().len() >= 40, "{}", seen.ids().len());
+    assert_eq!(report.tally.failed, 0, "{report}");
+    assert!(report.tally.errors.is_empty(), "{report}");
+    let total = report.tally.total();
+    assert!((20..=22).contains(&total), "{report}");
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_stale_connection_is_retried_on_a_fresh_one_not_another_pooled_one() {
+    // Every connection is closed after its first response, unannounced:
+    // the pool fills with dead connections.
+    let (connector, seen) = DuplexConnector::new(behavior(|id| Reply {
+        hang_up: true,
+        ..Reply::ok().after(ms(id % 3))
+    }));
+    let report = http::run(config(Some(40), 4), connector, &Control::new())
+        .await
+        .unwrap();
+    assert_counts_add_up(&report);
+    assert_eq!(report.tally.succeeded, 40, "{report}");
+    assert_eq!(seen.connections(), 40);
+}
+
+/// The second request on each connection finds it closed without a byte
+/// of answer; sent again (the same id), it is answered.
+fn drops_each_connection_s_second_request() -> DuplexConnector {
+    let dropped = std::sync::Mutex::new(std::collections::HashSet::new());
+    let (connector, _) = DuplexConnector::new(behavior(move |id| Reply {
+        drop_request: id % 2 == 0 && dropped.lock().unwrap().insert(id),
+        ..Reply::ok()
+    }));
+    connector
+}
+
+#[pollen::test(start_paused = true)]
+async fn only_idempotent_requests_are_retried_and_retries_are_counted() {
+    // One at a time: odd requests open a connection, even ones reuse it.
+    let get = config(Some(10), 1);
+    let report = http::run(
+        get,
+        drops_each_connection_s_second_request(),
+        &Control::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.tally.succeeded, 10, "{report}");
+    assert_eq!(report.tally.retried, 5, "{report}");
+    assert!(report.to_string().contains("\n  Retried: 5\n"), "{report}");
+    assert_eq!(report.to_json()["retried"], 5);
+
+    // A POST may have been acted on: not sent twice, counted as failed.
+    let post = HttpConfig {
+        method: "POST".to_owned(),
+        body: Some(b"{}".to_vec()),
+        ..config(Some(10), 1)
+    };
+    let connector = drops_each_connection_s_second_request();
+    let seen = connector.seen.clone();
+    let report = http::run(post, connector, &Control::new()).await.unwrap();
+    assert_counts_add_up(&report);
+    assert_eq!(report.tally.errors[&ErrorKind::Closed], 5, "{report}");
+    assert_eq!(report.tally.retried, 0, "{report}");
+    assert_eq!(seen.ids().len(), 10);
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_request_that_times_out_counts_the_bytes_it_wrote() {
+    let (connector, _) =
+        DuplexConnector::new(behavior(|_| Reply::ok().after(Duration::from_secs(60))));
+    let report = http::run(config(Some(3), 1), connector, &Control::new())
+        .await
+        .unwrap();
+    assert_eq!(report.tally.errors[&ErrorKind::Timeout], 3, "{report}");
+    // Each request (about 100 bytes) was written whole.
+    assert!(report.tally.bytes_sent >= 3 * 80, "{report:?}");
+    assert_eq!(report.tally.bytes_received, 0);
+}
+
+#[pollen::test(start_paused = true)]
+async fn an_open_loop_that_misses_its_rate_says_so() {
+    // One connection, 20 ms a request: 50 req/s at most, asked for 100.
+    let (connector, _) = DuplexConnector::new(behavior(|_| Reply::ok().after(ms(20))));
+    let config = HttpConfig {
+        rate: Some(100.0),
+        duration: Some(Duration::from_secs(1)),
+        ..config(None, 1)
+    };
+    let report = http::run(config, connector, &Control::new()).await.unwrap();
+    let total = report.tally.total();
+    assert!((50..=51).contains(&total), "{report}");
+    // 100 were due within the second; those not started are reported.
+    assert_eq!(report.not_sent, 100 - total, "{report}");
+    let achieved = report.achieved_rate.unwrap();
+    assert!((49.0..=51.0).contains(&achieved), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!("\n  Not sent (rate missed): {}\n", 100 - total)),
+        "{text}"
+    );
+    assert!(text.contains("(target 100 req/s)"), "{text}");
+    let json = report.to_json();
+    assert_eq!(json["not_sent"], 100 - total);
+    assert_eq!(json["achieved_rate"], achieved);
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_stop_while_connecting_ends_the_setup_at_once() {
+    let control = Control::new();
+    pollen::spawn({
+        let control = control.clone();
+        async move {
+            pollen::time::sleep(ms(100)).await;
+            control.interrupt();
+        }
+    });
+    let config = HttpConfig {
+        timeout: Duration::from_secs(60),
+        ..config(Some(10), 2)
+    };
+    let start = pollen::time::now();
+    let error = http::run(config, Unanswered, &control).await.unwrap_err();
+    assert!(error.is_interrupted(), "{error}");
+    assert_eq!(pollen::time::now() - start, ms(100));
+    assert_eq!(
+        error.to_string(),
+        "cannot connect to the silent host: interrupted"
+    );
+}
+
+#[pollen::test(start_paused = true)]
+async fn what_a_server_says_on_an_idle_connection_is_not_the_next_response() {
+    // 10 requests a second on one connection; 5 ms after each response
+    // the server times the idle connection out with an unasked 408.
+    let (connector, seen) = DuplexConnector::new(behavior(|_| Reply {
+        idle_408_after: Some(ms(5)),
+        ..Reply::ok()
+    }));
+    let config = HttpConfig {
+        rate: Some(10.0),
+        ..config(Some(5), 1)
+    };
+    let report = http::run(config, connector, &Control::new()).await.unwrap();
+    assert_eq!(report.tally.status_codes.get(&408), None, "{report}");
+    assert_eq!(report.tally.succeeded, 5, "{report}");
+    // Not a retry: the request was never sent on the stale connection.
+    assert_eq!(report.tally.retried, 0, "{report}");
+    assert_eq!(seen.connections(), 5);
 }

@@ -67,6 +67,7 @@ fn an_unparsable_url_is_a_one_line_usage_error() {
         "127.0.0.1:8080/status",
         "http://",
         "http://host:99999/",
+        "http://::1/",
     ] {
         assert_one_line_error(&run(&["http", "--url", url]), 2);
     }
@@ -269,4 +270,34 @@ fn echo_mode_against_pollen_echo() {
     assert_eq!(json["errors"], serde_json::json!({}));
     assert_eq!(summary.accepted, 3);
     assert_eq!(summary.errors, 0);
+}
+
+#[test]
+fn ctrl_c_during_setup_exits_130_at_once() {
+    // Accepts the connection and never echoes: the setup's round trip
+    // waits for the 60 s timeout unless Ctrl-C ends it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let child = pollen_load(&["echo", "--addr", &addr, "-c", "3", "--timeout", "60s"])
+        .spawn()
+        .unwrap();
+    // A connection means the signal handlers are in place (they are
+    // installed before setup starts).
+    let (_connection, _) = listener.accept().unwrap();
+    let started = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = finish(child);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(output.stdout.is_empty());
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("pollen-load: ") && last.ends_with(": interrupted"),
+        "{err}"
+    );
 }

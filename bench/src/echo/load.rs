@@ -175,7 +175,7 @@ pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// The message of [`connect`]'s round trip: a fixed pattern.
+/// The message of [`connect`]'s round trip: the engine's fixed pattern.
 struct Message {
     bytes: [u8; MESSAGE],
 }
@@ -183,9 +183,7 @@ struct Message {
 impl Message {
     fn new() -> Message {
         let mut bytes = [0; MESSAGE];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = i as u8 ^ 0x5a;
-        }
+        bytes.copy_from_slice(&pollen_load::echo::message_pattern(MESSAGE));
         Message { bytes }
     }
 

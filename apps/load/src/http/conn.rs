@@ -2,6 +2,8 @@
 //! with `httparse` (Content-Length, chunked, or until close).
 
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 
 use pollen::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -19,8 +21,14 @@ const READ_SIZE: usize = 16 * 1024;
 pub(crate) struct Conn<S> {
     stream: S,
     buf: Vec<u8>,
-    /// Bytes read for the response being read.
-    received: u64,
+}
+
+/// The bytes one request wrote and read, kept by the caller so that they
+/// are known even when the exchange is dropped (a timeout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Transfer {
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
 }
 
 /// A response read whole.
@@ -29,8 +37,6 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     /// The connection may carry the next request.
     pub(crate) reusable: bool,
-    /// Bytes read for it.
-    pub(crate) received: u64,
 }
 
 /// How the body ends.
@@ -39,15 +45,6 @@ enum Framing {
     Length(u64),
     Chunked,
     UntilClose,
-}
-
-/// A failed exchange.
-#[derive(Debug)]
-pub(crate) struct ExchangeError {
-    pub(crate) error: io::Error,
-    /// Bytes of the response read before it failed (0: the server sent
-    /// nothing, as when it closed an idle keep-alive connection).
-    pub(crate) received: u64,
 }
 
 fn bad(message: impl Into<String>) -> io::Error {
@@ -66,31 +63,71 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Conn {
             stream,
             buf: Vec::new(),
-            received: 0,
         }
     }
 
-    /// Sends `request` and reads its response.
+    /// Whether the connection, idle since its last response, may carry a
+    /// request: the server has neither closed it nor sent anything unasked
+    /// (a `408` before closing, say), which would be read as the next
+    /// request's response. Looks without waiting.
+    pub(crate) async fn is_quiet(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut byte = [0; 1];
+        let stream = &mut self.stream;
+        std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_read(cx, &mut byte) {
+            Poll::Pending => Poll::Ready(true),
+            // Bytes, end of stream, or an error.
+            Poll::Ready(_) => Poll::Ready(false),
+        })
+        .await
+    }
+
+    /// Sends `request` and reads its response, adding the bytes written
+    /// and read to `transfer` as they go.
     ///
     /// # Cancel safety
     ///
     /// Not cancel safe: a dropped exchange leaves the connection in an
-    /// unknown state; drop the connection with it.
+    /// unknown state; drop the connection with it. `transfer` is up to
+    /// date at any await point.
     pub(crate) async fn exchange(
         &mut self,
         request: &[u8],
         is_head: bool,
-    ) -> Result<Response, ExchangeError> {
-        self.received = 0;
-        let result = async {
-            self.stream.write_all(request).await?;
-            self.read_response(is_head).await
+        transfer: &mut Transfer,
+    ) -> io::Result<Response> {
+        let mut exchange = Exchange {
+            stream: &mut self.stream,
+            buf: &mut self.buf,
+            transfer,
+        };
+        exchange.write(request).await?;
+        exchange.read_response(is_head).await
+    }
+}
+
+/// One exchange on a [`Conn`]: its stream and buffer, and the count of
+/// bytes to keep up to date.
+struct Exchange<'a, S> {
+    stream: &'a mut S,
+    buf: &'a mut Vec<u8>,
+    transfer: &'a mut Transfer,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<'_, S> {
+    /// Writes all of `bytes`, counting them as they are written.
+    async fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let n = self.stream.write(bytes).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.transfer.sent += n as u64;
+            bytes = &bytes[n..];
         }
-        .await;
-        result.map_err(|error| ExchangeError {
-            error,
-            received: self.received,
-        })
+        self.stream.flush().await
     }
 
     async fn read_response(&mut self, is_head: bool) -> io::Result<Response> {
@@ -122,11 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if !self.buf.is_empty() || status == 101 {
             reusable = false;
         }
-        Ok(Response {
-            status,
-            reusable,
-            received: self.received,
-        })
+        Ok(Response { status, reusable })
     }
 
     /// Reads a status line and headers: the status, the body's framing and
@@ -136,7 +169,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if !self.buf.is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut response = httparse::Response::new(&mut headers);
-                match response.parse(&self.buf) {
+                match response.parse(self.buf) {
                     Ok(httparse::Status::Complete(len)) => {
                         let head = interpret(&response)?;
                         self.buf.drain(..len);
@@ -174,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn skip_chunked(&mut self) -> io::Result<()> {
         loop {
             let size = loop {
-                match httparse::parse_chunk_size(&self.buf) {
+                match httparse::parse_chunk_size(self.buf) {
                     Ok(httparse::Status::Complete((len, size))) => {
                         self.buf.drain(..len);
                         break size;
@@ -215,7 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn skip_trailers(&mut self) -> io::Result<()> {
         loop {
             let mut trailers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match httparse::parse_headers(&self.buf, &mut trailers) {
+            match httparse::parse_headers(self.buf, &mut trailers) {
                 Ok(httparse::Status::Complete((len, _))) => {
                     self.buf.drain(..len);
                     return Ok(());
@@ -239,7 +272,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let read = self.stream.read(&mut self.buf[len..]).await;
         let n = *read.as_ref().unwrap_or(&0);
         self.buf.truncate(len + n);
-        self.received += n as u64;
+        self.transfer.received += n as u64;
         read
     }
 }
@@ -250,7 +283,8 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
     let http11 = response.version == Some(1);
     let mut keep_alive = http11;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
+    // Whether the last coding is chunked, if there is a Transfer-Encoding.
+    let mut chunked: Option<bool> = None;
     for header in response.headers.iter() {
         let value = std::str::from_utf8(header.value)
             .map_err(|_| bad(format!("header {} is not text", header.name)))?;
@@ -265,10 +299,12 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
             length = Some(n);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked if it is the last coding applied.
-            chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            chunked = Some(
+                value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked")),
+            );
         } else if header.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -279,11 +315,12 @@ fn interpret(response: &httparse::Response<'_, '_>) -> io::Result<(u16, Framing,
             }
         }
     }
-    // Transfer-Encoding wins over Content-Length (RFC 9112, 6.3).
+    // Transfer-Encoding wins over Content-Length; if its last coding is
+    // not chunked, the body runs until the server closes (RFC 9112, 6.3).
     let framing = match (chunked, length) {
-        (true, _) => Framing::Chunked,
-        (false, Some(n)) => Framing::Length(n),
-        (false, None) => Framing::UntilClose,
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) | (None, None) => Framing::UntilClose,
+        (None, Some(n)) => Framing::Length(n),
     };
     Ok((status, framing, keep_alive))
 }
@@ -301,9 +338,9 @@ mod tests {
     }
 
     /// Sends `request` on a connection whose server answers with `pieces`,
-    /// one write each, then (if `close`) closes; returns the result and
-    /// what is left in the buffer.
-    fn exchange(pieces: &[&[u8]], close: bool) -> Result<(Response, usize), ExchangeError> {
+    /// one write each, then (if `close`) closes; returns the result, what
+    /// is left in the buffer, and the bytes read.
+    fn exchange(pieces: &[&[u8]], close: bool) -> Result<(Response, usize, u64), (io::Error, u64)> {
         let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
         runtime().block_on(async move {
             let (client, mut server): (DuplexStream, DuplexStream) = duplex(1 << 16);
@@ -320,17 +357,23 @@ mod tests {
                 }
             });
             let mut conn = Conn::new(client);
-            let result = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", false).await;
+            let mut transfer = Transfer::default();
+            let request = b"GET / HTTP/1.1\r\n\r\n";
+            let result = conn.exchange(request, false, &mut transfer).await;
+            assert_eq!(transfer.sent, request.len() as u64);
             let left = conn.buf.len();
             drop(conn);
             server.await.unwrap();
-            result.map(|response| (response, left))
+            match result {
+                Ok(response) => Ok((response, left, transfer.received)),
+                Err(error) => Err((error, transfer.received)),
+            }
         })
     }
 
     #[test]
     fn content_length_body_split_across_reads() {
-        let (response, left) = exchange(
+        let (response, left, _) = exchange(
             &[
                 b"HTTP/1.1 200 OK\r\nContent-Le",
                 b"ngth: 10\r\n\r\n01234",
@@ -346,7 +389,7 @@ mod tests {
 
     #[test]
     fn chunked_body_with_extensions_and_trailers() {
-        let (response, _) = exchange(
+        let (response, _, _) = exchange(
             &[
                 b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n",
                 b"5;ext=1\r\nhello\r\n",
@@ -363,16 +406,16 @@ mod tests {
 
     #[test]
     fn connection_close_and_http10_are_not_reused() {
-        let (response, _) = exchange(
+        let (response, _, _) = exchange(
             &[b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"],
             false,
         )
         .unwrap();
         assert!(!response.reusable);
-        let (response, _) =
+        let (response, _, _) =
             exchange(&[b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"], false).unwrap();
         assert!(!response.reusable);
-        let (response, _) = exchange(
+        let (response, _, _) = exchange(
             &[b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"],
             false,
         )
@@ -382,15 +425,16 @@ mod tests {
 
     #[test]
     fn a_body_without_length_runs_until_close() {
-        let (response, _) = exchange(&[b"HTTP/1.1 200 OK\r\n\r\nsome ", b"body"], true).unwrap();
+        let (response, _, received) =
+            exchange(&[b"HTTP/1.1 200 OK\r\n\r\nsome ", b"body"], true).unwrap();
         assert_eq!(response.status, 200);
         assert!(!response.reusable);
-        assert_eq!(response.received, 28);
+        assert_eq!(received, 28);
     }
 
     #[test]
     fn informational_responses_are_skipped() {
-        let (response, _) = exchange(
+        let (response, _, _) = exchange(
             &[b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"],
             false,
         )
@@ -405,13 +449,13 @@ mod tests {
             &[&b"HTTP/1.1 200 OK\r\nContent-"[..]],
             &[&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"[..]],
         ] {
-            let error = exchange(pieces, true).unwrap_err();
-            assert_eq!(error.error.kind(), io::ErrorKind::UnexpectedEof);
-            assert!(error.received > 0);
+            let (error, received) = exchange(pieces, true).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+            assert!(received > 0);
         }
-        let error = exchange(&[], true).unwrap_err();
-        assert_eq!(error.error.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(error.received, 0);
+        let (error, received) = exchange(&[], true).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(received, 0);
     }
 
     #[test]
@@ -423,14 +467,47 @@ mod tests {
             &[&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"[..]],
             &[&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n"[..]],
         ] {
-            let error = exchange(pieces, false).unwrap_err();
-            assert_eq!(error.error.kind(), io::ErrorKind::InvalidData, "{pieces:?}");
+            let (error, _) = exchange(pieces, false).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{pieces:?}");
         }
     }
 
     #[test]
+    fn a_transfer_coding_other_than_chunked_runs_until_close() {
+        // Content-Length does not count: the body is gzip-coded bytes.
+        let (response, _, received) = exchange(
+            &[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nok",
+                b"more",
+            ],
+            true,
+        )
+        .unwrap();
+        assert!(!response.reusable);
+        assert_eq!(received, 69);
+    }
+
+    #[test]
+    fn an_idle_connection_is_quiet_until_the_server_speaks_or_closes() {
+        runtime().block_on(async {
+            let (client, mut server) = duplex(1024);
+            let mut conn = Conn::new(client);
+            assert!(conn.is_quiet().await);
+            server
+                .write_all(b"HTTP/1.1 408 Request Timeout\r\n")
+                .await
+                .unwrap();
+            assert!(!conn.is_quiet().await);
+            let (client, server) = duplex(1024);
+            let mut conn = Conn::new(client);
+            drop(server);
+            assert!(!conn.is_quiet().await);
+        });
+    }
+
+    #[test]
     fn bytes_after_the_response_make_it_not_reusable() {
-        let (response, left) = exchange(
+        let (response, left, _) = exchange(
             &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"],
             false,
         )

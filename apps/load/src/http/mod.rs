@@ -12,8 +12,16 @@
 //! connects a new one), and puts it back after a complete response that
 //! leaves it open, so there are never more connections than permits. A
 //! request on a reused connection that the server had closed meanwhile
-//! (it fails before any byte of the response) is retried once on a fresh
-//! connection, as browsers do.
+//! (it fails before any byte of the response) is retried once on a newly
+//! connected one (not another pooled one, which may be as stale), as
+//! browsers do, if its method is idempotent (`GET`, `HEAD`, `PUT`,
+//! `DELETE`, `OPTIONS`, `TRACE`): the server may have acted on it, so a
+//! `POST` fails instead. The idle connections left in the pool are dropped
+//! then, and the report counts the retries. Before a pooled connection
+//! is reused it is looked at without waiting: one the server has closed,
+//! or sent bytes on unasked (a `408` before closing), is dropped with the
+//! rest of the pool, and the request connects anew; otherwise such bytes
+//! would be read as its response.
 //!
 //! Each request, connect included, has `timeout` to complete. It ends as
 //! an HTTP status (recorded with its latency), or an error of one
@@ -31,6 +39,9 @@
 //! the one it stalled on (no coordinated omission). A request may start up
 //! to a millisecond before it is due (then its latency counts from its
 //! start), so that the timers' own lateness is not counted as latency.
+//! When `concurrency` is too low for the rate, requests start late; those
+//! still not started when the load stops are reported as not sent, with
+//! the rate achieved.
 //!
 //! # Stopping
 //!
@@ -50,12 +61,13 @@ use std::time::Duration;
 use pollen::sync::{OwnedSemaphorePermit, Semaphore, StdRawMutex};
 use pollen::time::Instant;
 
-use self::conn::{Conn, Response};
+use self::conn::{Conn, Transfer};
 use self::request::RequestTemplate;
 use crate::abort::AbortOnDrop;
-use crate::connect::Connect;
+use crate::connect::{Connect, connect_within};
 use crate::control::Control;
 use crate::error::{ErrorKind, SetupError};
+use crate::lock::lock;
 use crate::report::{Mode, Report};
 use crate::stats::{Outcome, Recorder};
 use crate::url::HttpUrl;
@@ -130,7 +142,9 @@ struct Shared<C: Connect> {
 ///
 /// # Errors
 ///
-/// If the first connection fails (or takes longer than the timeout).
+/// If the first connection fails (or takes longer than the timeout), or
+/// the control is stopped before it is made
+/// ([`SetupError::is_interrupted`]).
 ///
 /// # Cancel safety
 ///
@@ -157,18 +171,12 @@ pub async fn run<C: Connect>(
             .is_none_or(|rate| rate > 0.0 && rate.is_finite()),
         "pollen-load: the rate must be positive"
     );
-    let first = match pollen::time::timeout(config.timeout, connector.connect()).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            let context = format!("cannot connect to {}", connector.describe());
-            return Err(SetupError::new(context, e));
-        }
-        Err(_) => {
-            let context = format!("cannot connect to {}", connector.describe());
-            return Err(SetupError::new(
-                context,
-                std::io::ErrorKind::TimedOut.into(),
-            ));
+    let context = || format!("cannot connect to {}", connector.describe());
+    let first = pollen::select! {
+        biased;
+        () = control.stopped() => return Err(SetupError::interrupted(context())),
+        first = connect_within(&connector, config.timeout) => {
+            first.map_err(|e| SetupError::new(context(), e))?
         }
     };
     let shared = Arc::new(Shared {
@@ -199,23 +207,41 @@ pub async fn run<C: Connect>(
     ));
     let _abort = AbortOnDrop(vec![looping.abort_handle()]);
     let started = looping.await.expect("the request loop does not panic");
+    let sending = pollen::time::now() - start;
 
     // Every request in flight holds a permit until it is recorded. Each is
     // bounded by the timeout; the extra second covers the scheduling of
     // their last steps.
-    let all = u32::try_from(config.concurrency).unwrap_or(u32::MAX) as usize;
     let drained = config.timeout + Duration::from_secs(1);
-    let _ = pollen::time::timeout(drained, permits.acquire_many(all)).await;
+    let all = permits.acquire_many(config.concurrency);
+    let _ = pollen::time::timeout(drained, all).await;
     let elapsed = pollen::time::now() - start;
 
-    let mut tally = shared.recorder.snapshot();
-    let missing = started.saturating_sub(tally.total());
+    // Every request started either completed (recorded, or not while
+    // warming up) or is still in flight: cancelled.
+    let recorded = shared.recorder.snapshot();
+    let missing = started.saturating_sub(recorded.completed());
+    let mut tally = recorded.tally;
     if missing > 0 && control.records() {
         *tally.errors.entry(ErrorKind::Cancelled).or_default() += missing;
         tally.failed += missing;
     }
+    // An open loop that could not keep up (too few permits for the rate)
+    // leaves requests that were due but never started: not failures, but
+    // the rate was not met.
+    let not_sent = config.rate.map_or(0, |rate| {
+        let due = due_by(sending, rate).min(config.requests.unwrap_or(u64::MAX));
+        due.saturating_sub(started)
+    });
     Ok(Report {
         mode: Mode::Http,
+        not_sent,
+        // Each start takes up one interval of the schedule: on schedule,
+        // the last one's interval ends one interval after it started.
+        achieved_rate: config.rate.map(|rate| {
+            let window = sending + Duration::from_secs_f64(1.0 / rate);
+            crate::report::per_second(started as f64, window)
+        }),
         target: config.url.to_string(),
         requests: config.requests,
         duration_limit: config.duration,
@@ -266,6 +292,13 @@ fn due_at(start: Instant, index: u64, rate: f64) -> Instant {
     start + Duration::from_secs_f64(index as f64 / rate)
 }
 
+/// How many requests are due within `elapsed` of the start at `rate`
+/// per second (request `i` is due at `i / rate`).
+fn due_by(elapsed: Duration, rate: f64) -> u64 {
+    // Less a hair, so that float error does not count one more.
+    (elapsed.as_secs_f64() * rate - 1e-9).ceil().max(0.0) as u64
+}
+
 /// Waits until `deadline`, forever without one.
 async fn until(deadline: Option<Instant>) {
     match deadline {
@@ -300,48 +333,83 @@ async fn permit_when_due(
 
 /// One request, recorded.
 async fn request<C: Connect>(shared: &Shared<C>, sent_at: Instant) {
-    let outcome = pollen::time::timeout(shared.timeout, exchange(shared)).await;
+    // Outside the timeout, so that a request that times out still counts
+    // what it wrote and read.
+    let mut transfer = Transfer::default();
+    let mut retried = false;
+    let exchange = exchange(shared, &mut transfer, &mut retried);
+    let outcome = pollen::time::timeout(shared.timeout, exchange).await;
     let latency = pollen::time::now().saturating_duration_since(sent_at);
-    let (outcome, sent, received) = match outcome {
-        Ok(Ok((response, sent))) => (Outcome::Status(response.status), sent, response.received),
-        Ok(Err((kind, sent, received))) => (Outcome::Failed(kind), sent, received),
-        Err(_) => (Outcome::Failed(ErrorKind::Timeout), 0, 0),
+    let outcome = match outcome {
+        Ok(Ok(status)) => Outcome::Status(status),
+        Ok(Err(kind)) => Outcome::Failed(kind),
+        Err(_) => Outcome::Failed(ErrorKind::Timeout),
     };
-    shared.recorder.record(outcome, latency, sent, received);
+    shared
+        .recorder
+        .record(outcome, latency, transfer.sent, transfer.received, retried);
 }
 
-/// Sends the current task's request on a pooled or new connection:
-/// the response and the bytes sent, or the error's kind and the bytes sent
-/// and received.
+/// Sends the current task's request on a pooled or new connection: the
+/// response's status, or the error's kind. Counts the bytes in `transfer`,
+/// and sets `retried` if the request had to be sent again.
 async fn exchange<C: Connect>(
     shared: &Shared<C>,
-) -> Result<(Response, u64), (ErrorKind, u64, u64)> {
+    transfer: &mut Transfer,
+    retried: &mut bool,
+) -> Result<u16, ErrorKind> {
     let request = shared.request.render(REQUEST_ID.get());
-    let sent = request.len() as u64;
-    let mut retried = false;
     loop {
-        let pooled = lock(&shared.pool).pop();
+        // A retry connects afresh: the other pooled connections are likely
+        // as stale as the one that failed.
+        let mut pooled = if *retried {
+            None
+        } else {
+            lock(&shared.pool).pop()
+        };
+        // A connection the server closed, or spoke on, while it idled is
+        // stale before the request is even sent (and likely not alone).
+        if let Some(conn) = &mut pooled {
+            if !conn.is_quiet().await {
+                pooled = None;
+                drop(std::mem::take(&mut *lock(&shared.pool)));
+            }
+        }
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,
             None => match shared.connector.connect().await {
                 Ok(stream) => Conn::new(stream),
-                Err(e) => return Err((ErrorKind::of_connect(&e), 0, 0)),
+                Err(e) => return Err(ErrorKind::of_connect(&e)),
             },
         };
-        match conn.exchange(&request, shared.request.is_head).await {
+        let received_before = transfer.received;
+        match conn
+            .exchange(&request, shared.request.is_head, transfer)
+            .await
+        {
             Ok(response) => {
                 if response.reusable {
                     lock(&shared.pool).push(conn);
                 }
-                return Ok((response, sent));
+                return Ok(response.status);
             }
-            // The server closed the idle connection before it saw the
-            // request: not the request's fault; once more on a new one.
-            Err(e) if reused && e.received == 0 && !retried && is_stale(&e.error) => {
-                retried = true;
+            // The server closed the idle connection, most likely before it
+            // saw the request: not the request's fault; once more on a new
+            // connection, if sending it twice is harmless (it may have
+            // been acted on). Connections that idled as long (a server's
+            // keep-alive timeout, or restart) are dropped too.
+            Err(e)
+                if reused
+                    && !*retried
+                    && shared.request.idempotent
+                    && transfer.received == received_before
+                    && is_stale(&e) =>
+            {
+                *retried = true;
+                drop(std::mem::take(&mut *lock(&shared.pool)));
             }
-            Err(e) => return Err((ErrorKind::of_io(&e.error), sent, e.received)),
+            Err(e) => return Err(ErrorKind::of_io(&e)),
         }
     }
 }
@@ -355,9 +423,4 @@ fn is_stale(error: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionAborted
             | std::io::ErrorKind::BrokenPipe
     )
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every critical section leaves the pool consistent.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

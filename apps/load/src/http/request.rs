@@ -12,7 +12,13 @@ pub(crate) struct RequestTemplate {
     tail: Vec<u8>,
     /// Whether it is a HEAD request (its response has no body).
     pub(crate) is_head: bool,
+    /// Whether its method is idempotent (RFC 9110, 9.2.2): sending it
+    /// twice does no more than sending it once.
+    pub(crate) idempotent: bool,
 }
+
+/// The idempotent methods of RFC 9110, 9.2.2.
+const IDEMPOTENT: [&str; 6] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
 
 impl RequestTemplate {
     /// `headers` are sent as given; `Host`, `User-Agent`, `Accept`,
@@ -61,6 +67,7 @@ impl RequestTemplate {
             head: head.into_bytes(),
             tail,
             is_head: method.eq_ignore_ascii_case("HEAD"),
+            idempotent: IDEMPOTENT.iter().any(|m| method.eq_ignore_ascii_case(m)),
         }
     }
 
@@ -122,5 +129,16 @@ mod tests {
         assert_eq!(text.matches("ost: ").count(), 1, "{text}");
         assert!(text.contains("host: example.com\r\n"));
         assert!(!text.contains("application/json"));
+    }
+
+    #[test]
+    fn only_idempotent_methods_say_so() {
+        let idempotent = |method| RequestTemplate::new(&url(), method, &[], None).idempotent;
+        for method in ["GET", "head", "PUT", "DELETE", "OPTIONS", "TRACE"] {
+            assert!(idempotent(method), "{method}");
+        }
+        for method in ["POST", "PATCH", "CONNECT", "PURGE"] {
+            assert!(!idempotent(method), "{method}");
+        }
     }
 }

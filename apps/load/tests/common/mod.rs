@@ -29,6 +29,13 @@ pub struct Reply {
     /// Closes after the response without saying so (a server dropping an
     /// idle keep-alive connection).
     pub hang_up: bool,
+    /// Closes without a byte of answer (a server that drops a keep-alive
+    /// connection just as the next request arrives).
+    pub drop_request: bool,
+    /// After the response, waits this long, then sends `408 Request
+    /// Timeout` unasked and ignores the connection from then on (a server
+    /// timing out an idle keep-alive connection).
+    pub idle_408_after: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +58,8 @@ impl Reply {
             close: false,
             cut: false,
             hang_up: false,
+            drop_request: false,
+            idle_408_after: None,
         }
     }
 
@@ -125,6 +134,10 @@ where
         seen.ids.lock().unwrap().push(id);
 
         let reply = behavior(id);
+        if reply.drop_request {
+            let _ = stream.close().await;
+            return;
+        }
         if !reply.delay.is_zero() {
             pollen::time::sleep(reply.delay).await;
         }
@@ -139,6 +152,18 @@ where
         }
         if reply.cut || reply.close || reply.hang_up {
             let _ = stream.close().await;
+            return;
+        }
+        if let Some(idle) = reply.idle_408_after {
+            pollen::time::sleep(idle).await;
+            let timeout =
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+            if stream.write_all(timeout).await.is_err() {
+                return;
+            }
+            // Reads (and ignores) whatever comes, until the client closes.
+            let mut chunk = [0; 4096];
+            while matches!(stream.read(&mut chunk).await, Ok(n) if n > 0) {}
             return;
         }
     }
@@ -220,6 +245,21 @@ impl Connect for Refused {
 
     fn describe(&self) -> String {
         "nowhere".to_owned()
+    }
+}
+
+/// Never connects (a host that drops SYNs).
+pub struct Unanswered;
+
+impl Connect for Unanswered {
+    type Stream = DuplexStream;
+
+    async fn connect(&self) -> io::Result<DuplexStream> {
+        std::future::pending().await
+    }
+
+    fn describe(&self) -> String {
+        "the silent host".to_owned()
     }
 }
 
