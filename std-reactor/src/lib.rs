@@ -74,10 +74,10 @@ pub use self::runtime::spawn_blocking;
 /// Runs `async fn main` on a pollen runtime.
 ///
 /// Arguments (all optional): `flavor = "current_thread"` or
-/// `"multi_thread"` (the default; the multi-thread runtime is not built
-/// yet, so today write `flavor = "current_thread"`), `worker_threads = N`
-/// (multi-thread only), `start_paused = true` (virtual time), and
-/// `crate = "path"` when pollen is re-exported under another name.
+/// `"multi_thread"` (the default: a pool of worker threads, one per core),
+/// `worker_threads = N` (multi-thread only), `start_paused = true`
+/// (virtual time), and `crate = "path"` when pollen is re-exported under
+/// another name.
 ///
 /// # Examples
 ///
