@@ -315,11 +315,12 @@ mod tests {
         let total: u64 = report.summaries.iter().map(Summary::events).sum();
         assert_eq!(total, 100);
         // A summary at 1 s, 2 s, 3 s and 4 s, and the last 0.9 s when the
-        // publishers stop; each second sees 20 events (10 per publisher),
-        // give or take the one that lands on the tick.
+        // publishers stop. Each second has 20 events (10 per publisher),
+        // but the two published at the very instant of a tick may be
+        // counted on either side of it.
         assert_eq!(report.summaries.len(), 5);
         for summary in &report.summaries[..4] {
-            assert!((19..=21).contains(&summary.events()), "{summary:?}");
+            assert!((18..=22).contains(&summary.events()), "{summary:?}");
         }
     }
 
