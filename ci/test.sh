@@ -37,6 +37,16 @@ cargo build -p pollen-core --no-default-features --target thumbv7em-none-eabihf
 step "example: no_heap"
 cargo run -q -p pollen-core --example no_heap
 
+step "examples: the async patterns (each runs to its end)"
+# Their tests ran above (`test = true` in std-reactor/Cargo.toml); this runs
+# each program as a user would, briefly.
+cargo run -q -p pollen --example task_per_connection
+cargo run -q -p pollen --example bank
+cargo run -q -p pollen --example log_analyzer
+cargo run -q -p pollen --example fetcher
+cargo run -q -p pollen --example supervisor
+cargo run -q -p pollen --example dashboard -- --seconds 1
+
 # The README's run command, pollen-chat, is checked end to end by its own
 # integration tests above (the real binary: banner, two clients, Ctrl-C).
 step "pollen-echo self-test"

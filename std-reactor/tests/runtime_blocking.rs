@@ -47,6 +47,34 @@ async fn virtual_time_does_not_jump_while_a_blocking_closure_runs() {
 }
 
 #[test]
+fn virtual_time_jumps_again_once_a_blocking_closure_has_returned() {
+    // A pool thread still counts as busy from the moment its closure
+    // returned (which wakes the task awaiting it) until it goes idle. A
+    // runtime that found every task waiting in that window must not park
+    // for good: nothing tells it when the thread goes idle, and the sleep
+    // below would never end. Run in a thread of its own, so that a hang
+    // fails the test instead of stalling the suite.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..200 {
+                pollen::spawn_blocking(|| ()).await.unwrap();
+                pollen::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("virtual time stood still after a blocking closure returned");
+}
+
+#[test]
 fn max_blocking_threads_bounds_how_many_run_at_once() {
     let rt = Builder::new_current_thread()
         .max_blocking_threads(2)

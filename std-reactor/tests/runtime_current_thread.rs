@@ -207,6 +207,40 @@ fn a_paused_clock_jumps_to_the_next_timer_when_every_task_waits() {
 }
 
 #[test]
+fn a_block_on_future_that_keeps_yielding_does_not_starve_io_and_timers() {
+    // The `block_on` future yields in a loop until a task that waits on a
+    // socket and one that waits on a timer are done. Its own polls must
+    // count towards the event interval, or the runtime never looks at I/O
+    // and timers again and the loop spins for good. Run in a thread of its
+    // own, so that a hang fails the test instead of stalling the suite.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = runtime();
+        rt.block_on(async {
+            let (mut ours, theirs) = pollen::net::UnixStream::pair().unwrap();
+            let read = pollen::spawn(async move {
+                let mut byte = [0];
+                pollen::io::AsyncReadExt::read_exact(&mut &theirs, &mut byte)
+                    .await
+                    .unwrap();
+            });
+            let slept = pollen::spawn(pollen::time::sleep(Duration::from_millis(2)));
+            pollen::future::yield_now().await; // both wait now
+            pollen::io::AsyncWriteExt::write_all(&mut ours, b"x")
+                .await
+                .unwrap();
+            while !(read.is_finished() && slept.is_finished()) {
+                pollen::future::yield_now().await;
+            }
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the runtime stopped looking at I/O and timers");
+}
+
+#[test]
 fn timeout_elapses_on_a_task_that_never_finishes() {
     let rt = runtime();
     rt.block_on(async {

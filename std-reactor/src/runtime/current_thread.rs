@@ -78,6 +78,10 @@ fn drive<F: Future>(
     let mut polls_since_maintain = 0;
     loop {
         if main.woken.swap(false, Ordering::AcqRel) {
+            // Counted like a task's poll: a `block_on` future that keeps
+            // waking itself (a `yield_now` loop) must not keep the runtime
+            // from ever looking at I/O and timers again.
+            polls_since_maintain += 1;
             if let Poll::Ready(output) = future.as_mut().poll(cx) {
                 return output;
             }

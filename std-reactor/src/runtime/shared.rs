@@ -40,6 +40,11 @@ pub(crate) type RuntimeTimer = Timer<RuntimeClock, StdRawMutex>;
 /// the runtime stays busy.
 pub(crate) const DEFAULT_EVENT_INTERVAL: u32 = 61;
 
+/// With the clock paused and every task waiting, how long the poller waits
+/// (real time) before it looks again whether blocking closures still run,
+/// and so whether virtual time may jump.
+const BLOCKING_RECHECK: Duration = Duration::from_millis(1);
+
 pub(crate) struct Shared {
     pub(crate) executor: Executor,
     pub(crate) timer: RuntimeTimer,
@@ -360,7 +365,11 @@ impl Shared {
                     let events = self.turn(driver, Some(Duration::ZERO));
                     if !events && self.executor_idle() {
                         if self.blocking_busy() {
-                            self.block(driver, None);
+                            // Not for good: a pool thread still counts as
+                            // busy for a moment after its closure returned
+                            // (and woke its task), and nothing wakes us
+                            // when it goes idle. Look again soon.
+                            self.block(driver, Some(BLOCKING_RECHECK));
                         } else {
                             self.timer.clock().auto_advance_to(deadline);
                         }
