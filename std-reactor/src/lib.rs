@@ -18,7 +18,8 @@
 //! - [`signal`]: Ctrl-C and Unix signals, and [`signal::shutdown`] for a
 //!   server's stop;
 //! - [`task`]: task-locals ([`task_local!`]), named spawns
-//!   ([`task::Builder`]), [`task::TaskPool`] and the cooperative budget
+//!   ([`task::Builder`]), [`task::JoinSet`] (results in the order tasks
+//!   finish), [`task::TaskPool`] and the cooperative budget
 //!   ([`task::coop`]) besides core's task types;
 //! - [`main`] and [`test`]: `#[pollen::main]` and `#[pollen::test]`.
 //!

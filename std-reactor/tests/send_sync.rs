@@ -44,6 +44,8 @@ fn socket_types() {
 
 #[test]
 fn time_and_task_types() {
+    send::<pollen::task::JoinSet<u32>>();
+    sync::<pollen::task::JoinSet<u32>>();
     send::<pollen::time::Sleep>();
     send::<pollen::task::JoinHandle<u32>>();
     send::<pollen::task::AccessError>();

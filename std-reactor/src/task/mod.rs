@@ -51,6 +51,7 @@
 
 mod builder;
 mod error;
+mod join_set;
 mod local;
 mod pool;
 
@@ -63,6 +64,7 @@ pub use pollen_core::future::{YieldNow, yield_now};
 
 pub use self::builder::Builder;
 pub use self::error::AccessError;
+pub use self::join_set::JoinSet;
 pub use self::local::{LocalKey, TaskLocalFuture};
 pub use self::pool::TaskPool;
 pub use crate::task_local;
