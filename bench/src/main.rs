@@ -104,7 +104,7 @@
 //! list) runs only those runtimes, e.g. under
 //! `valgrind --tool=callgrind target/release/pollen-bench --only pollen --runs 1 --no-evict`;
 //! `--no-evict` skips the cache eviction; `--suite timers` (or `tasks`,
-//! `channels`, `mt`, `echo`, `chat`, or a comma-separated list) runs only those
+//! `channels`, `mt`, `echo`, `chat`, `jobs`, or a comma-separated list) runs only those
 //! suites, e.g. `cargo run -p pollen-bench --release -- --suite mt`. The
 //! echo suite always runs the mio loop, its reference, whatever `--only`
 //! says (`--only pollen` runs both pollen servers there); the chat suite
@@ -122,6 +122,7 @@ mod channels;
 mod chat;
 mod echo;
 mod harness;
+mod jobs;
 mod mt;
 mod process;
 mod tasks;
@@ -134,6 +135,7 @@ use crate::channels::ChannelReport;
 use crate::chat::ChatReport;
 use crate::echo::{EchoReport, Server};
 use crate::harness::{Evict, Flavour, Stats, WorkloadResult};
+use crate::jobs::JobsReport;
 use crate::mt::MtReport;
 use crate::timers::{Lateness, LatenessReport, TimerReport};
 
@@ -242,6 +244,19 @@ struct Args {
     /// servers as `--inbox N` (default: the servers' own, 64).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     chat_inbox: Option<u64>,
+    /// Jobs the job-queue suite submits per round.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs_count: u64,
+    /// Keep-alive connections the job-queue suite submits over.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs_connections: u64,
+    /// Timed rounds of the job-queue suite (a fresh server each).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs_runs: u64,
+    /// Also run the job-queue suite with a journal (`--data-dir`, synced
+    /// before each 201).
+    #[arg(long)]
+    jobs_journal: bool,
     /// Pin the echo suite's load generator and servers: `split` puts the
     /// load generator's threads on the first CPU and the server on the
     /// second, `shared` puts them all on the first (no cross-core
@@ -289,6 +304,7 @@ enum Suite {
     Mt,
     Echo,
     Chat,
+    Jobs,
 }
 
 /// Everything one run prints. The task suite's fields are at the top level
@@ -319,6 +335,8 @@ struct Report {
     echo: Option<EchoReport>,
     /// The chat servers (`null` if the suite was skipped).
     chat: Option<ChatReport>,
+    /// The job-queue service (`null` if the suite was skipped).
+    jobs: Option<JobsReport>,
 }
 
 /// The header size pollen aims for on 64-bit targets.
@@ -412,6 +430,15 @@ fn main() {
         };
         chat::run(&runtimes, config)
     });
+    let jobs = (runs_suite(Suite::Jobs) && runtimes.contains(&Rt::Pollen)).then(|| {
+        jobs::run(&jobs::Config {
+            jobs: args.jobs_count,
+            connections: to_usize(args.jobs_connections, "jobs-connections"),
+            runs: args.jobs_runs,
+            journal: args.jobs_journal,
+            no_build: args.no_build,
+        })
+    });
 
     let report = Report {
         tasks: args.tasks,
@@ -427,6 +454,7 @@ fn main() {
         mt,
         echo,
         chat,
+        jobs,
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("serialising the report");
@@ -467,6 +495,10 @@ fn print_tables(report: &Report) {
     if let Some(chat) = &report.chat {
         next_table();
         print_chat_table(chat);
+    }
+    if let Some(jobs) = &report.jobs {
+        next_table();
+        jobs::print(jobs);
     }
 }
 

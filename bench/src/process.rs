@@ -3,9 +3,9 @@
 //! memory from `/proc`, and its last output lines for error messages.
 //!
 //! A server takes its address to bind on its command line and prints a
-//! first stdout line containing `listening on <addr>`; the last
-//! whitespace-separated token of that line is the address the bench
-//! connects to. After that line the bench keeps draining the server's
+//! first stdout line containing `listening on <addr>` (the address may be
+//! written `http://<addr>`, and more may follow it): that is the address
+//! the bench connects to. After that line the bench keeps draining the server's
 //! stdout and stderr (so a chatty server never blocks on a full pipe) and
 //! keeps their last lines, to show if the server dies.
 
@@ -103,10 +103,7 @@ impl ServerProcess {
         let line = first_rx
             .recv_timeout(START_TIMEOUT)
             .map_err(|_| process.failure("printed no first line"))?;
-        process.addr = line
-            .contains("listening on")
-            .then(|| line.split_whitespace().last()?.parse().ok())
-            .flatten()
+        process.addr = listening_addr(&line)
             .ok_or_else(|| process.failure(&format!("first line {line:?}: no address")))?;
         Ok(process)
     }
@@ -177,6 +174,14 @@ impl ServerProcess {
     }
 }
 
+/// The address in a `... listening on [http://]ADDR[/] ...` line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let (_, after) = line.split_once("listening on ")?;
+    let token = after.split_whitespace().next()?;
+    let token = token.strip_prefix("http://").unwrap_or(token);
+    token.trim_end_matches('/').parse().ok()
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -228,4 +233,24 @@ fn clock_ticks_per_sec() -> f64 {
 pub struct Skipped {
     pub server: &'static str,
     pub why: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_addr;
+
+    #[test]
+    fn the_address_is_found_in_every_servers_first_line() {
+        let addr = "127.0.0.1:8080".parse().ok();
+        for line in [
+            "listening on 127.0.0.1:8080",
+            "pollen-chat listening on 127.0.0.1:8080",
+            "pollen-jobs listening on http://127.0.0.1:8080 (4 workers, queue capacity 1000)",
+            "listening on http://127.0.0.1:8080/",
+        ] {
+            assert_eq!(listening_addr(line), addr, "{line}");
+        }
+        assert_eq!(listening_addr("starting up"), None);
+        assert_eq!(listening_addr("listening on nowhere"), None);
+    }
 }
