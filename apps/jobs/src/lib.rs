@@ -1,0 +1,223 @@
+//! The job-queue service behind `pollen-jobs`, as a library so tests can
+//! run it in-process.
+//!
+//! # Design
+//!
+//! - An **accept loop** spawns one task per HTTP connection
+//!   ([`http`](crate::http) reads requests with `httparse`, `api` routes
+//!   them).
+//! - A **state actor** owns every piece of mutable state: the queue of
+//!   pending jobs, each job's record, the scheduled retries, the dead
+//!   letters and the counters. Connections, the dispatcher and the
+//!   workers reach it through one bounded channel of commands, questions
+//!   carrying a oneshot for the answer. A [`Queue`] is a handle to it.
+//! - A **dispatcher** takes a permit from a semaphore of `workers` permits,
+//!   then the next pending job from the actor, and hands both to the
+//!   **workers**: `workers` long-lived tasks that run each attempt in a
+//!   task of their own (a panicking job fails its attempt; the worker
+//!   lives on), `cpu` jobs on the blocking pool.
+//! - A failed attempt is retried after `retry_base`, then twice that, and
+//!   so on ([`backoff`]), up to the job's `max_retries`; then the job is
+//!   **dead** until `POST /dead/{id}/retry` queues it again.
+//!
+//! # Backpressure
+//!
+//! Jobs waiting to run (pending, or failed and waiting for their retry)
+//! are at most `queue_capacity`: past that, `POST /jobs` answers `503`
+//! with `Retry-After`, and nothing accepted is dropped. A job leaves the
+//! queue only when a worker is free for it.
+//!
+//! # Shutdown
+//!
+//! When the `shutdown` future given to [`serve`] completes, the listener
+//! closes, idle connections close, requests being read are answered, then
+//! the dispatcher stops and running jobs get `shutdown_grace` to finish.
+//! Jobs still pending are not run: they are lost (there is no journal
+//! yet).
+#![forbid(unsafe_code)]
+
+mod api;
+mod error;
+mod exec;
+mod http;
+mod job;
+mod service;
+mod state;
+mod workers;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use pollen::net::TcpListener;
+use pollen::sync::CancellationToken;
+use pollen::time::timeout;
+
+pub use self::error::{Closed, RetryError, SubmitError};
+pub use self::http::{MAX_HEAD, MAX_HEADERS};
+pub use self::job::{
+    DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
+    MAX_CPU_ITERATIONS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, StateView,
+};
+pub use self::service::{Drained, QueueConfig, Service};
+pub use self::state::{Queue, Status, backoff};
+
+use self::http::{Conn, Limits, Read};
+
+/// The largest request body accepted by default: 1 MiB.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// How the service behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The queue: workers, capacity, retry backoff.
+    pub queue: QueueConfig,
+    /// How long running jobs get to finish at shutdown.
+    pub shutdown_grace: Duration,
+    /// How long requests being answered get at shutdown.
+    pub drain_timeout: Duration,
+    /// Close a keep-alive connection idle for this long.
+    pub idle_timeout: Duration,
+    /// The longest a request may take to arrive whole, from its first byte.
+    pub request_timeout: Duration,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Log accept errors to stderr.
+    pub verbose: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            queue: QueueConfig::default(),
+            shutdown_grace: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+            max_body: MAX_BODY,
+            verbose: false,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Requests answered (refusals included).
+    pub requests: u64,
+    /// How the queue's shutdown went.
+    pub drained: Drained,
+}
+
+/// Serves the job queue's HTTP API on `listener` until `shutdown`
+/// completes, then shuts down as the [crate docs](crate#shutdown) say.
+///
+/// Must run on a pollen runtime with I/O and time enabled.
+///
+/// # Panics
+///
+/// If `config.queue` has no workers or no capacity.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Summary {
+    let service = Service::start(&config.queue);
+    let queue = service.queue();
+    let limits = Limits {
+        max_body: config.max_body,
+        idle_timeout: config.idle_timeout,
+        request_timeout: config.request_timeout,
+    };
+    let stop = CancellationToken::new();
+    let connections = AtomicU64::new(0);
+    let requests = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    {
+        let accept = async {
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors, say: keep serving the others.
+                        if config.verbose {
+                            eprintln!("pollen-jobs: accept failed: {e}");
+                        }
+                        pollen::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                connections.fetch_add(1, Ordering::Relaxed);
+                let conn = Conn::new(stream, limits);
+                tasks.push(pollen::spawn(connection(
+                    conn,
+                    queue.clone(),
+                    stop.clone(),
+                    requests.clone(),
+                )));
+                // Forget finished connections now and then.
+                if tasks.len() >= 64 && tasks.len().is_power_of_two() {
+                    tasks.retain(|task| !task.is_finished());
+                }
+            }
+        };
+        pollen::select! {
+            () = accept => {}
+            () = shutdown => {}
+        }
+    }
+    drop(listener);
+    stop.cancel();
+    let drained = timeout(config.drain_timeout, async {
+        for task in &mut tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        for task in &tasks {
+            task.abort();
+        }
+    }
+    drop(queue);
+    let drained = service.shutdown(config.shutdown_grace).await;
+    Summary {
+        connections: connections.load(Ordering::Relaxed),
+        requests: requests.load(Ordering::Relaxed),
+        drained,
+    }
+}
+
+/// Serves requests on one connection until the client or the server ends
+/// it.
+async fn connection(
+    mut conn: Conn,
+    queue: Queue,
+    stop: CancellationToken,
+    requests: Arc<AtomicU64>,
+) {
+    loop {
+        match conn.read_request(&stop).await {
+            Read::Request(request) => {
+                let mut response = api::handle(&queue, &request).await;
+                response.close |= !request.keep_alive || stop.is_cancelled();
+                requests.fetch_add(1, Ordering::Relaxed);
+                if conn.respond(&response).await.is_err() || response.close {
+                    return;
+                }
+            }
+            Read::Refuse(response) => {
+                requests.fetch_add(1, Ordering::Relaxed);
+                if conn.respond(&response).await.is_ok() {
+                    conn.linger().await;
+                }
+                return;
+            }
+            Read::Done => return,
+        }
+    }
+}

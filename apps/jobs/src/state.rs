@@ -1,0 +1,586 @@
+//! The state actor: one task owns the queue of pending jobs, every job's
+//! record, the scheduled retries and the dead letters. Everyone else talks
+//! to it with [`Command`]s through a bounded channel, each question
+//! carrying a oneshot for its answer, so there is no lock and commands
+//! take effect in the order they arrive.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pollen::channel::{mpsc, oneshot};
+use pollen::time::Instant;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Closed, RetryError, SubmitError};
+use crate::job::{JobId, JobKind, JobSpec, JobView, StateView};
+
+/// Commands queued for the actor before senders wait.
+const INBOX: usize = 1024;
+/// The window `throughput_per_s` is measured over.
+const THROUGHPUT_WINDOW: Duration = Duration::from_secs(10);
+/// The longest backoff, whatever the base and the attempt.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// The counts `GET /status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Status {
+    /// Jobs queued, waiting for a worker.
+    pub pending: usize,
+    /// Jobs being run.
+    pub running: usize,
+    /// Jobs done.
+    pub completed: usize,
+    /// Jobs whose last attempt failed, waiting out their backoff.
+    pub failed: usize,
+    /// Jobs out of retries.
+    pub dead: usize,
+    /// Worker tasks configured.
+    pub workers: usize,
+    /// Worker tasks running.
+    pub workers_alive: usize,
+    /// Jobs completed per second over the last ten seconds.
+    pub throughput_per_s: f64,
+    /// Jobs that will still run and are not running: pending plus failed.
+    /// New submissions are refused while it is at `queue_capacity`.
+    pub queue_depth: usize,
+    /// The most jobs waiting to run before submissions are refused.
+    pub queue_capacity: usize,
+}
+
+/// A job handed to the dispatcher.
+#[derive(Debug)]
+pub(crate) struct Next {
+    pub(crate) id: JobId,
+    pub(crate) kind: JobKind,
+    /// Which attempt this is (1 for the first), over the job's life.
+    pub(crate) attempt: u32,
+}
+
+/// What the actor is asked.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Submit {
+        spec: JobSpec,
+        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
+    },
+    Get {
+        id: JobId,
+        reply: oneshot::Sender<'static, Option<JobView>>,
+    },
+    Status {
+        reply: oneshot::Sender<'static, Status>,
+    },
+    Dead {
+        reply: oneshot::Sender<'static, Vec<JobView>>,
+    },
+    RetryDead {
+        id: JobId,
+        reply: oneshot::Sender<'static, Result<JobView, RetryError>>,
+    },
+    /// The dispatcher wants the next pending job; answered when there is
+    /// one.
+    Next {
+        reply: oneshot::Sender<'static, Next>,
+    },
+    /// A worker started a job the dispatcher took.
+    Started { id: JobId, worker: usize },
+    /// A worker finished an attempt.
+    Finished {
+        id: JobId,
+        outcome: Result<Value, String>,
+        duration: Duration,
+    },
+}
+
+/// A handle to the queue: submit jobs, look at them, retry dead ones.
+/// Cheap to clone; the queue lives while any handle does.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    tx: mpsc::Sender<'static, Command>,
+}
+
+// === impl Queue ===
+
+impl Queue {
+    async fn ask<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<'static, T>) -> Command,
+    ) -> Result<T, Closed> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(command(reply)).await.map_err(|_| Closed)?;
+        answer.await.map_err(|_| Closed)
+    }
+
+    /// Accepts a job: it is pending from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] when `queue_capacity` jobs wait to run,
+    /// [`SubmitError::Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled call may or may not have queued the
+    /// job.
+    pub async fn submit(&self, spec: JobSpec) -> Result<JobId, SubmitError> {
+        self.ask(|reply| Command::Submit { spec, reply }).await?
+    }
+
+    /// The job with this id, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn job(&self, id: JobId) -> Result<Option<JobView>, Closed> {
+        self.ask(|reply| Command::Get { id, reply }).await
+    }
+
+    /// The counts.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn status(&self) -> Result<Status, Closed> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// The dead letters, oldest death first.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn dead(&self) -> Result<Vec<JobView>, Closed> {
+        self.ask(|reply| Command::Dead { reply }).await
+    }
+
+    /// Moves a dead job back to the queue, with its full retries again.
+    ///
+    /// # Errors
+    ///
+    /// See [`RetryError`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled call may or may not have re-queued the
+    /// job.
+    pub async fn retry_dead(&self, id: JobId) -> Result<JobView, RetryError> {
+        self.ask(|reply| Command::RetryDead { id, reply }).await?
+    }
+
+    /// The next pending job, marked running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a job handed to a dropped call goes back to the front
+    /// of the queue.
+    pub(crate) async fn next(&self) -> Result<Next, Closed> {
+        self.ask(|reply| Command::Next { reply }).await
+    }
+
+    /// Records that `worker` started job `id`.
+    pub(crate) async fn started(&self, id: JobId, worker: usize) {
+        let _ = self.tx.send(Command::Started { id, worker }).await;
+    }
+
+    /// Records the end of an attempt.
+    pub(crate) async fn finished(
+        &self,
+        id: JobId,
+        outcome: Result<Value, String>,
+        duration: Duration,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Finished {
+                id,
+                outcome,
+                duration,
+            })
+            .await;
+    }
+}
+
+/// Starts the actor; returns its handle and its task.
+pub(crate) fn spawn(
+    capacity: usize,
+    retry_base: Duration,
+    workers: usize,
+    workers_alive: Arc<AtomicUsize>,
+) -> (Queue, pollen::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let actor = Actor {
+        capacity,
+        retry_base,
+        workers,
+        workers_alive,
+        records: HashMap::new(),
+        queue: VecDeque::new(),
+        retries: BTreeSet::new(),
+        dead: VecDeque::new(),
+        waiting: None,
+        counts: Counts::default(),
+        completions: VecDeque::new(),
+        next_id: 1,
+    };
+    let task = pollen::task::Builder::new()
+        .name("jobs-state")
+        .spawn(actor.run(rx));
+    (Queue { tx }, task)
+}
+
+/// A job's record.
+#[derive(Debug)]
+struct Record {
+    spec: JobSpec,
+    /// Attempts started over the job's life.
+    attempts: u32,
+    /// Retries used since it was submitted or last retried by hand.
+    retries_used: u32,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Pending,
+    Running { worker: Option<usize> },
+    Completed { result: Value, duration: Duration },
+    Failed { error: String, retry_at: Instant },
+    Dead { error: String },
+}
+
+/// How many jobs are in each state.
+#[derive(Debug, Default)]
+struct Counts {
+    pending: usize,
+    running: usize,
+    completed: usize,
+    failed: usize,
+    dead: usize,
+}
+
+struct Actor {
+    capacity: usize,
+    retry_base: Duration,
+    workers: usize,
+    workers_alive: Arc<AtomicUsize>,
+    records: HashMap<JobId, Record>,
+    /// Pending jobs, in the order they run.
+    queue: VecDeque<JobId>,
+    /// Failed jobs by the time of their retry.
+    retries: BTreeSet<(Instant, JobId)>,
+    /// Dead jobs, oldest death first.
+    dead: VecDeque<JobId>,
+    /// The dispatcher, when it waits for a job.
+    waiting: Option<oneshot::Sender<'static, Next>>,
+    counts: Counts,
+    /// When jobs completed, over the last [`THROUGHPUT_WINDOW`].
+    completions: VecDeque<Instant>,
+    next_id: u64,
+}
+
+// === impl State ===
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Running { .. } => "running",
+            State::Completed { .. } => "completed",
+            State::Failed { .. } => "failed",
+            State::Dead { .. } => "dead",
+        }
+    }
+}
+
+// === impl Counts ===
+
+impl Counts {
+    fn slot(&mut self, state: &State) -> &mut usize {
+        match state {
+            State::Pending => &mut self.pending,
+            State::Running { .. } => &mut self.running,
+            State::Completed { .. } => &mut self.completed,
+            State::Failed { .. } => &mut self.failed,
+            State::Dead { .. } => &mut self.dead,
+        }
+    }
+}
+
+// === impl Actor ===
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<'static, Command>) {
+        loop {
+            let due = self.retries.first().map(|&(at, _)| at);
+            pollen::select! {
+                command = rx.recv() => match command {
+                    Some(command) => self.handle(command),
+                    None => return,
+                },
+                () = sleep_until(due) => self.promote_due(),
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Submit { spec, reply } => {
+                let _ = reply.send(self.submit(spec));
+            }
+            Command::Get { id, reply } => {
+                let _ = reply.send(self.view(id));
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::Dead { reply } => {
+                let views = self.dead.iter().filter_map(|&id| self.view(id)).collect();
+                let _ = reply.send(views);
+            }
+            Command::RetryDead { id, reply } => {
+                let _ = reply.send(self.retry_dead(id));
+            }
+            Command::Next { reply } => {
+                self.waiting = Some(reply);
+                self.dispatch();
+            }
+            Command::Started { id, worker } => {
+                if let Some(Record {
+                    state: State::Running { worker: slot },
+                    ..
+                }) = self.records.get_mut(&id)
+                {
+                    *slot = Some(worker);
+                }
+            }
+            Command::Finished {
+                id,
+                outcome,
+                duration,
+            } => self.finished(id, outcome, duration),
+        }
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.counts.pending + self.counts.failed
+    }
+
+    /// Moves job `id` to `state`, keeping the counts.
+    fn set_state(&mut self, id: JobId, state: State) {
+        let record = self.records.get_mut(&id).expect("a known job");
+        *self.counts.slot(&record.state) -= 1;
+        *self.counts.slot(&state) += 1;
+        record.state = state;
+    }
+
+    fn submit(&mut self, spec: JobSpec) -> Result<JobId, SubmitError> {
+        if self.queue_depth() >= self.capacity {
+            return Err(SubmitError::Full {
+                capacity: self.capacity,
+            });
+        }
+        let id = JobId(self.next_id);
+        self.next_id += 1;
+        self.records.insert(
+            id,
+            Record {
+                spec,
+                attempts: 0,
+                retries_used: 0,
+                state: State::Pending,
+            },
+        );
+        self.counts.pending += 1;
+        self.queue.push_back(id);
+        self.dispatch();
+        Ok(id)
+    }
+
+    /// Hands the first pending job to the dispatcher if it waits for one.
+    fn dispatch(&mut self) {
+        if self.waiting.is_none() {
+            return;
+        }
+        let Some(id) = self.queue.pop_front() else {
+            return;
+        };
+        let reply = self.waiting.take().expect("checked above");
+        let record = self.records.get_mut(&id).expect("a queued job is known");
+        record.attempts += 1;
+        let next = Next {
+            id,
+            kind: record.spec.kind.clone(),
+            attempt: record.attempts,
+        };
+        self.set_state(id, State::Running { worker: None });
+        if reply.send(next).is_err() {
+            // The dispatcher stopped waiting (shutdown): the job was not
+            // taken, so it stays first in line.
+            let record = self.records.get_mut(&id).expect("known");
+            record.attempts -= 1;
+            self.set_state(id, State::Pending);
+            self.queue.push_front(id);
+        }
+    }
+
+    fn finished(&mut self, id: JobId, outcome: Result<Value, String>, duration: Duration) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        if !matches!(record.state, State::Running { .. }) {
+            return;
+        }
+        let state = match outcome {
+            Ok(result) => {
+                self.completions.push_back(pollen::time::now());
+                State::Completed { result, duration }
+            }
+            Err(error) if record.retries_used < record.spec.max_retries => {
+                record.retries_used += 1;
+                let retry_at = pollen::time::now()
+                    .saturating_add(backoff(self.retry_base, record.retries_used));
+                self.retries.insert((retry_at, id));
+                State::Failed { error, retry_at }
+            }
+            Err(error) => {
+                self.dead.push_back(id);
+                State::Dead { error }
+            }
+        };
+        self.set_state(id, state);
+    }
+
+    /// Queues the failed jobs whose backoff is over.
+    fn promote_due(&mut self) {
+        let now = pollen::time::now();
+        while let Some(&(at, id)) = self.retries.first() {
+            if at > now {
+                break;
+            }
+            self.retries.pop_first();
+            self.set_state(id, State::Pending);
+            self.queue.push_back(id);
+        }
+        self.dispatch();
+    }
+
+    fn retry_dead(&mut self, id: JobId) -> Result<JobView, RetryError> {
+        let record = self.records.get(&id).ok_or(RetryError::NotFound)?;
+        if !matches!(record.state, State::Dead { .. }) {
+            return Err(RetryError::NotDead {
+                status: record.state.name(),
+            });
+        }
+        if self.queue_depth() >= self.capacity {
+            return Err(RetryError::Full {
+                capacity: self.capacity,
+            });
+        }
+        self.dead.retain(|&dead| dead != id);
+        self.records.get_mut(&id).expect("known").retries_used = 0;
+        self.set_state(id, State::Pending);
+        self.queue.push_back(id);
+        let view = self.view(id).expect("known");
+        self.dispatch();
+        Ok(view)
+    }
+
+    fn view(&self, id: JobId) -> Option<JobView> {
+        let record = self.records.get(&id)?;
+        let state = match &record.state {
+            State::Pending => StateView::Pending,
+            State::Running { worker } => StateView::Running { worker: *worker },
+            State::Completed { result, duration } => StateView::Completed {
+                result: result.clone(),
+                duration_ms: duration.as_secs_f64() * 1000.0,
+            },
+            State::Failed { error, retry_at } => StateView::Failed {
+                error: error.clone(),
+                retries_left: record.spec.max_retries - record.retries_used,
+                retry_in_ms: retry_at
+                    .saturating_duration_since(pollen::time::now())
+                    .as_millis()
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            },
+            State::Dead { error } => StateView::Dead {
+                error: error.clone(),
+            },
+        };
+        Some(JobView {
+            id: id.to_string(),
+            kind: record.spec.kind.name(),
+            payload: record.spec.kind.payload(),
+            max_retries: record.spec.max_retries,
+            attempts: record.attempts,
+            state,
+        })
+    }
+
+    fn status(&mut self) -> Status {
+        let now = pollen::time::now();
+        while let Some(&at) = self.completions.front() {
+            if now.saturating_duration_since(at) <= THROUGHPUT_WINDOW {
+                break;
+            }
+            self.completions.pop_front();
+        }
+        Status {
+            pending: self.counts.pending,
+            running: self.counts.running,
+            completed: self.counts.completed,
+            failed: self.counts.failed,
+            dead: self.counts.dead,
+            workers: self.workers,
+            workers_alive: self.workers_alive.load(Ordering::Relaxed),
+            throughput_per_s: self.completions.len() as f64 / THROUGHPUT_WINDOW.as_secs_f64(),
+            queue_depth: self.queue_depth(),
+            queue_capacity: self.capacity,
+        }
+    }
+}
+
+/// The wait before retry number `retry` (1 for the first): `base`,
+/// `2 * base`, `4 * base`, ..., at most an hour.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pollen_jobs::backoff;
+///
+/// let base = Duration::from_secs(1);
+/// assert_eq!(backoff(base, 1), Duration::from_secs(1));
+/// assert_eq!(backoff(base, 3), Duration::from_secs(4));
+/// assert_eq!(backoff(base, 40), Duration::from_secs(3600));
+/// ```
+pub fn backoff(base: Duration, retry: u32) -> Duration {
+    let factor = 1u32
+        .checked_shl(retry.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(factor)
+        .map_or(MAX_BACKOFF, |wait| wait.min(MAX_BACKOFF))
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => pollen::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
