@@ -101,24 +101,6 @@ struct Submission {
     max_retries: Option<u32>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SleepPayload {
-    ms: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CpuPayload {
-    iterations: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailPayload {
-    times: u32,
-}
-
 /// The job types, as a client names them.
 pub const JOB_TYPES: &str = "sleep, cpu, fail";
 
@@ -166,26 +148,23 @@ impl JobSpec {
             .unwrap_or_else(|| Value::Object(Default::default()));
         let kind = match submission.kind.as_str() {
             "sleep" => {
-                let SleepPayload { ms } = payload_of("sleep", payload)?;
-                if ms > MAX_SLEEP_MS {
-                    return Err(InvalidJob::Invalid(format!(
-                        "a sleep job's ms is {ms}, the most is {MAX_SLEEP_MS} (one day)"
-                    )));
+                let mut payload = Payload::new("sleep", payload, &["ms"])?;
+                JobKind::Sleep {
+                    ms: payload.number("ms", MAX_SLEEP_MS)?,
                 }
-                JobKind::Sleep { ms }
             }
             "cpu" => {
-                let CpuPayload { iterations } = payload_of("cpu", payload)?;
-                if iterations > MAX_CPU_ITERATIONS {
-                    return Err(InvalidJob::Invalid(format!(
-                        "a cpu job's iterations is {iterations}, the most is {MAX_CPU_ITERATIONS}"
-                    )));
+                let mut payload = Payload::new("cpu", payload, &["iterations"])?;
+                JobKind::Cpu {
+                    iterations: payload.number("iterations", MAX_CPU_ITERATIONS)?,
                 }
-                JobKind::Cpu { iterations }
             }
             "fail" => {
-                let FailPayload { times } = payload_of("fail", payload)?;
-                JobKind::Fail { times }
+                let mut payload = Payload::new("fail", payload, &["times"])?;
+                let times = payload.number("times", u64::from(u32::MAX))?;
+                JobKind::Fail {
+                    times: u32::try_from(times).expect("checked against the limit"),
+                }
             }
             other => {
                 return Err(InvalidJob::Invalid(format!(
@@ -197,9 +176,47 @@ impl JobSpec {
     }
 }
 
-fn payload_of<T: serde::de::DeserializeOwned>(kind: &str, payload: Value) -> Result<T, InvalidJob> {
-    serde_json::from_value(payload)
-        .map_err(|e| InvalidJob::Invalid(format!("the payload of a {kind} job: {e}")))
+/// A payload being read: an object with only the fields its type takes.
+struct Payload {
+    kind: &'static str,
+    fields: serde_json::Map<String, Value>,
+}
+
+impl Payload {
+    fn new(kind: &'static str, payload: Value, takes: &[&str]) -> Result<Payload, InvalidJob> {
+        let listed = takes
+            .iter()
+            .map(|field| format!("`{field}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Value::Object(fields) = payload else {
+            return Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job must be an object with {listed}, got {payload}"
+            )));
+        };
+        if let Some(unknown) = fields.keys().find(|name| !takes.contains(&name.as_str())) {
+            return Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job has an unknown field `{unknown}` (it takes {listed})"
+            )));
+        }
+        Ok(Payload { kind, fields })
+    }
+
+    /// The whole number in field `name`, at most `max`.
+    fn number(&mut self, name: &str, max: u64) -> Result<u64, InvalidJob> {
+        let kind = self.kind;
+        let value = self.fields.remove(name).ok_or_else(|| {
+            InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: missing field `{name}`"
+            ))
+        })?;
+        value.as_u64().filter(|&n| n <= max).ok_or_else(|| {
+            InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be a whole number from 0 to {max}, \
+                 got {value}"
+            ))
+        })
+    }
 }
 
 // === impl JobKind ===
