@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 /// The retries a job gets when its submission does not say.
@@ -89,18 +89,6 @@ impl fmt::Display for InvalidJob {
 
 impl std::error::Error for InvalidJob {}
 
-/// The body of `POST /jobs`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Submission {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    payload: Option<Value>,
-    #[serde(default)]
-    max_retries: Option<u32>,
-}
-
 /// The job types, as a client names them.
 pub const JOB_TYPES: &str = "sleep, cpu, fail";
 
@@ -130,23 +118,59 @@ impl JobSpec {
     /// assert!(err.to_string().contains("unknown job type \"resize\""));
     /// ```
     pub fn parse(body: &[u8]) -> Result<JobSpec, InvalidJob> {
-        let submission: Submission = serde_json::from_slice(body).map_err(|e| {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
             if e.is_syntax() || e.is_eof() {
                 InvalidJob::Malformed(e.to_string())
             } else {
                 InvalidJob::Invalid(e.to_string())
             }
         })?;
-        let max_retries = submission.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
-        if max_retries > MAX_RETRIES_LIMIT {
+        let Value::Object(mut fields) = value else {
             return Err(InvalidJob::Invalid(format!(
-                "max_retries is {max_retries}, the most is {MAX_RETRIES_LIMIT}"
+                "a job is an object with `type`, `payload` and `max_retries`, got {value}"
+            )));
+        };
+        // The type first: it says what the rest should be.
+        let kind = match fields.remove("type") {
+            Some(Value::String(kind)) => kind,
+            Some(other) => {
+                return Err(InvalidJob::Invalid(format!(
+                    "`type` must be a string (one of {JOB_TYPES}), got {other}"
+                )));
+            }
+            None => {
+                return Err(InvalidJob::Invalid(format!(
+                    "missing field `type` (one of {JOB_TYPES})"
+                )));
+            }
+        };
+        if !["sleep", "cpu", "fail"].contains(&kind.as_str()) {
+            return Err(InvalidJob::Invalid(format!(
+                "unknown job type {kind:?} (known: {JOB_TYPES})"
             )));
         }
-        let payload = submission
-            .payload
+        let payload = fields
+            .remove("payload")
             .unwrap_or_else(|| Value::Object(Default::default()));
-        let kind = match submission.kind.as_str() {
+        let max_retries = match fields.remove("max_retries") {
+            None => DEFAULT_MAX_RETRIES,
+            Some(value) => value
+                .as_u64()
+                .filter(|&n| n <= u64::from(MAX_RETRIES_LIMIT))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    InvalidJob::Invalid(format!(
+                        "`max_retries` must be a whole number from 0 to {MAX_RETRIES_LIMIT}, \
+                         got {value}"
+                    ))
+                })?,
+        };
+        if let Some(unknown) = fields.keys().next() {
+            return Err(InvalidJob::Invalid(format!(
+                "unknown field `{unknown}` (a job has `type`, `payload` and `max_retries`)"
+            )));
+        }
+        let kind = match kind.as_str() {
             "sleep" => {
                 let mut payload = Payload::new("sleep", payload, &["ms"])?;
                 JobKind::Sleep {
@@ -166,11 +190,7 @@ impl JobSpec {
                     times: u32::try_from(times).expect("checked against the limit"),
                 }
             }
-            other => {
-                return Err(InvalidJob::Invalid(format!(
-                    "unknown job type {other:?} (known: {JOB_TYPES})"
-                )));
-            }
+            other => unreachable!("the type {other:?} was checked above"),
         };
         Ok(JobSpec { kind, max_retries })
     }
@@ -307,6 +327,84 @@ impl StateView {
             StateView::Completed { .. } => "completed",
             StateView::Failed { .. } => "failed",
             StateView::Dead { .. } => "dead",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(body: &str) -> String {
+        JobSpec::parse(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn submissions_of_each_type_are_read() {
+        let parse = |body: &str| JobSpec::parse(body.as_bytes()).unwrap();
+        assert_eq!(
+            parse(r#"{"type":"cpu","payload":{"iterations":7},"max_retries":0}"#),
+            JobSpec {
+                kind: JobKind::Cpu { iterations: 7 },
+                max_retries: 0
+            }
+        );
+        assert_eq!(
+            parse(r#"{"max_retries":25,"payload":{"times":2},"type":"fail"}"#),
+            JobSpec {
+                kind: JobKind::Fail { times: 2 },
+                max_retries: 25
+            }
+        );
+        let sleep = parse(r#"{"type":"sleep","payload":{"ms":0}}"#);
+        assert_eq!(sleep.kind.name(), "sleep");
+        assert_eq!(sleep.kind.payload(), serde_json::json!({ "ms": 0 }));
+    }
+
+    #[test]
+    fn what_is_wrong_is_said_the_type_first() {
+        assert!(error("{").starts_with("malformed JSON"));
+        assert_eq!(
+            error(r#"{"type":"resize","file":"img.png"}"#),
+            "invalid job: unknown job type \"resize\" (known: sleep, cpu, fail)"
+        );
+        assert_eq!(
+            error(r#"{"type":7}"#),
+            "invalid job: `type` must be a string (one of sleep, cpu, fail), got 7"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1},"priority":1}"#),
+            "invalid job: unknown field `priority` (a job has `type`, `payload` and `max_retries`)"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1},"max_retries":-1}"#),
+            "invalid job: `max_retries` must be a whole number from 0 to 25, got -1"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":[1]}"#),
+            "invalid job: the payload of a sleep job must be an object with `ms`, got [1]"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1,"s":2}}"#),
+            "invalid job: the payload of a sleep job has an unknown field `s` (it takes `ms`)"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":86400001}}"#),
+            "invalid job: the payload of a sleep job: `ms` must be a whole number from 0 to \
+             86400000, got 86400001"
+        );
+        assert_eq!(
+            error(r#"{"type":"fail","payload":{"times":1.5}}"#),
+            "invalid job: the payload of a fail job: `times` must be a whole number from 0 to \
+             4294967295, got 1.5"
+        );
+    }
+
+    #[test]
+    fn ids_are_digits_only() {
+        assert_eq!(JobId::parse("42"), Some(JobId(42)));
+        for bad in ["", "+1", "-1", "1a", " 1", "99999999999999999999999"] {
+            assert_eq!(JobId::parse(bad), None, "{bad:?}");
         }
     }
 }
