@@ -4,8 +4,8 @@
 //! # Design
 //!
 //! - An **accept loop** spawns one task per HTTP connection
-//!   ([`http`](crate::http) reads requests with `httparse`, `api` routes
-//!   them).
+//!   (requests are read with `httparse`, bodies framed by
+//!   `Content-Length`; see the README for every status code).
 //! - A **state actor** owns every piece of mutable state: the queue of
 //!   pending jobs, each job's record, the scheduled retries, the dead
 //!   letters and the counters. Connections, the dispatcher and the
