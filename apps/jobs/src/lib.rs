@@ -16,6 +16,8 @@
 //!   **workers**: `workers` long-lived tasks that run each attempt in a
 //!   task of their own (a panicking job fails its attempt; the worker
 //!   lives on), `cpu` jobs on the blocking pool.
+//! - An **event bus** (a broadcast channel, [`Queue::events`]) carries
+//!   what happens to jobs ([`Event`]) to the log, and to a dashboard later.
 //! - A failed attempt is retried after `retry_base`, then twice that, and
 //!   so on ([`backoff`]), up to the job's `max_retries`; then the job is
 //!   **dead** until `POST /dead/{id}/retry` queues it again.
@@ -38,6 +40,7 @@
 
 mod api;
 mod error;
+mod events;
 mod exec;
 mod http;
 mod job;
@@ -50,11 +53,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use pollen::channel::broadcast;
 use pollen::net::TcpListener;
 use pollen::sync::CancellationToken;
 use pollen::time::timeout;
 
 pub use self::error::{Closed, RetryError, SubmitError};
+pub use self::events::{EVENT_BUFFER, Event};
 pub use self::http::{MAX_HEAD, MAX_HEADERS};
 pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
@@ -85,6 +90,8 @@ pub struct Config {
     pub max_body: usize,
     /// Log accept errors to stderr.
     pub verbose: bool,
+    /// Log every [`Event`] to stderr.
+    pub log_events: bool,
 }
 
 impl Default for Config {
@@ -97,6 +104,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             max_body: MAX_BODY,
             verbose: false,
+            log_events: false,
         }
     }
 }
@@ -127,6 +135,9 @@ pub async fn serve(
 ) -> Summary {
     let service = Service::start(&config.queue);
     let queue = service.queue();
+    if config.log_events {
+        pollen::spawn(log_events(queue.events()));
+    }
     let limits = Limits {
         max_body: config.max_body,
         idle_timeout: config.idle_timeout,
@@ -218,6 +229,19 @@ async fn connection(
                 return;
             }
             Read::Done => return,
+        }
+    }
+}
+
+/// Writes each event to stderr, until the queue is gone.
+async fn log_events(mut events: broadcast::Receiver<'static, Event>) {
+    loop {
+        match events.recv().await {
+            Ok(event) => eprintln!("pollen-jobs: {event}"),
+            Err(broadcast::RecvError::Lagged(missed)) => {
+                eprintln!("pollen-jobs: ({missed} events not logged: the log fell behind)");
+            }
+            Err(broadcast::RecvError::Closed) => return,
         }
     }
 }

@@ -50,6 +50,10 @@ struct Serve {
     /// How long running jobs get to finish at shutdown.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// Log what happens to every job (enqueued, started, completed,
+    /// failed, dead, retried) to stderr.
+    #[arg(long)]
+    log_events: bool,
     /// Runtime threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         },
         shutdown_grace: cli.shutdown_grace,
         verbose: true,
+        log_events: cli.log_events,
         ..Config::default()
     };
     if let Some(dir) = &cli.data_dir {

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pollen::channel::{mpsc, oneshot};
+use pollen::channel::{broadcast, mpsc, oneshot};
 use pollen::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Closed, RetryError, SubmitError};
+use crate::events::{EVENT_BUFFER, Event};
 use crate::job::{JobId, JobKind, JobSpec, JobView, StateView};
 
 /// Commands queued for the actor before senders wait.
@@ -100,6 +101,7 @@ pub(crate) enum Command {
 #[derive(Clone, Debug)]
 pub struct Queue {
     tx: mpsc::Sender<'static, Command>,
+    events: broadcast::Sender<'static, Event>,
 }
 
 // === impl Queue ===
@@ -182,6 +184,11 @@ impl Queue {
         self.ask(|reply| Command::RetryDead { id, reply }).await?
     }
 
+    /// Subscribes to the [`Event`]s from now on.
+    pub fn events(&self) -> broadcast::Receiver<'static, Event> {
+        self.events.subscribe()
+    }
+
     /// The next pending job, marked running.
     ///
     /// # Cancel safety
@@ -223,7 +230,9 @@ pub(crate) fn spawn(
     workers_alive: Arc<AtomicUsize>,
 ) -> (Queue, pollen::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
     let actor = Actor {
+        events: events.clone(),
         capacity,
         retry_base,
         workers,
@@ -240,7 +249,7 @@ pub(crate) fn spawn(
     let task = pollen::task::Builder::new()
         .name("jobs-state")
         .spawn(actor.run(rx));
-    (Queue { tx }, task)
+    (Queue { tx, events }, task)
 }
 
 /// A job's record.
@@ -274,6 +283,7 @@ struct Counts {
 }
 
 struct Actor {
+    events: broadcast::Sender<'static, Event>,
     capacity: usize,
     retry_base: Duration,
     workers: usize,
@@ -362,10 +372,17 @@ impl Actor {
             Command::Started { id, worker } => {
                 if let Some(Record {
                     state: State::Running { worker: slot },
+                    attempts,
                     ..
                 }) = self.records.get_mut(&id)
                 {
                     *slot = Some(worker);
+                    let attempt = *attempts;
+                    self.publish(Event::JobStarted {
+                        id,
+                        worker,
+                        attempt,
+                    });
                 }
             }
             Command::Finished {
@@ -374,6 +391,11 @@ impl Actor {
                 duration,
             } => self.finished(id, outcome, duration),
         }
+    }
+
+    /// Tells the subscribers, if any.
+    fn publish(&self, event: Event) {
+        let _ = self.events.send(event);
     }
 
     fn queue_depth(&self) -> usize {
@@ -396,6 +418,10 @@ impl Actor {
         }
         let id = JobId(self.next_id);
         self.next_id += 1;
+        self.publish(Event::JobEnqueued {
+            id,
+            kind: spec.kind.name(),
+        });
         self.records.insert(
             id,
             Record {
@@ -445,23 +471,36 @@ impl Actor {
         if !matches!(record.state, State::Running { .. }) {
             return;
         }
-        let state = match outcome {
+        let (state, event) = match outcome {
             Ok(result) => {
                 self.completions.push_back(pollen::time::now());
-                State::Completed { result, duration }
+                (
+                    State::Completed { result, duration },
+                    Event::JobCompleted { id, duration },
+                )
             }
             Err(error) if record.retries_used < record.spec.max_retries => {
                 record.retries_used += 1;
-                let retry_at = pollen::time::now()
-                    .saturating_add(backoff(self.retry_base, record.retries_used));
+                let retry_in = backoff(self.retry_base, record.retries_used);
+                let retry_at = pollen::time::now().saturating_add(retry_in);
                 self.retries.insert((retry_at, id));
-                State::Failed { error, retry_at }
+                let event = Event::JobFailed {
+                    id,
+                    error: error.clone(),
+                    retry_in,
+                };
+                (State::Failed { error, retry_at }, event)
             }
             Err(error) => {
                 self.dead.push_back(id);
-                State::Dead { error }
+                let event = Event::JobDead {
+                    id,
+                    error: error.clone(),
+                };
+                (State::Dead { error }, event)
             }
         };
+        self.publish(event);
         self.set_state(id, state);
     }
 
@@ -495,6 +534,7 @@ impl Actor {
         self.records.get_mut(&id).expect("known").retries_used = 0;
         self.set_state(id, State::Pending);
         self.queue.push_back(id);
+        self.publish(Event::JobRetried { id });
         let view = self.view(id).expect("known");
         self.dispatch();
         Ok(view)

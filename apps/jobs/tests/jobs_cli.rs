@@ -39,6 +39,7 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
             "10",
             "--data-dir",
             "unused-for-now",
+            "--log-events",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -98,5 +99,18 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     assert!(stderr.contains("shutting down"), "{stderr}");
     // The job that was running when the signal came finished.
     assert!(stderr.contains("jobs: 1 completed"), "{stderr}");
+    // The event log.
+    assert!(
+        stderr.contains("pollen-jobs: job 1 (sleep) enqueued"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pollen-jobs: job 1 started on worker"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pollen-jobs: job 1 completed in"),
+        "{stderr}"
+    );
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pollen::time::{Instant, now, sleep, sleep_until};
 use pollen_jobs::{
-    JobId, JobSpec, JobView, Queue, QueueConfig, RetryError, Service, Status, SubmitError,
+    Event, JobId, JobSpec, JobView, Queue, QueueConfig, RetryError, Service, Status, SubmitError,
 };
 
 fn config(workers: usize, queue_capacity: usize) -> QueueConfig {
@@ -284,5 +284,69 @@ async fn status_counts_workers_and_throughput() {
     assert_eq!(s.throughput_per_s, 2.0);
     sleep(Duration::from_secs(11)).await;
     assert_eq!(status(&queue).await.throughput_per_s, 0.0);
+    service.shutdown(Duration::from_secs(1)).await;
+}
+
+#[pollen::test(start_paused = true)]
+async fn the_event_bus_tells_every_step_in_order() {
+    let service = Service::start(&config(1, 10));
+    let queue = service.queue();
+    let mut events = queue.events();
+    let flaky = queue
+        .submit(spec(
+            r#"{"type":"fail","payload":{"times":2},"max_retries":1}"#,
+        ))
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(2)).await;
+    queue.retry_dead(flaky).await.unwrap();
+    sleep(Duration::from_secs(1)).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let error = |attempt| format!("failing on purpose: attempt {attempt} of the first 2");
+    assert_eq!(
+        seen,
+        vec![
+            Event::JobEnqueued {
+                id: flaky,
+                kind: "fail"
+            },
+            Event::JobStarted {
+                id: flaky,
+                worker: 0,
+                attempt: 1
+            },
+            Event::JobFailed {
+                id: flaky,
+                error: error(1),
+                retry_in: Duration::from_secs(1)
+            },
+            Event::JobStarted {
+                id: flaky,
+                worker: 0,
+                attempt: 2
+            },
+            Event::JobDead {
+                id: flaky,
+                error: error(2)
+            },
+            Event::JobRetried { id: flaky },
+            Event::JobStarted {
+                id: flaky,
+                worker: 0,
+                attempt: 3
+            },
+            Event::JobCompleted {
+                id: flaky,
+                duration: Duration::ZERO
+            },
+        ]
+    );
+    assert_eq!(
+        seen[2].to_string(),
+        "job 1 failed: failing on purpose: attempt 1 of the first 2; retry in 1.0s"
+    );
     service.shutdown(Duration::from_secs(1)).await;
 }
