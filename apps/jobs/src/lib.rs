@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use pollen::channel::broadcast;
 use pollen::net::TcpListener;
-use pollen::sync::CancellationToken;
+use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore, StdRawMutex};
 use pollen::time::timeout;
 
 pub use self::error::{Closed, RetryError, SubmitError};
@@ -68,7 +68,7 @@ pub use self::job::{
 pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::{Queue, Status, backoff};
 
-use self::http::{Conn, Limits, Read};
+use self::http::{Conn, Limits, Read, Response};
 
 /// The largest request body accepted by default: 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
@@ -88,6 +88,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
+    /// The most connections open at once; more are answered `503` and
+    /// closed.
+    pub max_connections: usize,
     /// Log accept errors to stderr.
     pub verbose: bool,
     /// Log every [`Event`] to stderr.
@@ -103,6 +106,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             max_body: MAX_BODY,
+            max_connections: 10_000,
             verbose: false,
             log_events: false,
         }
@@ -144,6 +148,9 @@ pub async fn serve(
         request_timeout: config.request_timeout,
     };
     let stop = CancellationToken::new();
+    let open = Arc::new(Semaphore::<StdRawMutex>::with_raw_mutex(
+        config.max_connections,
+    ));
     let connections = AtomicU64::new(0);
     let requests = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -164,11 +171,16 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 connections.fetch_add(1, Ordering::Relaxed);
                 let conn = Conn::new(stream, limits);
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    pollen::spawn(refuse(conn));
+                    continue;
+                };
                 tasks.push(pollen::spawn(connection(
                     conn,
                     queue.clone(),
                     stop.clone(),
                     requests.clone(),
+                    permit,
                 )));
                 // Forget finished connections now and then.
                 if tasks.len() >= 64 && tasks.len().is_power_of_two() {
@@ -210,6 +222,7 @@ async fn connection(
     queue: Queue,
     stop: CancellationToken,
     requests: Arc<AtomicU64>,
+    _permit: OwnedSemaphorePermit<StdRawMutex>,
 ) {
     loop {
         match conn.read_request(&stop).await {
@@ -230,6 +243,16 @@ async fn connection(
             }
             Read::Done => return,
         }
+    }
+}
+
+/// Tells a client over the connection limit to come back later.
+async fn refuse(mut conn: Conn) {
+    let response = Response::error(503, "too many connections; try again later")
+        .header("retry-after", "1")
+        .close();
+    if conn.respond(&response).await.is_ok() {
+        conn.linger().await;
     }
 }
 

@@ -50,6 +50,9 @@ struct Serve {
     /// How long running jobs get to finish at shutdown.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// The most HTTP connections open at once; more get 503.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Log what happens to every job (enqueued, started, completed,
     /// failed, dead, retried) to stderr.
     #[arg(long)]
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         shutdown_grace: cli.shutdown_grace,
         verbose: true,
         log_events: cli.log_events,
+        max_connections: cli.max_connections as usize,
         ..Config::default()
     };
     if let Some(dir) = &cli.data_dir {
