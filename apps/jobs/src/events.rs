@@ -61,6 +61,24 @@ pub enum Event {
         /// The job.
         id: JobId,
     },
+    /// A worker panicked (running a job, whose attempt failed with it).
+    WorkerCrashed {
+        /// The worker.
+        worker: usize,
+        /// The panic's message.
+        error: String,
+    },
+    /// The supervisor started a crashed worker again.
+    WorkerRestarted {
+        /// The worker.
+        worker: usize,
+    },
+    /// The supervisor gave up on a crashed worker: workers crashed more
+    /// than [`MAX_RESTARTS`](crate::MAX_RESTARTS) times within a minute.
+    WorkerGaveUp {
+        /// The worker, which stays down.
+        worker: usize,
+    },
 }
 
 impl fmt::Display for Event {
@@ -84,6 +102,16 @@ impl fmt::Display for Event {
                 write!(f, "job {id} is dead (out of retries): {error}")
             }
             Event::JobRetried { id } => write!(f, "job {id} retried from the dead letters"),
+            Event::WorkerCrashed { worker, error } => {
+                write!(f, "worker {worker} crashed: {error}")
+            }
+            Event::WorkerRestarted { worker } => write!(f, "worker {worker} restarted"),
+            Event::WorkerGaveUp { worker } => write!(
+                f,
+                "worker {worker} is not restarted: workers crashed more than {} times within a \
+                 minute",
+                crate::MAX_RESTARTS
+            ),
         }
     }
 }

@@ -37,8 +37,10 @@ pub(crate) async fn run(kind: JobKind, attempt: u32) -> Result<Value, String> {
                 .ok_or_else(|| "abandoned".to_owned())?;
             Ok(json!({ "iterations": iterations, "checksum": checksum }))
         }
-        JobKind::Fail { times } => {
-            if attempt <= times {
+        JobKind::Fail { times, panic } => {
+            if attempt <= times && panic {
+                panic!("panicking on purpose: attempt {attempt} of the first {times}");
+            } else if attempt <= times {
                 Err(format!(
                     "failing on purpose: attempt {attempt} of the first {times}"
                 ))

@@ -50,10 +50,13 @@ pub enum JobKind {
         iterations: u64,
     },
     /// Fails its first `times` attempts, then succeeds (for tests and
-    /// demos of retries and dead letters).
+    /// demos of retries, dead letters and the supervisor).
     Fail {
         /// How many attempts fail.
         times: u32,
+        /// Fail by panicking, which crashes the worker running it, instead
+        /// of by returning an error.
+        panic: bool,
     },
 }
 
@@ -184,10 +187,11 @@ impl JobSpec {
                 }
             }
             "fail" => {
-                let mut payload = Payload::new("fail", payload, &["times"])?;
+                let mut payload = Payload::new("fail", payload, &["times", "panic"])?;
                 let times = payload.number("times", u64::from(u32::MAX))?;
                 JobKind::Fail {
                     times: u32::try_from(times).expect("checked against the limit"),
+                    panic: payload.flag("panic")?,
                 }
             }
             other => unreachable!("the type {other:?} was checked above"),
@@ -237,6 +241,18 @@ impl Payload {
             ))
         })
     }
+
+    /// The boolean in field `name`, `false` when it is absent.
+    fn flag(&mut self, name: &str) -> Result<bool, InvalidJob> {
+        let kind = self.kind;
+        match self.fields.remove(name) {
+            None => Ok(false),
+            Some(Value::Bool(flag)) => Ok(flag),
+            Some(other) => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be true or false, got {other}"
+            ))),
+        }
+    }
 }
 
 // === impl JobKind ===
@@ -256,7 +272,13 @@ impl JobKind {
         match self {
             JobKind::Sleep { ms } => serde_json::json!({ "ms": ms }),
             JobKind::Cpu { iterations } => serde_json::json!({ "iterations": iterations }),
-            JobKind::Fail { times } => serde_json::json!({ "times": times }),
+            JobKind::Fail {
+                times,
+                panic: false,
+            } => serde_json::json!({ "times": times }),
+            JobKind::Fail { times, panic: true } => {
+                serde_json::json!({ "times": times, "panic": true })
+            }
         }
     }
 }
@@ -352,7 +374,10 @@ mod tests {
         assert_eq!(
             parse(r#"{"max_retries":25,"payload":{"times":2},"type":"fail"}"#),
             JobSpec {
-                kind: JobKind::Fail { times: 2 },
+                kind: JobKind::Fail {
+                    times: 2,
+                    panic: false
+                },
                 max_retries: 25
             }
         );

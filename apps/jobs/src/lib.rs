@@ -13,11 +13,14 @@
 //!   carrying a oneshot for the answer. A [`Queue`] is a handle to it.
 //! - A **dispatcher** takes a permit from a semaphore of `workers` permits,
 //!   then the next pending job from the actor, and hands both to the
-//!   **workers**: `workers` long-lived tasks that run each attempt in a
-//!   task of their own (a panicking job fails its attempt; the worker
-//!   lives on), `cpu` jobs on the blocking pool.
+//!   **workers**: `workers` long-lived tasks (`cpu` jobs run on the
+//!   blocking pool).
+//! - A **supervisor** task per worker restarts it when a job panics (the
+//!   attempt fails and is retried), at most [`MAX_RESTARTS`] times a minute
+//!   over all workers; past that, the crashed worker stays down, loudly.
 //! - An **event bus** (a broadcast channel, [`Queue::events`]) carries
-//!   what happens to jobs ([`Event`]) to the log, and to a dashboard later.
+//!   what happens to jobs and workers ([`Event`]) to the log, and to a
+//!   dashboard later.
 //! - A failed attempt is retried after `retry_base`, then twice that, and
 //!   so on ([`backoff`]), up to the job's `max_retries`; then the job is
 //!   **dead** until `POST /dead/{id}/retry` queues it again.
@@ -67,6 +70,7 @@ pub use self::job::{
 };
 pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::{Queue, Status, backoff};
+pub use self::workers::MAX_RESTARTS;
 
 use self::http::{Conn, Limits, Read, Response};
 
@@ -139,9 +143,9 @@ pub async fn serve(
 ) -> Summary {
     let service = Service::start(&config.queue);
     let queue = service.queue();
-    if config.log_events {
-        pollen::spawn(log_events(queue.events()));
-    }
+    let log = config
+        .log_events
+        .then(|| pollen::spawn(log_events(queue.events())));
     let limits = Limits {
         max_body: config.max_body,
         idle_timeout: config.idle_timeout,
@@ -208,6 +212,11 @@ pub async fn serve(
     }
     drop(queue);
     let drained = service.shutdown(config.shutdown_grace).await;
+    if let Some(log) = log {
+        // The log ends once the actor is gone, after the last event: the
+        // actor goes when the last handle to the queue does.
+        let _ = timeout(Duration::from_secs(1), log).await;
+    }
     Summary {
         connections: connections.load(Ordering::Relaxed),
         requests: requests.load(Ordering::Relaxed),

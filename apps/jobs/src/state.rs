@@ -88,6 +88,8 @@ pub(crate) enum Command {
     },
     /// A worker started a job the dispatcher took.
     Started { id: JobId, worker: usize },
+    /// A worker panicked: the attempt it was running failed.
+    WorkerCrashed { worker: usize, error: String },
     /// A worker finished an attempt.
     Finished {
         id: JobId,
@@ -184,6 +186,16 @@ impl Queue {
         self.ask(|reply| Command::RetryDead { id, reply }).await?
     }
 
+    /// Tells the subscribers, if any.
+    pub(crate) fn publish(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// Records that `worker` panicked.
+    pub(crate) async fn worker_crashed(&self, worker: usize, error: String) {
+        let _ = self.tx.send(Command::WorkerCrashed { worker, error }).await;
+    }
+
     /// Subscribes to the [`Event`]s from now on.
     pub fn events(&self) -> broadcast::Receiver<'static, Event> {
         self.events.subscribe()
@@ -242,6 +254,7 @@ pub(crate) fn spawn(
         retries: BTreeSet::new(),
         dead: VecDeque::new(),
         waiting: None,
+        running_on: HashMap::new(),
         counts: Counts::default(),
         completions: VecDeque::new(),
         next_id: 1,
@@ -297,6 +310,8 @@ struct Actor {
     dead: VecDeque<JobId>,
     /// The dispatcher, when it waits for a job.
     waiting: Option<oneshot::Sender<'static, Next>>,
+    /// Which job each busy worker runs, since when.
+    running_on: HashMap<usize, (JobId, Instant)>,
     counts: Counts,
     /// When jobs completed, over the last [`THROUGHPUT_WINDOW`].
     completions: VecDeque<Instant>,
@@ -378,11 +393,18 @@ impl Actor {
                 {
                     *slot = Some(worker);
                     let attempt = *attempts;
+                    self.running_on.insert(worker, (id, pollen::time::now()));
                     self.publish(Event::JobStarted {
                         id,
                         worker,
                         attempt,
                     });
+                }
+            }
+            Command::WorkerCrashed { worker, error } => {
+                if let Some((id, since)) = self.running_on.get(&worker).copied() {
+                    let duration = pollen::time::now().saturating_duration_since(since);
+                    self.finished(id, Err(error), duration);
                 }
             }
             Command::Finished {
@@ -468,8 +490,11 @@ impl Actor {
         let Some(record) = self.records.get_mut(&id) else {
             return;
         };
-        if !matches!(record.state, State::Running { .. }) {
+        let State::Running { worker } = record.state else {
             return;
+        };
+        if let Some(worker) = worker {
+            self.running_on.remove(&worker);
         }
         let (state, event) = match outcome {
             Ok(result) => {

@@ -350,3 +350,101 @@ async fn the_event_bus_tells_every_step_in_order() {
     );
     service.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Every event so far.
+fn drain(events: &mut pollen::channel::broadcast::Receiver<'static, Event>) -> Vec<Event> {
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    seen
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_panicking_job_crashes_its_worker_which_is_restarted_and_every_job_completes() {
+    // 100 jobs on 4 workers; one attempt in a hundred panics.
+    let service = Service::start(&config(4, 200));
+    let queue = service.queue();
+    let mut events = queue.events();
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let job = if i == 37 {
+            r#"{"type":"fail","payload":{"times":1,"panic":true}}"#.to_owned()
+        } else {
+            format!(r#"{{"type":"sleep","payload":{{"ms":{}}}}}"#, 10 + i % 7)
+        };
+        ids.push(queue.submit(spec(&job)).await.unwrap());
+    }
+    sleep(Duration::from_secs(5)).await;
+    let s = status(&queue).await;
+    assert_eq!((s.completed, s.dead, s.workers_alive), (100, 0, 4), "{s:?}");
+    let flaky = job(&queue, ids[37]).await;
+    assert_eq!(flaky.attempts, 2);
+    assert_eq!(flaky.state.name(), "completed");
+
+    let seen = drain(&mut events);
+    let crashes: Vec<&Event> = seen
+        .iter()
+        .filter(|e| matches!(e, Event::WorkerCrashed { .. }))
+        .collect();
+    assert_eq!(crashes.len(), 1);
+    let Event::WorkerCrashed { worker, error } = crashes[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        error,
+        "the job panicked: panicking on purpose: attempt 1 of the first 1"
+    );
+    assert!(seen.contains(&Event::WorkerRestarted { worker: *worker }));
+    assert!(seen.contains(&Event::JobFailed {
+        id: ids[37],
+        error: error.clone(),
+        retry_in: Duration::from_secs(1),
+    }));
+    service.shutdown(Duration::from_secs(1)).await;
+}
+
+#[pollen::test(start_paused = true)]
+async fn past_five_restarts_a_minute_a_crashed_worker_stays_down() {
+    let service = Service::start(&config(2, 20));
+    let queue = service.queue();
+    let mut events = queue.events();
+    // Six panics at once: five restarts, then one worker is given up on.
+    // The other runs every retry, and all complete.
+    for _ in 0..6 {
+        queue
+            .submit(spec(
+                r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#,
+            ))
+            .await
+            .unwrap();
+    }
+    sleep(Duration::from_secs(5)).await;
+    let s = status(&queue).await;
+    assert_eq!((s.workers, s.workers_alive), (2, 1), "{s:?}");
+    assert_eq!(s.completed, 6, "{s:?}");
+    let seen = drain(&mut events);
+    let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(e)).count();
+    assert_eq!(count(|e| matches!(e, Event::WorkerCrashed { .. })), 6);
+    assert_eq!(count(|e| matches!(e, Event::WorkerRestarted { .. })), 5);
+    assert_eq!(count(|e| matches!(e, Event::WorkerGaveUp { .. })), 1);
+    service.shutdown(Duration::from_secs(1)).await;
+}
+
+#[pollen::test(start_paused = true)]
+async fn the_restart_budget_is_per_minute() {
+    let service = Service::start(&config(1, 20));
+    let queue = service.queue();
+    let panicking = r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#;
+    // Five crashes, a minute apart from the next five: all restarted.
+    for _ in 0..2 {
+        for _ in 0..5 {
+            queue.submit(spec(panicking)).await.unwrap();
+        }
+        sleep(Duration::from_secs(61)).await;
+        let s = status(&queue).await;
+        assert_eq!(s.workers_alive, 1, "{s:?}");
+    }
+    assert_eq!(status(&queue).await.completed, 10);
+    service.shutdown(Duration::from_secs(1)).await;
+}
