@@ -49,6 +49,12 @@ pub enum JobKind {
         /// How many steps.
         iterations: u64,
     },
+    /// `GET url` (`http://host[:port][/path]`) over pollen's
+    /// `TcpStream`, within ten seconds; a `2xx` answer succeeds.
+    Http {
+        /// Where to.
+        url: String,
+    },
     /// Fails its first `times` attempts, then succeeds (for tests and
     /// demos of retries, dead letters and the supervisor).
     Fail {
@@ -93,7 +99,7 @@ impl fmt::Display for InvalidJob {
 impl std::error::Error for InvalidJob {}
 
 /// The job types, as a client names them.
-pub const JOB_TYPES: &str = "sleep, cpu, fail";
+pub const JOB_TYPES: &str = "sleep, cpu, http, fail";
 
 // === impl JobSpec ===
 
@@ -147,7 +153,7 @@ impl JobSpec {
                 )));
             }
         };
-        if !["sleep", "cpu", "fail"].contains(&kind.as_str()) {
+        if !["sleep", "cpu", "http", "fail"].contains(&kind.as_str()) {
             return Err(InvalidJob::Invalid(format!(
                 "unknown job type {kind:?} (known: {JOB_TYPES})"
             )));
@@ -185,6 +191,14 @@ impl JobSpec {
                 JobKind::Cpu {
                     iterations: payload.number("iterations", MAX_CPU_ITERATIONS)?,
                 }
+            }
+            "http" => {
+                let mut payload = Payload::new("http", payload, &["url"])?;
+                let url = payload.string("url")?;
+                crate::fetch::Target::parse(&url).map_err(|why| {
+                    InvalidJob::Invalid(format!("the payload of an http job: `url` {why}"))
+                })?;
+                JobKind::Http { url }
             }
             "fail" => {
                 let mut payload = Payload::new("fail", payload, &["times", "panic"])?;
@@ -242,6 +256,20 @@ impl Payload {
         })
     }
 
+    /// The string in field `name`.
+    fn string(&mut self, name: &str) -> Result<String, InvalidJob> {
+        let kind = self.kind;
+        match self.fields.remove(name) {
+            Some(Value::String(value)) => Ok(value),
+            None => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: missing field `{name}`"
+            ))),
+            Some(other) => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be a string, got {other}"
+            ))),
+        }
+    }
+
     /// The boolean in field `name`, `false` when it is absent.
     fn flag(&mut self, name: &str) -> Result<bool, InvalidJob> {
         let kind = self.kind;
@@ -263,6 +291,7 @@ impl JobKind {
         match self {
             JobKind::Sleep { .. } => "sleep",
             JobKind::Cpu { .. } => "cpu",
+            JobKind::Http { .. } => "http",
             JobKind::Fail { .. } => "fail",
         }
     }
@@ -272,6 +301,7 @@ impl JobKind {
         match self {
             JobKind::Sleep { ms } => serde_json::json!({ "ms": ms }),
             JobKind::Cpu { iterations } => serde_json::json!({ "iterations": iterations }),
+            JobKind::Http { url } => serde_json::json!({ "url": url }),
             JobKind::Fail {
                 times,
                 panic: false,
@@ -391,11 +421,11 @@ mod tests {
         assert!(error("{").starts_with("malformed JSON"));
         assert_eq!(
             error(r#"{"type":"resize","file":"img.png"}"#),
-            "invalid job: unknown job type \"resize\" (known: sleep, cpu, fail)"
+            "invalid job: unknown job type \"resize\" (known: sleep, cpu, http, fail)"
         );
         assert_eq!(
             error(r#"{"type":7}"#),
-            "invalid job: `type` must be a string (one of sleep, cpu, fail), got 7"
+            "invalid job: `type` must be a string (one of sleep, cpu, http, fail), got 7"
         );
         assert_eq!(
             error(r#"{"type":"sleep","payload":{"ms":1},"priority":1}"#),

@@ -45,6 +45,7 @@ mod api;
 mod error;
 mod events;
 mod exec;
+mod fetch;
 mod http;
 mod job;
 mod service;
@@ -63,6 +64,7 @@ use pollen::time::timeout;
 
 pub use self::error::{Closed, RetryError, SubmitError};
 pub use self::events::{EVENT_BUFFER, Event};
+pub use self::fetch::HTTP_TIMEOUT;
 pub use self::http::{MAX_HEAD, MAX_HEADERS};
 pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,

@@ -640,3 +640,77 @@ fn connections_past_the_limit_get_503_until_one_closes() {
     }
     assert_eq!(a.request("GET", "/status", None).status, 200);
 }
+
+/// A plain HTTP server on a thread: `200` and a 5-byte body for `/ok`,
+/// `503` for anything else; one request per connection.
+fn target_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let answer: &[u8] = if head.starts_with(b"GET /ok HTTP/1.1\r\n") {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+            } else {
+                b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn http_jobs_get_a_url_and_fail_on_errors() {
+    let server = Server::start(config(2, 10));
+    let target = target_server();
+    let ok = server
+        .submit(json!({ "type": "http", "payload": { "url": format!("http://{target}/ok") } }));
+    let done = server.wait_for(&ok, "completed");
+    assert_eq!(done["result"], json!({ "status": 200, "bytes": 5 }));
+
+    let busy = server.submit(json!({
+        "type": "http",
+        "payload": { "url": format!("http://{target}/busy") },
+        "max_retries": 0,
+    }));
+    let dead = server.wait_for(&busy, "dead");
+    assert!(
+        dead["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("the server answered 503"),
+        "{dead}"
+    );
+
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = server.submit(json!({
+        "type": "http",
+        "payload": { "url": format!("http://{closed}/") },
+        "max_retries": 0,
+    }));
+    let dead = server.wait_for(&refused, "dead");
+    assert!(
+        dead["error"].as_str().unwrap().contains("cannot connect"),
+        "{dead}"
+    );
+
+    for (url, why) in [
+        ("https://example.com/", "https is not supported"),
+        ("example.com", "not an http:// URL"),
+    ] {
+        let body = json!({ "type": "http", "payload": { "url": url } }).to_string();
+        let response = server.request("POST", "/jobs", Some(&body));
+        assert_eq!(response.status, 400);
+        assert!(response.error().contains(why), "{response:?}");
+    }
+}
