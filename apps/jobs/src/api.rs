@@ -5,6 +5,7 @@
 //! | `POST /jobs`             | `201 {"id"}`; `400` bad job; `503` queue full       |
 //! | `GET /jobs/{id}`         | `200` the job; `404` unknown id                     |
 //! | `GET /status`            | `200` the counts                                    |
+//! | `GET /metrics`           | `200` the Prometheus text format                    |
 //! | `GET /dead`              | `200 {"jobs": [...]}`, oldest death first           |
 //! | `POST /dead/{id}/retry`  | `200` the job, pending again; `404`; `409` not dead |
 //!
@@ -48,6 +49,13 @@ pub(crate) async fn handle(queue: &Queue, request: &Request) -> Response {
         ["status"] => match method {
             "GET" => match queue.status().await {
                 Ok(status) => Response::json(200, &status),
+                Err(closed) => unavailable(closed),
+            },
+            _ => not_allowed("GET"),
+        },
+        ["metrics"] => match method {
+            "GET" => match queue.metrics().await {
+                Ok(metrics) => Response::text("text/plain; version=0.0.4", metrics.render()),
                 Err(closed) => unavailable(closed),
             },
             _ => not_allowed("GET"),

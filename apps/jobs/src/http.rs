@@ -61,6 +61,7 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: String,
+    pub(crate) content_type: &'static str,
     /// Close the connection after it.
     pub(crate) close: bool,
 }
@@ -85,6 +86,18 @@ impl Response {
             status,
             headers: Vec::new(),
             body: serde_json::to_string(body).expect("our values serialize"),
+            content_type: "application/json",
+            close: false,
+        }
+    }
+
+    /// A `200` with a plain-text body of this content type.
+    pub(crate) fn text(content_type: &'static str, body: String) -> Response {
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body,
+            content_type,
             close: false,
         }
     }
@@ -106,9 +119,10 @@ impl Response {
 
     fn render(&self) -> Vec<u8> {
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n",
             self.status,
             reason(self.status),
+            self.content_type,
             self.body.len()
         );
         for (name, value) in &self.headers {

@@ -48,6 +48,7 @@ mod exec;
 mod fetch;
 mod http;
 mod job;
+mod metrics;
 mod service;
 mod state;
 mod workers;
@@ -70,6 +71,7 @@ pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
     MAX_CPU_ITERATIONS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, StateView,
 };
+pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};
 pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::{Queue, Status, backoff};
 pub use self::workers::MAX_RESTARTS;

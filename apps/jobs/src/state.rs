@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::{Closed, RetryError, SubmitError};
 use crate::events::{EVENT_BUFFER, Event};
 use crate::job::{JobId, JobKind, JobSpec, JobView, StateView};
+use crate::metrics::Metrics;
 
 /// Commands queued for the actor before senders wait.
 const INBOX: usize = 1024;
@@ -76,6 +77,9 @@ pub(crate) enum Command {
     },
     Dead {
         reply: oneshot::Sender<'static, Vec<JobView>>,
+    },
+    Metrics {
+        reply: oneshot::Sender<'static, Metrics>,
     },
     RetryDead {
         id: JobId,
@@ -157,6 +161,19 @@ impl Queue {
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<Status, Closed> {
         self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// The counters, gauges and histogram of `GET /metrics`.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn metrics(&self) -> Result<Metrics, Closed> {
+        self.ask(|reply| Command::Metrics { reply }).await
     }
 
     /// The dead letters, oldest death first.
@@ -258,6 +275,7 @@ pub(crate) fn spawn(
         counts: Counts::default(),
         completions: VecDeque::new(),
         next_id: 1,
+        metrics: Metrics::default(),
     };
     let task = pollen::task::Builder::new()
         .name("jobs-state")
@@ -316,6 +334,8 @@ struct Actor {
     /// When jobs completed, over the last [`THROUGHPUT_WINDOW`].
     completions: VecDeque<Instant>,
     next_id: u64,
+    /// The totals since the start (its `status` is filled in when asked).
+    metrics: Metrics,
 }
 
 // === impl State ===
@@ -369,6 +389,11 @@ impl Actor {
             }
             Command::Get { id, reply } => {
                 let _ = reply.send(self.view(id));
+            }
+            Command::Metrics { reply } => {
+                let mut metrics = self.metrics.clone();
+                metrics.status = self.status();
+                let _ = reply.send(metrics);
             }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
@@ -434,6 +459,7 @@ impl Actor {
 
     fn submit(&mut self, spec: JobSpec) -> Result<JobId, SubmitError> {
         if self.queue_depth() >= self.capacity {
+            self.metrics.refused += 1;
             return Err(SubmitError::Full {
                 capacity: self.capacity,
             });
@@ -454,6 +480,7 @@ impl Actor {
             },
         );
         self.counts.pending += 1;
+        self.metrics.submitted += 1;
         self.queue.push_back(id);
         self.dispatch();
         Ok(id)
@@ -496,8 +523,10 @@ impl Actor {
         if let Some(worker) = worker {
             self.running_on.remove(&worker);
         }
+        self.metrics.durations.record(duration);
         let (state, event) = match outcome {
             Ok(result) => {
+                self.metrics.completed += 1;
                 self.completions.push_back(pollen::time::now());
                 (
                     State::Completed { result, duration },
@@ -505,6 +534,7 @@ impl Actor {
                 )
             }
             Err(error) if record.retries_used < record.spec.max_retries => {
+                self.metrics.failed_attempts += 1;
                 record.retries_used += 1;
                 let retry_in = backoff(self.retry_base, record.retries_used);
                 let retry_at = pollen::time::now().saturating_add(retry_in);
@@ -517,6 +547,8 @@ impl Actor {
                 (State::Failed { error, retry_at }, event)
             }
             Err(error) => {
+                self.metrics.failed_attempts += 1;
+                self.metrics.died += 1;
                 self.dead.push_back(id);
                 let event = Event::JobDead {
                     id,

@@ -714,3 +714,39 @@ fn http_jobs_get_a_url_and_fail_on_errors() {
         assert!(response.error().contains(why), "{response:?}");
     }
 }
+
+#[test]
+fn metrics_are_in_the_prometheus_text_format() {
+    let server = Server::start(config(2, 10));
+    let ok = server.submit(json!({ "type": "sleep", "payload": { "ms": 1 } }));
+    let flaky = server.submit(json!({ "type": "fail", "payload": { "times": 1 } }));
+    server.wait_for(&ok, "completed");
+    server.wait_for(&flaky, "completed");
+    let response = server.request("GET", "/metrics", None);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4")
+    );
+    let text = response.text();
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(sample("jobs_submitted_total"), 2.0);
+    assert_eq!(sample("jobs_completed_total"), 2.0);
+    assert_eq!(sample("jobs_failed_attempts_total"), 1.0);
+    assert_eq!(sample("jobs_dead_total"), 0.0);
+    assert_eq!(sample("jobs_queue_depth"), 0.0);
+    assert_eq!(sample("jobs_workers_alive"), 2.0);
+    assert_eq!(sample("jobs_attempt_duration_seconds_count"), 3.0);
+    assert_eq!(
+        sample("jobs_attempt_duration_seconds_bucket{le=\"+Inf\"}"),
+        3.0
+    );
+    assert!(text.contains("# TYPE jobs_attempt_duration_seconds histogram\n"));
+    assert_eq!(server.request("POST", "/metrics", None).status, 405);
+}
