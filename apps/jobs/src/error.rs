@@ -15,7 +15,7 @@ impl fmt::Display for Closed {
 impl std::error::Error for Closed {}
 
 /// Why a job was not accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubmitError {
     /// The queue holds `capacity` jobs waiting to run: try again later.
     Full {
@@ -24,6 +24,12 @@ pub enum SubmitError {
     },
     /// The service is shutting down.
     Closed,
+    /// The job could not be written to the journal (so it was not
+    /// accepted: it might not survive a crash).
+    Journal {
+        /// What the write said.
+        error: String,
+    },
 }
 
 impl fmt::Display for SubmitError {
@@ -34,6 +40,9 @@ impl fmt::Display for SubmitError {
                 "the queue is full ({capacity} jobs waiting to run); try again later"
             ),
             SubmitError::Closed => Closed.fmt(f),
+            SubmitError::Journal { error } => {
+                write!(f, "the job could not be written to the journal: {error}")
+            }
         }
     }
 }

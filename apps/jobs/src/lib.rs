@@ -37,8 +37,17 @@
 //! When the `shutdown` future given to [`serve`] completes, the listener
 //! closes, idle connections close, requests being read are answered, then
 //! the dispatcher stops and running jobs get `shutdown_grace` to finish.
-//! Jobs still pending are not run: they are lost (there is no journal
-//! yet).
+//! Jobs still pending are not run: with a data directory they stay in the
+//! journal and run after the next start (so do jobs abandoned at the end
+//! of the grace period); without one they are lost.
+//!
+//! # Durability
+//!
+//! With `data_dir`, every accepted job is appended to a journal and synced
+//! before its `201`, and every change after it is appended too; a restart
+//! reads it back, so a crash loses no accepted job and reruns none that
+//! completed. The journal's format, its group commit and its replay are
+//! described in the `journal` module's source.
 #![forbid(unsafe_code)]
 
 mod api;
@@ -48,6 +57,7 @@ mod exec;
 mod fetch;
 mod http;
 mod job;
+mod journal;
 mod metrics;
 mod service;
 mod state;
@@ -71,6 +81,7 @@ pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
     MAX_CPU_ITERATIONS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, StateView,
 };
+pub use self::journal::JOURNAL_FILE;
 pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};
 pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::{Queue, Status, backoff};
@@ -137,6 +148,11 @@ pub struct Summary {
 ///
 /// Must run on a pollen runtime with I/O and time enabled.
 ///
+/// # Errors
+///
+/// The journal in `config.queue.data_dir` cannot be opened (see
+/// [`Service::start`]).
+///
 /// # Panics
 ///
 /// If `config.queue` has no workers or no capacity.
@@ -144,8 +160,8 @@ pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-) -> Summary {
-    let service = Service::start(&config.queue);
+) -> std::io::Result<Summary> {
+    let service = Service::start(&config.queue)?;
     let queue = service.queue();
     let log = config
         .log_events
@@ -221,11 +237,11 @@ pub async fn serve(
         // actor goes when the last handle to the queue does.
         let _ = timeout(Duration::from_secs(1), log).await;
     }
-    Summary {
+    Ok(Summary {
         connections: connections.load(Ordering::Relaxed),
         requests: requests.load(Ordering::Relaxed),
         drained,
-    }
+    })
 }
 
 /// Serves requests on one connection until the client or the server ends

@@ -40,8 +40,9 @@ struct Serve {
     /// The most jobs waiting to run before submissions get 503.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     queue_capacity: u32,
-    /// Where the journal will live. Accepted, but nothing is written yet:
-    /// jobs do not survive a restart.
+    /// Where the journal lives (created if needed): every accepted job is
+    /// in it before its 201, and jobs not done run again after a restart.
+    /// Without it, jobs live in memory only.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The wait before a failed job's first retry; it doubles after each.
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
             workers: cli.workers as usize,
             queue_capacity: cli.queue_capacity as usize,
             retry_base: cli.retry_base,
+            data_dir: cli.data_dir,
         },
         shutdown_grace: cli.shutdown_grace,
         verbose: true,
@@ -87,13 +89,6 @@ fn main() -> ExitCode {
         max_connections: cli.max_connections as usize,
         ..Config::default()
     };
-    if let Some(dir) = &cli.data_dir {
-        eprintln!(
-            "pollen-jobs: --data-dir {} is accepted but not used yet: jobs are kept in memory \
-             only and do not survive a restart",
-            dir.display()
-        );
-    }
     runtime.block_on(async move {
         let listener = match TcpListener::bind(cli.addr).await {
             Ok(listener) => listener,
@@ -119,6 +114,13 @@ fn main() -> ExitCode {
             eprintln!("pollen-jobs: shutting down: no new requests, running jobs may finish");
         })
         .await;
+        let summary = match summary {
+            Ok(summary) => summary,
+            Err(e) => {
+                eprintln!("pollen-jobs: cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let drained = &summary.drained;
         if !drained.in_time {
             eprintln!("pollen-jobs: some running jobs did not finish in time and were abandoned");

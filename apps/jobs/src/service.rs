@@ -1,14 +1,18 @@
 //! The queue without HTTP: the state actor, the dispatcher and the
 //! workers, started and stopped together.
 
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use pollen::channel::mpsc;
 use pollen::sync::CancellationToken;
 use pollen::task::JoinHandle;
 use pollen::time::timeout;
 
+use crate::journal;
 use crate::state::{self, Queue, Status};
 use crate::workers;
 
@@ -23,6 +27,8 @@ pub struct QueueConfig {
     /// The wait before a failed job's first retry; it doubles for each
     /// retry after that.
     pub retry_base: std::time::Duration,
+    /// Where the journal lives; without one, jobs live in memory only.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for QueueConfig {
@@ -31,6 +37,7 @@ impl Default for QueueConfig {
             workers: 4,
             queue_capacity: 1000,
             retry_base: Duration::from_secs(1),
+            data_dir: None,
         }
     }
 }
@@ -44,7 +51,7 @@ impl Default for QueueConfig {
 ///
 /// #[pollen::main(flavor = "current_thread", start_paused = true)]
 /// async fn main() {
-///     let service = Service::start(&QueueConfig::default());
+///     let service = Service::start(&QueueConfig::default()).unwrap();
 ///     let queue = service.queue();
 ///     let spec = JobSpec::parse(br#"{"type":"sleep","payload":{"ms":1000}}"#).unwrap();
 ///     let id = queue.submit(spec).await.unwrap();
@@ -76,32 +83,53 @@ pub struct Drained {
 
 impl Service {
     /// Starts the actor, the dispatcher and the workers on the current
-    /// runtime.
+    /// runtime. With a `data_dir`, first reads the journal back (jobs that
+    /// were not done are queued again) and compacts it; that reading
+    /// blocks the thread.
+    ///
+    /// # Errors
+    ///
+    /// The data directory or its journal cannot be created, read or
+    /// written.
     ///
     /// # Panics
     ///
     /// Outside a pollen runtime, or if `workers` or `queue_capacity` is 0.
-    pub fn start(config: &QueueConfig) -> Service {
+    pub fn start(config: &QueueConfig) -> io::Result<Service> {
         assert!(config.workers > 0, "pollen-jobs: at least one worker");
         assert!(
             config.queue_capacity > 0,
             "pollen-jobs: a queue capacity of at least one job"
         );
+        let journal = match &config.data_dir {
+            Some(dir) => {
+                let (recovery, file) = journal::open(dir).map_err(|e| {
+                    io::Error::new(e.kind(), format!("the journal in {}: {e}", dir.display()))
+                })?;
+                let (tx, rx) = mpsc::unbounded_channel();
+                pollen::task::Builder::new()
+                    .name("jobs-journal")
+                    .spawn(journal::writer(rx, file));
+                Some((recovery, tx))
+            }
+            None => None,
+        };
         let alive = Arc::new(AtomicUsize::new(0));
         let (queue, _actor) = state::spawn(
             config.queue_capacity,
             config.retry_base,
             config.workers,
             alive.clone(),
+            journal,
         );
         let stop = CancellationToken::new();
         let (dispatcher, workers) = workers::spawn(&queue, config.workers, &alive, &stop);
-        Service {
+        Ok(Service {
             queue,
             stop,
             dispatcher,
             workers,
-        }
+        })
     }
 
     /// A handle to the queue.
@@ -110,7 +138,9 @@ impl Service {
     }
 
     /// Stops handing out jobs, lets the running ones finish for up to
-    /// `grace`, then abandons the rest. Pending jobs are not run.
+    /// `grace`, then abandons the rest. Pending jobs are not run (with a
+    /// journal they run after the next start, and so do abandoned ones);
+    /// everything is in the journal, synced, when this returns.
     pub async fn shutdown(self, grace: Duration) -> Drained {
         self.stop.cancel();
         let _ = self.dispatcher.await;
@@ -127,6 +157,7 @@ impl Service {
                 worker.abort();
             }
         }
+        let _ = self.queue.flush().await;
         Drained {
             in_time,
             status: self.queue.status().await.ok(),

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::{Closed, RetryError, SubmitError};
 use crate::events::{EVENT_BUFFER, Event};
 use crate::job::{JobId, JobKind, JobSpec, JobView, StateView};
+use crate::journal::{End, Entry, Recovery, Write};
 use crate::metrics::Metrics;
 
 /// Commands queued for the actor before senders wait.
@@ -81,6 +82,8 @@ pub(crate) enum Command {
     Metrics {
         reply: oneshot::Sender<'static, Metrics>,
     },
+    /// Answered once everything before it is in the journal, synced.
+    Flush { reply: oneshot::Sender<'static, ()> },
     RetryDead {
         id: JobId,
         reply: oneshot::Sender<'static, Result<JobView, RetryError>>,
@@ -203,6 +206,16 @@ impl Queue {
         self.ask(|reply| Command::RetryDead { id, reply }).await?
     }
 
+    /// Waits until every change so far is in the journal, synced (at
+    /// once without a journal).
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    pub async fn flush(&self) -> Result<(), Closed> {
+        self.ask(|reply| Command::Flush { reply }).await
+    }
+
     /// Tells the subscribers, if any.
     pub(crate) fn publish(&self, event: Event) {
         let _ = self.events.send(event);
@@ -257,10 +270,13 @@ pub(crate) fn spawn(
     retry_base: Duration,
     workers: usize,
     workers_alive: Arc<AtomicUsize>,
+    journal: Option<(Recovery, mpsc::UnboundedSender<Write>)>,
 ) -> (Queue, pollen::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
-    let actor = Actor {
+    let (recovery, journal) = journal.unzip();
+    let mut actor = Actor {
+        journal,
         events: events.clone(),
         capacity,
         retry_base,
@@ -277,6 +293,9 @@ pub(crate) fn spawn(
         next_id: 1,
         metrics: Metrics::default(),
     };
+    if let Some(recovery) = recovery {
+        actor.recover(recovery);
+    }
     let task = pollen::task::Builder::new()
         .name("jobs-state")
         .spawn(actor.run(rx));
@@ -314,6 +333,8 @@ struct Counts {
 }
 
 struct Actor {
+    /// Where changes are written, with a data directory.
+    journal: Option<mpsc::UnboundedSender<Write>>,
     events: broadcast::Sender<'static, Event>,
     capacity: usize,
     retry_base: Duration,
@@ -384,9 +405,18 @@ impl Actor {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Submit { spec, reply } => {
-                let _ = reply.send(self.submit(spec));
-            }
+            Command::Submit { spec, reply } => self.submit(spec, reply),
+            Command::Flush { reply } => match &self.journal {
+                Some(journal) => {
+                    if let Err(unsent) = journal.send(Write::Flush(reply)) {
+                        // The writer is gone: nothing more will be synced.
+                        drop(unsent);
+                    }
+                }
+                None => {
+                    let _ = reply.send(());
+                }
+            },
             Command::Get { id, reply } => {
                 let _ = reply.send(self.view(id));
             }
@@ -457,12 +487,72 @@ impl Actor {
         record.state = state;
     }
 
-    fn submit(&mut self, spec: JobSpec) -> Result<JobId, SubmitError> {
+    /// Writes `entry` to the journal, if there is one.
+    fn journal(&self, entry: Entry) {
+        if let Some(journal) = &self.journal {
+            let _ = journal.send(Write::Entry(entry));
+        }
+    }
+
+    /// Rebuilds the jobs the journal tells of.
+    fn recover(&mut self, recovery: Recovery) {
+        for warning in &recovery.warnings {
+            eprintln!("pollen-jobs: journal: {warning}");
+        }
+        for (id, job) in recovery.jobs {
+            self.next_id = self.next_id.max(id.0 + 1);
+            let submission = serde_json::json!({
+                "type": job.kind,
+                "payload": job.payload,
+                "max_retries": job.max_retries,
+            });
+            let spec = match JobSpec::parse(submission.to_string().as_bytes()) {
+                Ok(spec) => spec,
+                Err(invalid) => {
+                    eprintln!("pollen-jobs: journal: job {id} is not run again: {invalid}");
+                    continue;
+                }
+            };
+            let state = match job.end {
+                End::Run { .. } => State::Pending,
+                End::Completed {
+                    result,
+                    duration_ms,
+                } => State::Completed {
+                    result,
+                    duration: Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0),
+                },
+                End::Dead { error } => State::Dead { error },
+            };
+            match state {
+                State::Pending => self.queue.push_back(id),
+                State::Dead { .. } => self.dead.push_back(id),
+                _ => {}
+            }
+            *self.counts.slot(&state) += 1;
+            self.records.insert(
+                id,
+                Record {
+                    spec,
+                    attempts: job.attempts,
+                    retries_used: job.retries_used,
+                    state,
+                },
+            );
+        }
+    }
+
+    fn submit(
+        &mut self,
+        spec: JobSpec,
+        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
+    ) {
         if self.queue_depth() >= self.capacity {
             self.metrics.refused += 1;
-            return Err(SubmitError::Full {
+            let _ = reply.send(Err(SubmitError::Full {
                 capacity: self.capacity,
-            });
+            }));
+            return;
         }
         let id = JobId(self.next_id);
         self.next_id += 1;
@@ -482,8 +572,28 @@ impl Actor {
         self.counts.pending += 1;
         self.metrics.submitted += 1;
         self.queue.push_back(id);
+        // The submission goes to the journal before its first attempt
+        // does; the client hears of it once it is synced.
+        match &self.journal {
+            Some(journal) => {
+                let spec = &self.records[&id].spec;
+                let entry = Entry::Submit {
+                    id: id.0,
+                    kind: spec.kind.name().to_owned(),
+                    payload: spec.kind.payload(),
+                    max_retries: spec.max_retries,
+                };
+                if let Err(unsent) = journal.send(Write::Submit { entry, id, reply }) {
+                    if let Write::Submit { reply, .. } = unsent.0 {
+                        let _ = reply.send(Err(SubmitError::Closed));
+                    }
+                }
+            }
+            None => {
+                let _ = reply.send(Ok(id));
+            }
+        }
         self.dispatch();
-        Ok(id)
     }
 
     /// Hands the first pending job to the dispatcher if it waits for one.
@@ -510,7 +620,10 @@ impl Actor {
             record.attempts -= 1;
             self.set_state(id, State::Pending);
             self.queue.push_front(id);
+            return;
         }
+        let attempt = self.records[&id].attempts;
+        self.journal(Entry::Start { id: id.0, attempt });
     }
 
     fn finished(&mut self, id: JobId, outcome: Result<Value, String>, duration: Duration) {
@@ -526,6 +639,13 @@ impl Actor {
         self.metrics.durations.record(duration);
         let (state, event) = match outcome {
             Ok(result) => {
+                if let Some(journal) = &self.journal {
+                    let _ = journal.send(Write::Entry(Entry::Done {
+                        id: id.0,
+                        result: result.clone(),
+                        duration_ms: duration.as_secs_f64() * 1000.0,
+                    }));
+                }
                 self.metrics.completed += 1;
                 self.completions.push_back(pollen::time::now());
                 (
@@ -536,6 +656,13 @@ impl Actor {
             Err(error) if record.retries_used < record.spec.max_retries => {
                 self.metrics.failed_attempts += 1;
                 record.retries_used += 1;
+                if let Some(journal) = &self.journal {
+                    let _ = journal.send(Write::Entry(Entry::Fail {
+                        id: id.0,
+                        error: error.clone(),
+                        retries_used: record.retries_used,
+                    }));
+                }
                 let retry_in = backoff(self.retry_base, record.retries_used);
                 let retry_at = pollen::time::now().saturating_add(retry_in);
                 self.retries.insert((retry_at, id));
@@ -549,6 +676,12 @@ impl Actor {
             Err(error) => {
                 self.metrics.failed_attempts += 1;
                 self.metrics.died += 1;
+                if let Some(journal) = &self.journal {
+                    let _ = journal.send(Write::Entry(Entry::Dead {
+                        id: id.0,
+                        error: error.clone(),
+                    }));
+                }
                 self.dead.push_back(id);
                 let event = Event::JobDead {
                     id,
@@ -592,6 +725,7 @@ impl Actor {
         self.set_state(id, State::Pending);
         self.queue.push_back(id);
         self.publish(Event::JobRetried { id });
+        self.journal(Entry::Retry { id: id.0 });
         let view = self.view(id).expect("known");
         self.dispatch();
         Ok(view)

@@ -41,6 +41,7 @@ impl Server {
                     let _ = stopped.await;
                 })
                 .await
+                .unwrap()
             })
         });
         Server {
@@ -233,6 +234,7 @@ fn config(workers: usize, queue_capacity: usize) -> Config {
             workers,
             queue_capacity,
             retry_base: Duration::from_millis(20),
+            data_dir: None,
         },
         shutdown_grace: Duration::from_millis(200),
         ..Config::default()

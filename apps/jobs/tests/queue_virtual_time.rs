@@ -14,6 +14,7 @@ fn config(workers: usize, queue_capacity: usize) -> QueueConfig {
         workers,
         queue_capacity,
         retry_base: Duration::from_secs(1),
+        data_dir: None,
     }
 }
 
@@ -45,7 +46,7 @@ fn at(start: Instant, ms: u64) -> Instant {
 
 #[pollen::test(start_paused = true)]
 async fn a_sleep_job_runs_for_its_time_then_completes() {
-    let service = Service::start(&config(2, 10));
+    let service = Service::start(&config(2, 10)).unwrap();
     let queue = service.queue();
     let start = now();
     let id = queue.submit(sleep_job(5000)).await.unwrap();
@@ -78,7 +79,7 @@ async fn a_sleep_job_runs_for_its_time_then_completes() {
 #[pollen::test(start_paused = true)]
 async fn at_most_w_jobs_run_at_once_and_the_rest_wait_their_turn() {
     const W: usize = 3;
-    let service = Service::start(&config(W, 100));
+    let service = Service::start(&config(W, 100)).unwrap();
     let queue = service.queue();
     let start = now();
     let mut ids = Vec::new();
@@ -117,7 +118,7 @@ async fn at_most_w_jobs_run_at_once_and_the_rest_wait_their_turn() {
 
 #[pollen::test(start_paused = true)]
 async fn failed_attempts_are_retried_after_1_2_and_4_seconds() {
-    let service = Service::start(&config(1, 10));
+    let service = Service::start(&config(1, 10)).unwrap();
     let queue = service.queue();
     let start = now();
     let id = queue
@@ -167,7 +168,7 @@ async fn failed_attempts_are_retried_after_1_2_and_4_seconds() {
 
 #[pollen::test(start_paused = true)]
 async fn out_of_retries_a_job_is_dead_until_retried_by_hand() {
-    let service = Service::start(&config(2, 10));
+    let service = Service::start(&config(2, 10)).unwrap();
     let queue = service.queue();
     // Fails twice, one retry allowed: dead after its second attempt (at
     // 1 s). Retried by hand, its third attempt succeeds.
@@ -211,7 +212,7 @@ async fn out_of_retries_a_job_is_dead_until_retried_by_hand() {
 #[pollen::test(start_paused = true)]
 async fn a_full_queue_refuses_submissions_until_a_worker_takes_one() {
     // One worker, room for two waiting jobs.
-    let service = Service::start(&config(1, 2));
+    let service = Service::start(&config(1, 2)).unwrap();
     let queue = service.queue();
     let first = queue.submit(sleep_job(1000)).await.unwrap();
     settle().await;
@@ -236,7 +237,7 @@ async fn a_full_queue_refuses_submissions_until_a_worker_takes_one() {
 
 #[pollen::test(start_paused = true)]
 async fn shutdown_lets_running_jobs_finish_and_leaves_pending_ones() {
-    let service = Service::start(&config(2, 10));
+    let service = Service::start(&config(2, 10)).unwrap();
     let queue = service.queue();
     let start = now();
     for _ in 0..3 {
@@ -254,7 +255,7 @@ async fn shutdown_lets_running_jobs_finish_and_leaves_pending_ones() {
 
 #[pollen::test(start_paused = true)]
 async fn shutdown_abandons_jobs_still_running_after_the_grace_period() {
-    let service = Service::start(&config(1, 10));
+    let service = Service::start(&config(1, 10)).unwrap();
     let queue = service.queue();
     let id = queue.submit(sleep_job(60_000)).await.unwrap();
     settle().await;
@@ -268,7 +269,7 @@ async fn shutdown_abandons_jobs_still_running_after_the_grace_period() {
 
 #[pollen::test(start_paused = true)]
 async fn status_counts_workers_and_throughput() {
-    let service = Service::start(&config(4, 100));
+    let service = Service::start(&config(4, 100)).unwrap();
     let queue = service.queue();
     settle().await;
     let s = status(&queue).await;
@@ -289,7 +290,7 @@ async fn status_counts_workers_and_throughput() {
 
 #[pollen::test(start_paused = true)]
 async fn the_event_bus_tells_every_step_in_order() {
-    let service = Service::start(&config(1, 10));
+    let service = Service::start(&config(1, 10)).unwrap();
     let queue = service.queue();
     let mut events = queue.events();
     let flaky = queue
@@ -363,7 +364,7 @@ fn drain(events: &mut pollen::channel::broadcast::Receiver<'static, Event>) -> V
 #[pollen::test(start_paused = true)]
 async fn a_panicking_job_crashes_its_worker_which_is_restarted_and_every_job_completes() {
     // 100 jobs on 4 workers; one attempt in a hundred panics.
-    let service = Service::start(&config(4, 200));
+    let service = Service::start(&config(4, 200)).unwrap();
     let queue = service.queue();
     let mut events = queue.events();
     let mut ids = Vec::new();
@@ -406,7 +407,7 @@ async fn a_panicking_job_crashes_its_worker_which_is_restarted_and_every_job_com
 
 #[pollen::test(start_paused = true)]
 async fn past_five_restarts_a_minute_a_crashed_worker_stays_down() {
-    let service = Service::start(&config(2, 20));
+    let service = Service::start(&config(2, 20)).unwrap();
     let queue = service.queue();
     let mut events = queue.events();
     // Six panics at once: five restarts, then one worker is given up on.
@@ -433,7 +434,7 @@ async fn past_five_restarts_a_minute_a_crashed_worker_stays_down() {
 
 #[pollen::test(start_paused = true)]
 async fn the_restart_budget_is_per_minute() {
-    let service = Service::start(&config(1, 20));
+    let service = Service::start(&config(1, 20)).unwrap();
     let queue = service.queue();
     let panicking = r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#;
     // Five crashes, a minute apart from the next five: all restarted.
