@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod dashboard;
 mod error;
 mod events;
 mod exec;
@@ -114,6 +115,9 @@ pub struct Config {
     pub verbose: bool,
     /// Log every [`Event`] to stderr.
     pub log_events: bool,
+    /// Draw the dashboard on stderr every second (in place when stderr is
+    /// a terminal).
+    pub dashboard: bool,
 }
 
 impl Default for Config {
@@ -128,6 +132,7 @@ impl Default for Config {
             max_connections: 10_000,
             verbose: false,
             log_events: false,
+            dashboard: false,
         }
     }
 }
@@ -172,6 +177,10 @@ pub async fn serve(
         request_timeout: config.request_timeout,
     };
     let stop = CancellationToken::new();
+    let dashboard = config.dashboard.then(|| {
+        let in_place = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        pollen::spawn(dashboard::run(queue.clone(), stop.clone(), in_place))
+    });
     let open = Arc::new(Semaphore::<StdRawMutex>::with_raw_mutex(
         config.max_connections,
     ));
@@ -229,6 +238,10 @@ pub async fn serve(
         for task in &tasks {
             task.abort();
         }
+    }
+    if let Some(dashboard) = dashboard {
+        // Its last frame, drawn at the stop.
+        let _ = timeout(Duration::from_secs(1), dashboard).await;
     }
     drop(queue);
     let drained = service.shutdown(config.shutdown_grace).await;

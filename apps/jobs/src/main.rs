@@ -58,6 +58,10 @@ struct Serve {
     /// failed, dead, retried) to stderr.
     #[arg(long)]
     log_events: bool,
+    /// Draw a dashboard on stderr every second: workers alive, the
+    /// queue's counts, throughput, the last failure.
+    #[arg(long)]
+    dashboard: bool,
     /// Runtime threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         shutdown_grace: cli.shutdown_grace,
         verbose: true,
         log_events: cli.log_events,
+        dashboard: cli.dashboard,
         max_connections: cli.max_connections as usize,
         ..Config::default()
     };

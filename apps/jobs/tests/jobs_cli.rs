@@ -150,7 +150,7 @@ impl Drop for Server {
 #[test]
 fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     let dir = DataDir::new("sigterm");
-    let server = Server::start(&dir.0, &["--log-events"]);
+    let server = Server::start(&dir.0, &["--log-events", "--dashboard"]);
     let id = server.submit(r#"{"type":"sleep","payload":{"ms":700}}"#);
     assert_eq!(id, "1");
     server.wait_for_status("running", |s| s["running"] == 1 || s["completed"] == 1);
@@ -175,6 +175,9 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
         stderr.contains("pollen-jobs: job 1 completed in"),
         "{stderr}"
     );
+    // The dashboard's first frame, drawn at start.
+    assert!(stderr.contains("Workers:      2/2 alive\n"), "{stderr}");
+    assert!(stderr.contains("Last failure: none\n"), "{stderr}");
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 
     // After a restart the job is still there, completed, not run again,
