@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::error::{RetryError, SubmitError};
 use crate::http::{Request, Response};
 use crate::job::{JobId, JobSpec, JobView};
-use crate::state::Queue;
+use crate::queue::Queue;
 
 /// The body of `GET /dead`.
 #[derive(Serialize)]

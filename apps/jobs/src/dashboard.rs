@@ -13,7 +13,7 @@ use pollen::sync::CancellationToken;
 use pollen::time::Instant;
 
 use crate::events::Event;
-use crate::state::{Queue, Status};
+use crate::queue::{Queue, Status};
 
 /// Lines in one frame.
 const LINES: usize = 4;

@@ -60,6 +60,7 @@ mod http;
 mod job;
 mod journal;
 mod metrics;
+mod queue;
 mod service;
 mod state;
 mod workers;
@@ -84,8 +85,9 @@ pub use self::job::{
 };
 pub use self::journal::JOURNAL_FILE;
 pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};
+pub use self::queue::{Queue, Status};
 pub use self::service::{Drained, QueueConfig, Service};
-pub use self::state::{Queue, Status, backoff};
+pub use self::state::backoff;
 pub use self::workers::MAX_RESTARTS;
 
 use self::http::{Conn, Limits, Read, Response};

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::state::Status;
+use crate::queue::Status;
 
 /// The histogram's upper bounds, in seconds (`+Inf` is implied).
 pub const DURATION_BUCKETS: [f64; 13] = [

@@ -13,7 +13,8 @@ use pollen::task::JoinHandle;
 use pollen::time::timeout;
 
 use crate::journal;
-use crate::state::{self, Queue, Status};
+use crate::queue::{Queue, Status};
+use crate::state;
 use crate::workers;
 
 /// How the queue behaves.

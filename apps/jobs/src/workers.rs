@@ -32,7 +32,7 @@ use pollen::time::Instant;
 
 use crate::events::Event;
 use crate::exec;
-use crate::state::{Next, Queue};
+use crate::queue::{Next, Queue};
 
 pub(crate) type Limit = Semaphore<StdRawMutex>;
 type Inbox = Arc<Mutex<mpsc::Receiver<'static, Assignment>, StdRawMutex>>;
