@@ -19,9 +19,19 @@
 //! waiting for a retry are queued again (a running job's attempt counts
 //! as made), completed and dead ones stay as they were. A line that is not
 //! a whole entry (a write torn by a crash, so usually the last one) is
-//! skipped with a warning, never a refusal to start. The journal is then
-//! rewritten with just the current state of every job (compaction),
-//! through a temporary file renamed over it.
+//! skipped with a warning, never a refusal to start.
+//!
+//! # Compaction
+//!
+//! The journal is rewritten with just the current state of every job
+//! remembered (a snapshot: each job's submission, its attempts, its
+//! retries, where it ended; and the next id, so that ids never repeat)
+//! at each start, and while running whenever it holds more than 4096
+//! entries and eight per job. The snapshot goes to a temporary file,
+//! synced, renamed over the journal, and the directory is synced: a crash
+//! at any point leaves the old journal or the new one, whole. Completed
+//! jobs past `keep_finished` are forgotten, so a long run's journal stays
+//! in proportion to the jobs remembered.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -70,6 +80,9 @@ pub(crate) enum Entry {
     Dead { id: u64, error: String },
     /// Queued again from the dead letters.
     Retry { id: u64 },
+    /// Ids from here on are at least `id` (a compacted journal may no
+    /// longer hold the last job given an id).
+    NextId { id: u64 },
 }
 
 /// A job's state as the journal tells it.
@@ -107,12 +120,17 @@ pub(crate) struct Recovery {
     pub(crate) jobs: BTreeMap<JobId, Replayed>,
     /// Why lines were skipped.
     pub(crate) warnings: Vec<String>,
+    /// The lowest id the next job may get.
+    pub(crate) next_id: u64,
 }
 
 /// Reads the entries in `text`, skipping (and reporting) lines that are
 /// not whole entries or name unknown jobs.
 pub(crate) fn replay(text: &[u8]) -> Recovery {
-    let mut recovery = Recovery::default();
+    let mut recovery = Recovery {
+        next_id: 1,
+        ..Recovery::default()
+    };
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
     let last = lines.len() - 1;
     for (number, line) in lines.into_iter().enumerate() {
@@ -134,7 +152,7 @@ pub(crate) fn replay(text: &[u8]) -> Recovery {
                 continue;
             }
         };
-        if let Err(why) = apply(&mut recovery.jobs, entry) {
+        if let Err(why) = apply(&mut recovery, entry) {
             recovery
                 .warnings
                 .push(format!("skipped line {}: {why}", number + 1));
@@ -143,7 +161,12 @@ pub(crate) fn replay(text: &[u8]) -> Recovery {
     recovery
 }
 
-fn apply(jobs: &mut BTreeMap<JobId, Replayed>, entry: Entry) -> Result<(), String> {
+fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
+    let jobs = &mut recovery.jobs;
+    if let Entry::NextId { id } = entry {
+        recovery.next_id = recovery.next_id.max(id);
+        return Ok(());
+    }
     if let Entry::Submit {
         id,
         kind,
@@ -151,6 +174,7 @@ fn apply(jobs: &mut BTreeMap<JobId, Replayed>, entry: Entry) -> Result<(), Strin
         max_retries,
     } = entry
     {
+        recovery.next_id = recovery.next_id.max(id + 1);
         jobs.insert(
             JobId(id),
             Replayed {
@@ -171,7 +195,7 @@ fn apply(jobs: &mut BTreeMap<JobId, Replayed>, entry: Entry) -> Result<(), Strin
         | Entry::Fail { id, .. }
         | Entry::Dead { id, .. }
         | Entry::Retry { id } => JobId(*id),
-        Entry::Submit { .. } => unreachable!("handled above"),
+        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
     };
     let job = jobs
         .get_mut(&id)
@@ -203,14 +227,14 @@ fn apply(jobs: &mut BTreeMap<JobId, Replayed>, entry: Entry) -> Result<(), Strin
             job.retries_used = 0;
             job.end = End::Run { last_error: None };
         }
-        Entry::Submit { .. } => unreachable!("handled above"),
+        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
 
 /// The entries that say where every job is now: what compaction writes.
-pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>) -> Vec<Entry> {
-    let mut entries = Vec::new();
+pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>, next_id: u64) -> Vec<Entry> {
+    let mut entries = vec![Entry::NextId { id: next_id }];
     for job in jobs.values() {
         let id = job.id.0;
         entries.push(Entry::Submit {
@@ -277,19 +301,28 @@ pub(crate) fn open(dir: &Path) -> io::Result<(Recovery, File)> {
         Err(e) => return Err(e),
     };
     let recovery = replay(&text);
-    let compacted = temporary(&path);
+    let mut bytes = Vec::new();
+    encode(&snapshot(&recovery.jobs, recovery.next_id), &mut bytes);
+    let file = replace(&path, &bytes)?;
+    Ok((recovery, file))
+}
+
+/// Replaces the journal at `path` with `bytes`, durably: a temporary file
+/// written and synced, renamed over the journal, the directory synced.
+/// A crash on the way leaves the old journal or the new one, whole.
+/// Returns the new journal, open for appending.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<File> {
+    let compacted = temporary(path);
     {
         let mut file = File::create(&compacted)?;
-        let mut bytes = Vec::new();
-        encode(&snapshot(&recovery.jobs), &mut bytes);
-        file.write_all(&bytes)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
     }
-    fs::rename(&compacted, &path)?;
-    // The rename itself is durable once the directory is synced.
-    File::open(dir)?.sync_all()?;
-    let file = OpenOptions::new().append(true).open(&path)?;
-    Ok((recovery, file))
+    fs::rename(&compacted, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    OpenOptions::new().append(true).open(path)
 }
 
 fn temporary(path: &Path) -> PathBuf {
@@ -311,15 +344,21 @@ pub(crate) enum Write {
     },
     /// Sync everything written so far, then answer.
     Flush(oneshot::Sender<'static, ()>),
+    /// Replace the journal with these entries (a snapshot of every job),
+    /// then go on appending to it.
+    Compact(Vec<Entry>),
 }
 
 /// The writer task: batches, writes and syncs on the blocking pool.
-pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File) {
+pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, path: PathBuf) {
     let mut file = Some(file);
     let mut batch = Vec::with_capacity(BATCH);
     let mut broken: Option<String> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // What a compaction in the batch replaces the journal with: the
+        // writes before it are in its snapshot.
         let mut bytes = Vec::new();
+        let mut compact = false;
         let mut sync = false;
         for write in &batch {
             match write {
@@ -329,15 +368,28 @@ pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File) {
                     sync = true;
                 }
                 Write::Flush(_) => sync = true,
+                Write::Compact(entries) => {
+                    bytes.clear();
+                    encode(entries, &mut bytes);
+                    compact = true;
+                }
             }
         }
         if broken.is_none() {
             let mut taken = file.take().expect("the file is back after each batch");
+            let path = path.clone();
             let (back, written) = pollen::spawn_blocking(move || {
-                let written = taken
-                    .write_all(&bytes)
-                    .and_then(|()| if sync { taken.sync_data() } else { Ok(()) });
-                (taken, written)
+                if compact {
+                    match replace(&path, &bytes) {
+                        Ok(new) => (new, Ok(())),
+                        Err(e) => (taken, Err(e)),
+                    }
+                } else {
+                    let written = taken
+                        .write_all(&bytes)
+                        .and_then(|()| if sync { taken.sync_data() } else { Ok(()) });
+                    (taken, written)
+                }
             })
             .await
             .expect("the journal write does not panic");
@@ -349,7 +401,7 @@ pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File) {
         }
         for write in batch.drain(..) {
             match write {
-                Write::Entry(_) => {}
+                Write::Entry(_) | Write::Compact(_) => {}
                 Write::Submit { id, reply, .. } => {
                     let _ = reply.send(match &broken {
                         None => Ok(id),
@@ -428,11 +480,11 @@ mod tests {
         assert_eq!(job(3).end, End::Run { last_error: None });
         assert_eq!(job(3).attempts, 1);
         assert_eq!(job(4).end, End::Run { last_error: None });
-        // The snapshot replays to the same jobs.
-        assert_eq!(
-            replay(&lines(&snapshot(&recovery.jobs))).jobs,
-            recovery.jobs
-        );
+        // The snapshot replays to the same jobs, and keeps the next id.
+        let again = replay(&lines(&snapshot(&recovery.jobs, 9)));
+        assert_eq!(again.jobs, recovery.jobs);
+        assert_eq!(again.next_id, 9);
+        assert_eq!(recovery.next_id, 5);
     }
 
     #[test]

@@ -46,8 +46,10 @@
 //! With `data_dir`, every accepted job is appended to a journal and synced
 //! before its `201`, and every change after it is appended too; a restart
 //! reads it back, so a crash loses no accepted job and reruns none that
-//! completed. The journal's format, its group commit and its replay are
-//! described in the `journal` module's source.
+//! completed. It is compacted at start and as it grows; completed jobs past
+//! `keep_finished` are forgotten. The journal's format, its group commit,
+//! its replay and its compaction are described in the `journal` module's
+//! source.
 #![forbid(unsafe_code)]
 
 mod api;

@@ -45,6 +45,10 @@ struct Serve {
     /// Without it, jobs live in memory only.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// How many completed jobs are remembered (older ones are forgotten,
+    /// in memory and in the journal).
+    #[arg(long, default_value_t = 100_000)]
+    keep_finished: usize,
     /// The wait before a failed job's first retry; it doubles after each.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     retry_base: Duration,
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             queue_capacity: cli.queue_capacity as usize,
             retry_base: cli.retry_base,
             data_dir: cli.data_dir,
+            keep_finished: cli.keep_finished,
         },
         shutdown_grace: cli.shutdown_grace,
         verbose: true,

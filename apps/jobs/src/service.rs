@@ -30,6 +30,9 @@ pub struct QueueConfig {
     pub retry_base: std::time::Duration,
     /// Where the journal lives; without one, jobs live in memory only.
     pub data_dir: Option<PathBuf>,
+    /// How many completed jobs are remembered (`GET /jobs/{id}` of an
+    /// older one is `404`); dead jobs are kept until retried.
+    pub keep_finished: usize,
 }
 
 impl Default for QueueConfig {
@@ -39,6 +42,7 @@ impl Default for QueueConfig {
             queue_capacity: 1000,
             retry_base: Duration::from_secs(1),
             data_dir: None,
+            keep_finished: 100_000,
         }
     }
 }
@@ -110,7 +114,7 @@ impl Service {
                 let (tx, rx) = mpsc::unbounded_channel();
                 pollen::task::Builder::new()
                     .name("jobs-journal")
-                    .spawn(journal::writer(rx, file));
+                    .spawn(journal::writer(rx, file, dir.join(journal::JOURNAL_FILE)));
                 Some((recovery, tx))
             }
             None => None,
@@ -121,6 +125,7 @@ impl Service {
             config.retry_base,
             config.workers,
             alive.clone(),
+            config.keep_finished,
             journal,
         );
         let stop = CancellationToken::new();

@@ -5,7 +5,7 @@
 //! no lock and commands take effect in the order they arrive. Changes go
 //! to the journal (when there is one) and the event bus as they happen.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::error::{RetryError, SubmitError};
 use crate::events::{EVENT_BUFFER, Event};
 use crate::job::{JobId, JobSpec, JobView, StateView};
-use crate::journal::{End, Entry, Recovery, Write};
+use crate::journal::{self, End, Entry, Recovery, Replayed, Write};
 use crate::metrics::Metrics;
 use crate::queue::{Command, Next, Queue, Status};
 
@@ -25,6 +25,9 @@ use crate::queue::{Command, Next, Queue, Status};
 const INBOX: usize = 1024;
 /// The window `throughput_per_s` is measured over.
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(10);
+/// The journal is compacted once it holds this many entries, and eight
+/// per job remembered.
+const COMPACT_MIN: usize = 4096;
 /// The longest backoff, whatever the base and the attempt.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
@@ -34,6 +37,7 @@ pub(crate) fn spawn(
     retry_base: Duration,
     workers: usize,
     workers_alive: Arc<AtomicUsize>,
+    keep_finished: usize,
     journal: Option<(Recovery, mpsc::UnboundedSender<Write>)>,
 ) -> (Queue, pollen::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
@@ -41,6 +45,9 @@ pub(crate) fn spawn(
     let (recovery, journal) = journal.unzip();
     let mut actor = Actor {
         journal,
+        journal_len: 0,
+        keep_finished,
+        finished: VecDeque::new(),
         events: events.clone(),
         capacity,
         retry_base,
@@ -99,6 +106,13 @@ struct Counts {
 struct Actor {
     /// Where changes are written, with a data directory.
     journal: Option<mpsc::UnboundedSender<Write>>,
+    /// Entries in the journal (since its last compaction).
+    journal_len: usize,
+    /// How many completed jobs are remembered.
+    keep_finished: usize,
+    /// Completed jobs, oldest first: past `keep_finished`, the oldest is
+    /// forgotten.
+    finished: VecDeque<JobId>,
     events: broadcast::Sender<'static, Event>,
     capacity: usize,
     retry_base: Duration,
@@ -121,6 +135,36 @@ struct Actor {
     next_id: u64,
     /// The totals since the start (its `status` is filled in when asked).
     metrics: Metrics,
+}
+
+// === impl Record ===
+
+impl Record {
+    /// What the journal's snapshot says of it.
+    fn replayed(&self, id: JobId) -> Replayed {
+        let end = match &self.state {
+            State::Pending | State::Running { .. } => End::Run { last_error: None },
+            State::Failed { error, .. } => End::Run {
+                last_error: Some(error.clone()),
+            },
+            State::Completed { result, duration } => End::Completed {
+                result: result.clone(),
+                duration_ms: duration.as_secs_f64() * 1000.0,
+            },
+            State::Dead { error } => End::Dead {
+                error: error.clone(),
+            },
+        };
+        Replayed {
+            id,
+            kind: self.spec.kind.name().to_owned(),
+            payload: self.spec.kind.payload(),
+            max_retries: self.spec.max_retries,
+            attempts: self.attempts,
+            retries_used: self.retries_used,
+            end,
+        }
+    }
 }
 
 // === impl State ===
@@ -252,9 +296,42 @@ impl Actor {
     }
 
     /// Writes `entry` to the journal, if there is one.
-    fn journal(&self, entry: Entry) {
+    fn journal(&mut self, entry: Entry) {
         if let Some(journal) = &self.journal {
             let _ = journal.send(Write::Entry(entry));
+            self.wrote();
+        }
+    }
+
+    /// Counts an entry written to the journal; compacts it when it has
+    /// grown past [`COMPACT_MIN`] and eight entries per job.
+    fn wrote(&mut self) {
+        self.journal_len += 1;
+        if self.journal_len < COMPACT_MIN.max(8 * self.records.len()) {
+            return;
+        }
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let jobs: BTreeMap<JobId, Replayed> = self
+            .records
+            .iter()
+            .map(|(&id, record)| (id, record.replayed(id)))
+            .collect();
+        let entries = journal::snapshot(&jobs, self.next_id);
+        self.journal_len = entries.len();
+        let _ = journal.send(Write::Compact(entries));
+    }
+
+    /// Forgets the oldest completed jobs past `keep_finished`.
+    fn forget_finished(&mut self) {
+        while self.finished.len() > self.keep_finished {
+            let Some(id) = self.finished.pop_front() else {
+                return;
+            };
+            if let Some(record) = self.records.remove(&id) {
+                *self.counts.slot(&record.state) -= 1;
+            }
         }
     }
 
@@ -291,6 +368,7 @@ impl Actor {
             match state {
                 State::Pending => self.queue.push_back(id),
                 State::Dead { .. } => self.dead.push_back(id),
+                State::Completed { .. } => self.finished.push_back(id),
                 _ => {}
             }
             *self.counts.slot(&state) += 1;
@@ -304,6 +382,8 @@ impl Actor {
                 },
             );
         }
+        self.next_id = self.next_id.max(recovery.next_id);
+        self.forget_finished();
     }
 
     fn submit(
@@ -352,6 +432,7 @@ impl Actor {
                         let _ = reply.send(Err(SubmitError::Closed));
                     }
                 }
+                self.wrote();
             }
             None => {
                 let _ = reply.send(Ok(id));
@@ -455,7 +536,15 @@ impl Actor {
             }
         };
         self.publish(event);
+        let completed = matches!(state, State::Completed { .. });
         self.set_state(id, state);
+        if completed {
+            self.finished.push_back(id);
+            self.forget_finished();
+        }
+        if self.journal.is_some() {
+            self.wrote();
+        }
     }
 
     /// Queues the failed jobs whose backoff is over.

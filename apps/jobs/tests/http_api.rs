@@ -234,7 +234,7 @@ fn config(workers: usize, queue_capacity: usize) -> Config {
             workers,
             queue_capacity,
             retry_base: Duration::from_millis(20),
-            data_dir: None,
+            ..QueueConfig::default()
         },
         shutdown_grace: Duration::from_millis(200),
         ..Config::default()

@@ -15,6 +15,7 @@ fn config(workers: usize, queue_capacity: usize) -> QueueConfig {
         queue_capacity,
         retry_base: Duration::from_secs(1),
         data_dir: None,
+        keep_finished: 100_000,
     }
 }
 
