@@ -24,7 +24,7 @@ pub struct Status {
     pub pending: usize,
     /// Jobs being run.
     pub running: usize,
-    /// Jobs done.
+    /// Completed jobs remembered (the last `keep_finished`).
     pub completed: usize,
     /// Jobs whose last attempt failed, waiting out their backoff.
     pub failed: usize,
