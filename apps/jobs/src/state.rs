@@ -492,7 +492,11 @@ impl Actor {
                     }));
                 }
                 self.metrics.completed += 1;
-                self.completions.push_back(pollen::time::now());
+                // Pruned here too, so that memory stays bounded when
+                // nobody asks for the status.
+                let now = pollen::time::now();
+                self.prune_completions(now);
+                self.completions.push_back(now);
                 (
                     State::Completed { result, duration },
                     Event::JobCompleted { id, duration },
@@ -616,14 +620,18 @@ impl Actor {
         })
     }
 
-    fn status(&mut self) -> Status {
-        let now = pollen::time::now();
+    /// Drops the completion times older than [`THROUGHPUT_WINDOW`].
+    fn prune_completions(&mut self, now: Instant) {
         while let Some(&at) = self.completions.front() {
             if now.saturating_duration_since(at) <= THROUGHPUT_WINDOW {
                 break;
             }
             self.completions.pop_front();
         }
+    }
+
+    fn status(&mut self) -> Status {
+        self.prune_completions(pollen::time::now());
         Status {
             pending: self.counts.pending,
             running: self.counts.running,
