@@ -22,7 +22,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pollen-core --no-default-features --all-targets -- -D warnings
 
 step "cargo doc -D warnings (broken links, private items)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen -p pollen-macros -p pollen-load
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen -p pollen-macros -p pollen-load -p pollen-jobs
 
 step "tests (default features)"
 cargo test --workspace

@@ -1,0 +1,102 @@
+//! What can go wrong when talking to the queue.
+
+use std::fmt;
+
+/// The queue is gone (the service shut down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closed;
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the job queue is shutting down")
+    }
+}
+
+impl std::error::Error for Closed {}
+
+/// Why a job was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue holds `capacity` jobs waiting to run: try again later.
+    Full {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The service is shutting down.
+    Closed,
+    /// The job could not be written to the journal (so it was not
+    /// accepted: it might not survive a crash).
+    Journal {
+        /// What the write said.
+        error: String,
+    },
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Full { capacity } => write!(
+                f,
+                "the queue is full ({capacity} jobs waiting to run); try again later"
+            ),
+            SubmitError::Closed => Closed.fmt(f),
+            SubmitError::Journal { error } => {
+                write!(f, "the job could not be written to the journal: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SubmitError {}
+
+impl From<Closed> for SubmitError {
+    fn from(Closed: Closed) -> SubmitError {
+        SubmitError::Closed
+    }
+}
+
+/// Why a dead job was not re-queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetryError {
+    /// No job has this id.
+    NotFound,
+    /// The job is not in the dead letters; `status` is where it is.
+    NotDead {
+        /// Its status (`pending`, `running`, ...).
+        status: &'static str,
+    },
+    /// The queue is full; try again later.
+    Full {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The service is shutting down.
+    Closed,
+}
+
+impl fmt::Display for RetryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryError::NotFound => f.write_str("no job has this id"),
+            RetryError::NotDead { status } => {
+                write!(
+                    f,
+                    "the job is {status}, not dead: only dead jobs are retried"
+                )
+            }
+            RetryError::Full { capacity } => SubmitError::Full {
+                capacity: *capacity,
+            }
+            .fmt(f),
+            RetryError::Closed => Closed.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RetryError {}
+
+impl From<Closed> for RetryError {
+    fn from(Closed: Closed) -> RetryError {
+        RetryError::Closed
+    }
+}

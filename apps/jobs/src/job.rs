@@ -1,0 +1,465 @@
+//! What a job is: its kind and payload as submitted, checked before it is
+//! accepted, and what a client sees of it.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The retries a job gets when its submission does not say.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// The most retries a job may ask for.
+pub const MAX_RETRIES_LIMIT: u32 = 25;
+/// The longest `sleep` job accepted: one day.
+pub const MAX_SLEEP_MS: u64 = 24 * 60 * 60 * 1000;
+/// The most iterations a `cpu` job may ask for.
+pub const MAX_CPU_ITERATIONS: u64 = 100_000_000_000;
+
+/// A job's id: a number, shown to clients as a decimal string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub u64);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl JobId {
+    /// Reads an id as a client writes it: decimal digits only.
+    pub fn parse(s: &str) -> Option<JobId> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok().map(JobId)
+    }
+}
+
+/// What a job does when it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// Waits `ms` milliseconds on the runtime's clock, then succeeds.
+    Sleep {
+        /// How long.
+        ms: u64,
+    },
+    /// Spins through `iterations` steps of arithmetic on the blocking pool
+    /// (`spawn_blocking`), then succeeds with a checksum.
+    Cpu {
+        /// How many steps.
+        iterations: u64,
+    },
+    /// `GET url` (`http://host[:port][/path]`) over pollen's
+    /// `TcpStream`, within ten seconds; a `2xx` answer succeeds.
+    Http {
+        /// Where to.
+        url: String,
+    },
+    /// Fails its first `times` attempts, then succeeds (for tests and
+    /// demos of retries, dead letters and the supervisor).
+    Fail {
+        /// How many attempts fail.
+        times: u32,
+        /// Fail by panicking, which crashes the worker running it, instead
+        /// of by returning an error.
+        panic: bool,
+    },
+}
+
+/// A job as submitted and accepted: what to run and how often to retry it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSpec {
+    /// What it does.
+    pub kind: JobKind,
+    /// How many times a failed attempt is retried before the job goes to
+    /// the dead letters.
+    pub max_retries: u32,
+}
+
+/// Why a submission was refused; its `Display` is the message a client
+/// sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvalidJob {
+    /// The body is not JSON.
+    Malformed(String),
+    /// The JSON does not describe a job (a missing or mistyped field, an
+    /// unknown type, a value out of range).
+    Invalid(String),
+}
+
+impl fmt::Display for InvalidJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidJob::Malformed(why) => write!(f, "malformed JSON: {why}"),
+            InvalidJob::Invalid(why) => write!(f, "invalid job: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidJob {}
+
+/// The job types, as a client names them.
+pub const JOB_TYPES: &str = "sleep, cpu, http, fail";
+
+// === impl JobSpec ===
+
+impl JobSpec {
+    /// Reads and checks a submission: `{"type": "...", "payload": {...},
+    /// "max_retries": N}` (`max_retries` defaults to
+    /// [`DEFAULT_MAX_RETRIES`]).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidJob`] says what is wrong: not JSON, a missing or unknown
+    /// field, an unknown type, a payload that does not fit the type, a
+    /// value over its limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pollen_jobs::{JobKind, JobSpec};
+    ///
+    /// let spec = JobSpec::parse(br#"{"type":"sleep","payload":{"ms":50}}"#).unwrap();
+    /// assert_eq!(spec.kind, JobKind::Sleep { ms: 50 });
+    /// assert_eq!(spec.max_retries, 3);
+    ///
+    /// let err = JobSpec::parse(br#"{"type":"resize","payload":{}}"#).unwrap_err();
+    /// assert!(err.to_string().contains("unknown job type \"resize\""));
+    /// ```
+    pub fn parse(body: &[u8]) -> Result<JobSpec, InvalidJob> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                InvalidJob::Malformed(e.to_string())
+            } else {
+                InvalidJob::Invalid(e.to_string())
+            }
+        })?;
+        let Value::Object(mut fields) = value else {
+            return Err(InvalidJob::Invalid(format!(
+                "a job is an object with `type`, `payload` and `max_retries`, got {value}"
+            )));
+        };
+        // The type first: it says what the rest should be.
+        let kind = match fields.remove("type") {
+            Some(Value::String(kind)) => kind,
+            Some(other) => {
+                return Err(InvalidJob::Invalid(format!(
+                    "`type` must be a string (one of {JOB_TYPES}), got {other}"
+                )));
+            }
+            None => {
+                return Err(InvalidJob::Invalid(format!(
+                    "missing field `type` (one of {JOB_TYPES})"
+                )));
+            }
+        };
+        if !["sleep", "cpu", "http", "fail"].contains(&kind.as_str()) {
+            return Err(InvalidJob::Invalid(format!(
+                "unknown job type {kind:?} (known: {JOB_TYPES})"
+            )));
+        }
+        let payload = fields
+            .remove("payload")
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let max_retries = match fields.remove("max_retries") {
+            None => DEFAULT_MAX_RETRIES,
+            Some(value) => value
+                .as_u64()
+                .filter(|&n| n <= u64::from(MAX_RETRIES_LIMIT))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    InvalidJob::Invalid(format!(
+                        "`max_retries` must be a whole number from 0 to {MAX_RETRIES_LIMIT}, \
+                         got {value}"
+                    ))
+                })?,
+        };
+        if let Some(unknown) = fields.keys().next() {
+            return Err(InvalidJob::Invalid(format!(
+                "unknown field `{unknown}` (a job has `type`, `payload` and `max_retries`)"
+            )));
+        }
+        let kind = match kind.as_str() {
+            "sleep" => {
+                let mut payload = Payload::new("sleep", payload, &["ms"])?;
+                JobKind::Sleep {
+                    ms: payload.number("ms", MAX_SLEEP_MS)?,
+                }
+            }
+            "cpu" => {
+                let mut payload = Payload::new("cpu", payload, &["iterations"])?;
+                JobKind::Cpu {
+                    iterations: payload.number("iterations", MAX_CPU_ITERATIONS)?,
+                }
+            }
+            "http" => {
+                let mut payload = Payload::new("http", payload, &["url"])?;
+                let url = payload.string("url")?;
+                crate::fetch::Target::parse(&url).map_err(|why| {
+                    InvalidJob::Invalid(format!("the payload of an http job: `url` {why}"))
+                })?;
+                JobKind::Http { url }
+            }
+            "fail" => {
+                let mut payload = Payload::new("fail", payload, &["times", "panic"])?;
+                let times = payload.number("times", u64::from(u32::MAX))?;
+                JobKind::Fail {
+                    times: u32::try_from(times).expect("checked against the limit"),
+                    panic: payload.flag("panic")?,
+                }
+            }
+            other => unreachable!("the type {other:?} was checked above"),
+        };
+        Ok(JobSpec { kind, max_retries })
+    }
+}
+
+/// A payload being read: an object with only the fields its type takes.
+struct Payload {
+    kind: &'static str,
+    fields: serde_json::Map<String, Value>,
+}
+
+impl Payload {
+    fn new(kind: &'static str, payload: Value, takes: &[&str]) -> Result<Payload, InvalidJob> {
+        let listed = takes
+            .iter()
+            .map(|field| format!("`{field}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Value::Object(fields) = payload else {
+            return Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job must be an object with {listed}, got {payload}"
+            )));
+        };
+        if let Some(unknown) = fields.keys().find(|name| !takes.contains(&name.as_str())) {
+            return Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job has an unknown field `{unknown}` (it takes {listed})"
+            )));
+        }
+        Ok(Payload { kind, fields })
+    }
+
+    /// The whole number in field `name`, at most `max`.
+    fn number(&mut self, name: &str, max: u64) -> Result<u64, InvalidJob> {
+        let kind = self.kind;
+        let value = self.fields.remove(name).ok_or_else(|| {
+            InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: missing field `{name}`"
+            ))
+        })?;
+        value.as_u64().filter(|&n| n <= max).ok_or_else(|| {
+            InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be a whole number from 0 to {max}, \
+                 got {value}"
+            ))
+        })
+    }
+
+    /// The string in field `name`.
+    fn string(&mut self, name: &str) -> Result<String, InvalidJob> {
+        let kind = self.kind;
+        match self.fields.remove(name) {
+            Some(Value::String(value)) => Ok(value),
+            None => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: missing field `{name}`"
+            ))),
+            Some(other) => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be a string, got {other}"
+            ))),
+        }
+    }
+
+    /// The boolean in field `name`, `false` when it is absent.
+    fn flag(&mut self, name: &str) -> Result<bool, InvalidJob> {
+        let kind = self.kind;
+        match self.fields.remove(name) {
+            None => Ok(false),
+            Some(Value::Bool(flag)) => Ok(flag),
+            Some(other) => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be true or false, got {other}"
+            ))),
+        }
+    }
+}
+
+// === impl JobKind ===
+
+impl JobKind {
+    /// The type's name, as in a submission.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Sleep { .. } => "sleep",
+            JobKind::Cpu { .. } => "cpu",
+            JobKind::Http { .. } => "http",
+            JobKind::Fail { .. } => "fail",
+        }
+    }
+
+    /// The payload, as in a submission.
+    pub fn payload(&self) -> Value {
+        match self {
+            JobKind::Sleep { ms } => serde_json::json!({ "ms": ms }),
+            JobKind::Cpu { iterations } => serde_json::json!({ "iterations": iterations }),
+            JobKind::Http { url } => serde_json::json!({ "url": url }),
+            JobKind::Fail {
+                times,
+                panic: false,
+            } => serde_json::json!({ "times": times }),
+            JobKind::Fail { times, panic: true } => {
+                serde_json::json!({ "times": times, "panic": true })
+            }
+        }
+    }
+}
+
+/// A job as a client sees it (`GET /jobs/{id}`, `GET /dead`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobView {
+    /// Its id, as a string.
+    pub id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its payload.
+    pub payload: Value,
+    /// The retries it was submitted with.
+    pub max_retries: u32,
+    /// The attempts started so far (over its whole life, manual retries
+    /// from the dead letters included).
+    pub attempts: u32,
+    /// Where it is.
+    #[serde(flatten)]
+    pub state: StateView,
+}
+
+/// Where a job is, with what goes with that state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StateView {
+    /// Queued, waiting for a worker.
+    Pending,
+    /// Taken by the dispatcher; `worker` once a worker started it.
+    Running {
+        /// The worker running it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        worker: Option<usize>,
+    },
+    /// Done.
+    Completed {
+        /// What it produced.
+        result: Value,
+        /// How long its successful attempt ran, in milliseconds.
+        duration_ms: f64,
+    },
+    /// Its last attempt failed; it runs again after a backoff.
+    Failed {
+        /// Why the last attempt failed.
+        error: String,
+        /// Retries left after the one that is scheduled.
+        retries_left: u32,
+        /// Milliseconds until the retry.
+        retry_in_ms: u64,
+    },
+    /// Out of retries: in the dead letters until retried by hand.
+    Dead {
+        /// Why the last attempt failed.
+        error: String,
+    },
+}
+
+// === impl StateView ===
+
+impl StateView {
+    /// The status's name, as in the JSON (`pending`, `running`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StateView::Pending => "pending",
+            StateView::Running { .. } => "running",
+            StateView::Completed { .. } => "completed",
+            StateView::Failed { .. } => "failed",
+            StateView::Dead { .. } => "dead",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(body: &str) -> String {
+        JobSpec::parse(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn submissions_of_each_type_are_read() {
+        let parse = |body: &str| JobSpec::parse(body.as_bytes()).unwrap();
+        assert_eq!(
+            parse(r#"{"type":"cpu","payload":{"iterations":7},"max_retries":0}"#),
+            JobSpec {
+                kind: JobKind::Cpu { iterations: 7 },
+                max_retries: 0
+            }
+        );
+        assert_eq!(
+            parse(r#"{"max_retries":25,"payload":{"times":2},"type":"fail"}"#),
+            JobSpec {
+                kind: JobKind::Fail {
+                    times: 2,
+                    panic: false
+                },
+                max_retries: 25
+            }
+        );
+        let sleep = parse(r#"{"type":"sleep","payload":{"ms":0}}"#);
+        assert_eq!(sleep.kind.name(), "sleep");
+        assert_eq!(sleep.kind.payload(), serde_json::json!({ "ms": 0 }));
+    }
+
+    #[test]
+    fn what_is_wrong_is_said_the_type_first() {
+        assert!(error("{").starts_with("malformed JSON"));
+        assert_eq!(
+            error(r#"{"type":"resize","file":"img.png"}"#),
+            "invalid job: unknown job type \"resize\" (known: sleep, cpu, http, fail)"
+        );
+        assert_eq!(
+            error(r#"{"type":7}"#),
+            "invalid job: `type` must be a string (one of sleep, cpu, http, fail), got 7"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1},"priority":1}"#),
+            "invalid job: unknown field `priority` (a job has `type`, `payload` and `max_retries`)"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1},"max_retries":-1}"#),
+            "invalid job: `max_retries` must be a whole number from 0 to 25, got -1"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":[1]}"#),
+            "invalid job: the payload of a sleep job must be an object with `ms`, got [1]"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1,"s":2}}"#),
+            "invalid job: the payload of a sleep job has an unknown field `s` (it takes `ms`)"
+        );
+        assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":86400001}}"#),
+            "invalid job: the payload of a sleep job: `ms` must be a whole number from 0 to \
+             86400000, got 86400001"
+        );
+        assert_eq!(
+            error(r#"{"type":"fail","payload":{"times":1.5}}"#),
+            "invalid job: the payload of a fail job: `times` must be a whole number from 0 to \
+             4294967295, got 1.5"
+        );
+    }
+
+    #[test]
+    fn ids_are_digits_only() {
+        assert_eq!(JobId::parse("42"), Some(JobId(42)));
+        for bad in ["", "+1", "-1", "1a", " 1", "99999999999999999999999"] {
+            assert_eq!(JobId::parse(bad), None, "{bad:?}");
+        }
+    }
+}

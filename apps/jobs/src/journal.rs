@@ -1,0 +1,514 @@
+//! The journal: every accepted job and every change to it, appended to
+//! `journal.log` in the data directory, one JSON object per line.
+//!
+//! # Durability
+//!
+//! The state actor hands each entry to a writer task, in the order of the
+//! changes. The writer takes whatever entries are waiting, writes them in
+//! one go on the blocking pool, and `fsync`s when the batch holds a new
+//! job, before the submitters get their `201` (group commit: one `fsync`
+//! for every submission waiting). Other changes are written but not
+//! synced on their own: a crash of the process loses none of them (they
+//! are in the kernel's page cache); a power cut may lose the last ones,
+//! and then those jobs run again, which is what an at-least-once queue
+//! promises anyway.
+//!
+//! # Replay
+//!
+//! On start the journal is read back: jobs that were pending, running or
+//! waiting for a retry are queued again (a running job's attempt counts
+//! as made), completed and dead ones stay as they were. A line that is not
+//! a whole entry (a write torn by a crash, so usually the last one) is
+//! skipped with a warning, never a refusal to start.
+//!
+//! # Compaction
+//!
+//! The journal is rewritten with just the current state of every job
+//! remembered (a snapshot: each job's submission, its attempts, its
+//! retries, where it ended; and the next id, so that ids never repeat)
+//! at each start, and while running whenever it holds more than 4096
+//! entries and eight per job. The snapshot goes to a temporary file,
+//! synced, renamed over the journal, and the directory is synced: a crash
+//! at any point leaves the old journal or the new one, whole. Completed
+//! jobs past `keep_finished` are forgotten, so a long run's journal stays
+//! in proportion to the jobs remembered.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use pollen::channel::{mpsc, oneshot};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::SubmitError;
+use crate::job::JobId;
+
+/// The journal's file name in the data directory.
+pub const JOURNAL_FILE: &str = "journal.log";
+/// Entries written in one batch, at most.
+const BATCH: usize = 1024;
+
+/// One line of the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Entry {
+    /// A job was accepted.
+    Submit {
+        id: u64,
+        #[serde(rename = "type")]
+        kind: String,
+        payload: Value,
+        max_retries: u32,
+    },
+    /// Attempt `attempt` started.
+    Start { id: u64, attempt: u32 },
+    /// It completed.
+    Done {
+        id: u64,
+        result: Value,
+        duration_ms: f64,
+    },
+    /// An attempt failed; a retry is due (`retries_used` so far).
+    Fail {
+        id: u64,
+        error: String,
+        retries_used: u32,
+    },
+    /// Out of retries.
+    Dead { id: u64, error: String },
+    /// Queued again from the dead letters.
+    Retry { id: u64 },
+    /// Ids from here on are at least `id` (a compacted journal may no
+    /// longer hold the last job given an id).
+    NextId { id: u64 },
+}
+
+/// A job's state as the journal tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Replayed {
+    pub(crate) id: JobId,
+    pub(crate) kind: String,
+    pub(crate) payload: Value,
+    pub(crate) max_retries: u32,
+    pub(crate) attempts: u32,
+    pub(crate) retries_used: u32,
+    pub(crate) end: End,
+}
+
+/// Where a replayed job ended up.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum End {
+    /// Still to run (it was pending, running, or waiting for a retry).
+    Run {
+        last_error: Option<String>,
+    },
+    Completed {
+        result: Value,
+        duration_ms: f64,
+    },
+    Dead {
+        error: String,
+    },
+}
+
+/// What reading the journal found.
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    /// Every job, by id.
+    pub(crate) jobs: BTreeMap<JobId, Replayed>,
+    /// Why lines were skipped.
+    pub(crate) warnings: Vec<String>,
+    /// The lowest id the next job may get.
+    pub(crate) next_id: u64,
+}
+
+/// Reads the entries in `text`, skipping (and reporting) lines that are
+/// not whole entries or name unknown jobs.
+pub(crate) fn replay(text: &[u8]) -> Recovery {
+    let mut recovery = Recovery {
+        next_id: 1,
+        ..Recovery::default()
+    };
+    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    let last = lines.len() - 1;
+    for (number, line) in lines.into_iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let entry = match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) if number < last => entry,
+            // The last line has no newline: its write was cut short.
+            Ok(_) | Err(_) => {
+                let place = if number == last {
+                    "the last line (a write cut short by a crash)".to_owned()
+                } else {
+                    format!("line {}", number + 1)
+                };
+                recovery
+                    .warnings
+                    .push(format!("skipped {place}: not a whole journal entry"));
+                continue;
+            }
+        };
+        if let Err(why) = apply(&mut recovery, entry) {
+            recovery
+                .warnings
+                .push(format!("skipped line {}: {why}", number + 1));
+        }
+    }
+    recovery
+}
+
+fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
+    let jobs = &mut recovery.jobs;
+    if let Entry::NextId { id } = entry {
+        recovery.next_id = recovery.next_id.max(id);
+        return Ok(());
+    }
+    if let Entry::Submit {
+        id,
+        kind,
+        payload,
+        max_retries,
+    } = entry
+    {
+        recovery.next_id = recovery.next_id.max(id + 1);
+        jobs.insert(
+            JobId(id),
+            Replayed {
+                id: JobId(id),
+                kind,
+                payload,
+                max_retries,
+                attempts: 0,
+                retries_used: 0,
+                end: End::Run { last_error: None },
+            },
+        );
+        return Ok(());
+    }
+    let id = match &entry {
+        Entry::Start { id, .. }
+        | Entry::Done { id, .. }
+        | Entry::Fail { id, .. }
+        | Entry::Dead { id, .. }
+        | Entry::Retry { id } => JobId(*id),
+        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
+    };
+    let job = jobs
+        .get_mut(&id)
+        .ok_or_else(|| format!("job {id} was never submitted"))?;
+    match entry {
+        Entry::Start { attempt, .. } => job.attempts = job.attempts.max(attempt),
+        Entry::Done {
+            result,
+            duration_ms,
+            ..
+        } => {
+            job.end = End::Completed {
+                result,
+                duration_ms,
+            };
+        }
+        Entry::Fail {
+            error,
+            retries_used,
+            ..
+        } => {
+            job.retries_used = retries_used;
+            job.end = End::Run {
+                last_error: Some(error),
+            };
+        }
+        Entry::Dead { error, .. } => job.end = End::Dead { error },
+        Entry::Retry { .. } => {
+            job.retries_used = 0;
+            job.end = End::Run { last_error: None };
+        }
+        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// The entries that say where every job is now: what compaction writes.
+pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>, next_id: u64) -> Vec<Entry> {
+    let mut entries = vec![Entry::NextId { id: next_id }];
+    for job in jobs.values() {
+        let id = job.id.0;
+        entries.push(Entry::Submit {
+            id,
+            kind: job.kind.clone(),
+            payload: job.payload.clone(),
+            max_retries: job.max_retries,
+        });
+        if job.attempts > 0 {
+            entries.push(Entry::Start {
+                id,
+                attempt: job.attempts,
+            });
+        }
+        let last_error = match &job.end {
+            End::Run { last_error } => last_error.clone(),
+            _ => None,
+        };
+        if job.retries_used > 0 || last_error.is_some() {
+            entries.push(Entry::Fail {
+                id,
+                error: last_error.unwrap_or_default(),
+                retries_used: job.retries_used,
+            });
+        }
+        match &job.end {
+            End::Run { .. } => {}
+            End::Completed {
+                result,
+                duration_ms,
+            } => entries.push(Entry::Done {
+                id,
+                result: result.clone(),
+                duration_ms: *duration_ms,
+            }),
+            End::Dead { error } => entries.push(Entry::Dead {
+                id,
+                error: error.clone(),
+            }),
+        }
+    }
+    entries
+}
+
+fn encode(entries: &[Entry], out: &mut Vec<u8>) {
+    for entry in entries {
+        serde_json::to_writer(&mut *out, entry).expect("entries serialize");
+        out.push(b'\n');
+    }
+}
+
+/// Opens the journal in `dir` (creating both if needed), reads it back,
+/// and compacts it. Blocking: call it before the runtime serves.
+///
+/// # Errors
+///
+/// The directory or the file cannot be created, read or written.
+pub(crate) fn open(dir: &Path) -> io::Result<(Recovery, File)> {
+    fs::create_dir_all(dir)?;
+    let path = dir.join(JOURNAL_FILE);
+    let text = match fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let recovery = replay(&text);
+    let mut bytes = Vec::new();
+    encode(&snapshot(&recovery.jobs, recovery.next_id), &mut bytes);
+    let file = replace(&path, &bytes)?;
+    Ok((recovery, file))
+}
+
+/// Replaces the journal at `path` with `bytes`, durably: a temporary file
+/// written and synced, renamed over the journal, the directory synced.
+/// A crash on the way leaves the old journal or the new one, whole.
+/// Returns the new journal, open for appending.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<File> {
+    let compacted = temporary(path);
+    {
+        let mut file = File::create(&compacted)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&compacted, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    OpenOptions::new().append(true).open(path)
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".compacting");
+    PathBuf::from(name)
+}
+
+/// What the actor gives the writer.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// Write this entry.
+    Entry(Entry),
+    /// Write this submission, sync, then answer the submitter.
+    Submit {
+        entry: Entry,
+        id: JobId,
+        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
+    },
+    /// Sync everything written so far, then answer.
+    Flush(oneshot::Sender<'static, ()>),
+    /// Replace the journal with these entries (a snapshot of every job),
+    /// then go on appending to it.
+    Compact(Vec<Entry>),
+}
+
+/// The writer task: batches, writes and syncs on the blocking pool.
+pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, path: PathBuf) {
+    let mut file = Some(file);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut broken: Option<String> = None;
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // What a compaction in the batch replaces the journal with: the
+        // writes before it are in its snapshot.
+        let mut bytes = Vec::new();
+        let mut compact = false;
+        let mut sync = false;
+        for write in &batch {
+            match write {
+                Write::Entry(entry) => encode(std::slice::from_ref(entry), &mut bytes),
+                Write::Submit { entry, .. } => {
+                    encode(std::slice::from_ref(entry), &mut bytes);
+                    sync = true;
+                }
+                Write::Flush(_) => sync = true,
+                Write::Compact(entries) => {
+                    bytes.clear();
+                    encode(entries, &mut bytes);
+                    compact = true;
+                }
+            }
+        }
+        if broken.is_none() {
+            let mut taken = file.take().expect("the file is back after each batch");
+            let path = path.clone();
+            let (back, written) = pollen::spawn_blocking(move || {
+                if compact {
+                    match replace(&path, &bytes) {
+                        Ok(new) => (new, Ok(())),
+                        Err(e) => (taken, Err(e)),
+                    }
+                } else {
+                    let written = taken
+                        .write_all(&bytes)
+                        .and_then(|()| if sync { taken.sync_data() } else { Ok(()) });
+                    (taken, written)
+                }
+            })
+            .await
+            .expect("the journal write does not panic");
+            file = Some(back);
+            if let Err(e) = written {
+                eprintln!("pollen-jobs: cannot write the journal: {e}; no more jobs are accepted");
+                broken = Some(e.to_string());
+            }
+        }
+        for write in batch.drain(..) {
+            match write {
+                Write::Entry(_) | Write::Compact(_) => {}
+                Write::Submit { id, reply, .. } => {
+                    let _ = reply.send(match &broken {
+                        None => Ok(id),
+                        Some(error) => Err(SubmitError::Journal {
+                            error: error.clone(),
+                        }),
+                    });
+                }
+                Write::Flush(reply) => {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lines(entries: &[Entry]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        encode(entries, &mut bytes);
+        bytes
+    }
+
+    fn submit(id: u64) -> Entry {
+        Entry::Submit {
+            id,
+            kind: "sleep".into(),
+            payload: json!({ "ms": 1 }),
+            max_retries: 3,
+        }
+    }
+
+    #[test]
+    fn replay_ends_each_job_where_its_last_entry_left_it() {
+        let text = lines(&[
+            submit(1),
+            submit(2),
+            submit(3),
+            submit(4),
+            Entry::Start { id: 1, attempt: 1 },
+            Entry::Done {
+                id: 1,
+                result: json!({ "slept_ms": 1 }),
+                duration_ms: 1.5,
+            },
+            Entry::Start { id: 2, attempt: 1 },
+            Entry::Fail {
+                id: 2,
+                error: "boom".into(),
+                retries_used: 1,
+            },
+            Entry::Start { id: 2, attempt: 2 },
+            Entry::Dead {
+                id: 2,
+                error: "boom again".into(),
+            },
+            Entry::Start { id: 3, attempt: 1 },
+        ]);
+        let recovery = replay(&text);
+        assert!(recovery.warnings.is_empty(), "{:?}", recovery.warnings);
+        let job = |id| &recovery.jobs[&JobId(id)];
+        assert!(matches!(job(1).end, End::Completed { .. }));
+        assert_eq!(job(1).attempts, 1);
+        assert_eq!(
+            job(2).end,
+            End::Dead {
+                error: "boom again".into()
+            }
+        );
+        assert_eq!((job(2).attempts, job(2).retries_used), (2, 1));
+        // Running when the journal ended: it runs again.
+        assert_eq!(job(3).end, End::Run { last_error: None });
+        assert_eq!(job(3).attempts, 1);
+        assert_eq!(job(4).end, End::Run { last_error: None });
+        // The snapshot replays to the same jobs, and keeps the next id.
+        let again = replay(&lines(&snapshot(&recovery.jobs, 9)));
+        assert_eq!(again.jobs, recovery.jobs);
+        assert_eq!(again.next_id, 9);
+        assert_eq!(recovery.next_id, 5);
+    }
+
+    #[test]
+    fn torn_and_corrupt_lines_are_skipped_with_a_warning() {
+        let mut text = lines(&[submit(1), submit(2)]);
+        text.extend_from_slice(b"{\"op\":\"submit\",\"id\":3,\"ty");
+        let recovery = replay(&text);
+        assert_eq!(recovery.jobs.len(), 2);
+        assert_eq!(recovery.warnings.len(), 1);
+        assert!(recovery.warnings[0].contains("the last line"));
+
+        // A whole entry without its newline was not finished either.
+        let mut text = lines(&[submit(1)]);
+        text.extend_from_slice(&lines(&[submit(2)])[..]);
+        text.pop();
+        let recovery = replay(&text);
+        assert_eq!(recovery.jobs.len(), 1);
+
+        let mut text = lines(&[submit(1)]);
+        text.extend_from_slice(b"\0\0\0\0\n");
+        text.extend_from_slice(&lines(&[Entry::Retry { id: 9 }, submit(2)]));
+        let recovery = replay(&text);
+        assert_eq!(recovery.jobs.len(), 2);
+        assert_eq!(recovery.warnings.len(), 2, "{:?}", recovery.warnings);
+        assert!(recovery.warnings[1].contains("job 9 was never submitted"));
+    }
+}

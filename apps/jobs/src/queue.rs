@@ -1,0 +1,255 @@
+//! The handle to the state actor: [`Queue`], the commands it sends, and
+//! the counts it gets back.
+//!
+//! Every method sends one [`Command`] through the actor's bounded channel
+//! (waiting for room when the actor is behind, which slows callers down
+//! instead of growing memory) and, for questions, waits on a oneshot for
+//! the answer. A handle whose actor is gone gets [`Closed`].
+
+use std::time::Duration;
+
+use pollen::channel::{broadcast, mpsc, oneshot};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Closed, RetryError, SubmitError};
+use crate::events::Event;
+use crate::job::{JobId, JobKind, JobSpec, JobView};
+use crate::metrics::Metrics;
+
+/// The counts `GET /status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Status {
+    /// Jobs queued, waiting for a worker.
+    pub pending: usize,
+    /// Jobs being run.
+    pub running: usize,
+    /// Completed jobs remembered (the last `keep_finished`).
+    pub completed: usize,
+    /// Jobs whose last attempt failed, waiting out their backoff.
+    pub failed: usize,
+    /// Jobs out of retries.
+    pub dead: usize,
+    /// Worker tasks configured.
+    pub workers: usize,
+    /// Worker tasks running.
+    pub workers_alive: usize,
+    /// Jobs completed per second over the last ten seconds.
+    pub throughput_per_s: f64,
+    /// Jobs that will still run and are not running: pending plus failed.
+    /// New submissions are refused while it is at `queue_capacity`.
+    pub queue_depth: usize,
+    /// The most jobs waiting to run before submissions are refused.
+    pub queue_capacity: usize,
+}
+
+/// A job handed to the dispatcher.
+#[derive(Debug)]
+pub(crate) struct Next {
+    pub(crate) id: JobId,
+    pub(crate) kind: JobKind,
+    /// Which attempt this is (1 for the first), over the job's life.
+    pub(crate) attempt: u32,
+}
+
+/// What the actor is asked.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Submit {
+        spec: JobSpec,
+        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
+    },
+    Get {
+        id: JobId,
+        reply: oneshot::Sender<'static, Option<JobView>>,
+    },
+    Status {
+        reply: oneshot::Sender<'static, Status>,
+    },
+    Dead {
+        reply: oneshot::Sender<'static, Vec<JobView>>,
+    },
+    Metrics {
+        reply: oneshot::Sender<'static, Metrics>,
+    },
+    /// Answered once everything before it is in the journal, synced.
+    Flush { reply: oneshot::Sender<'static, ()> },
+    RetryDead {
+        id: JobId,
+        reply: oneshot::Sender<'static, Result<JobView, RetryError>>,
+    },
+    /// The dispatcher wants the next pending job; answered when there is
+    /// one.
+    Next {
+        reply: oneshot::Sender<'static, Next>,
+    },
+    /// A worker started a job the dispatcher took.
+    Started { id: JobId, worker: usize },
+    /// A worker panicked: the attempt it was running failed.
+    WorkerCrashed { worker: usize, error: String },
+    /// A worker finished an attempt.
+    Finished {
+        id: JobId,
+        outcome: Result<Value, String>,
+        duration: Duration,
+    },
+}
+
+/// A handle to the queue: submit jobs, look at them, retry dead ones.
+/// Cheap to clone; the queue lives while any handle does.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub(crate) tx: mpsc::Sender<'static, Command>,
+    pub(crate) events: broadcast::Sender<'static, Event>,
+}
+
+// === impl Queue ===
+
+impl Queue {
+    async fn ask<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<'static, T>) -> Command,
+    ) -> Result<T, Closed> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(command(reply)).await.map_err(|_| Closed)?;
+        answer.await.map_err(|_| Closed)
+    }
+
+    /// Accepts a job: it is pending from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] when `queue_capacity` jobs wait to run,
+    /// [`SubmitError::Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled call may or may not have queued the
+    /// job.
+    pub async fn submit(&self, spec: JobSpec) -> Result<JobId, SubmitError> {
+        self.ask(|reply| Command::Submit { spec, reply }).await?
+    }
+
+    /// The job with this id, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn job(&self, id: JobId) -> Result<Option<JobView>, Closed> {
+        self.ask(|reply| Command::Get { id, reply }).await
+    }
+
+    /// The counts.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn status(&self) -> Result<Status, Closed> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// The counters, gauges and histogram of `GET /metrics`.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn metrics(&self) -> Result<Metrics, Closed> {
+        self.ask(|reply| Command::Metrics { reply }).await
+    }
+
+    /// The dead letters, oldest death first.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn dead(&self) -> Result<Vec<JobView>, Closed> {
+        self.ask(|reply| Command::Dead { reply }).await
+    }
+
+    /// Moves a dead job back to the queue, with its full retries again.
+    ///
+    /// # Errors
+    ///
+    /// See [`RetryError`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled call may or may not have re-queued the
+    /// job.
+    pub async fn retry_dead(&self, id: JobId) -> Result<JobView, RetryError> {
+        self.ask(|reply| Command::RetryDead { id, reply }).await?
+    }
+
+    /// Waits until every change so far is in the journal, synced (at
+    /// once without a journal).
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    pub async fn flush(&self) -> Result<(), Closed> {
+        self.ask(|reply| Command::Flush { reply }).await
+    }
+
+    /// Tells the subscribers, if any.
+    pub(crate) fn publish(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// Records that `worker` panicked.
+    pub(crate) async fn worker_crashed(&self, worker: usize, error: String) {
+        let _ = self.tx.send(Command::WorkerCrashed { worker, error }).await;
+    }
+
+    /// Subscribes to the [`Event`]s from now on.
+    pub fn events(&self) -> broadcast::Receiver<'static, Event> {
+        self.events.subscribe()
+    }
+
+    /// The next pending job, marked running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a job handed to a dropped call goes back to the front
+    /// of the queue.
+    pub(crate) async fn next(&self) -> Result<Next, Closed> {
+        self.ask(|reply| Command::Next { reply }).await
+    }
+
+    /// Records that `worker` started job `id`.
+    pub(crate) async fn started(&self, id: JobId, worker: usize) {
+        let _ = self.tx.send(Command::Started { id, worker }).await;
+    }
+
+    /// Records the end of an attempt.
+    pub(crate) async fn finished(
+        &self,
+        id: JobId,
+        outcome: Result<Value, String>,
+        duration: Duration,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Finished {
+                id,
+                outcome,
+                duration,
+            })
+            .await;
+    }
+}
