@@ -6,12 +6,21 @@
 //! The state actor hands each entry to a writer task, in the order of the
 //! changes. The writer takes whatever entries are waiting, writes them in
 //! one go on the blocking pool, and `fsync`s when the batch holds a new
-//! job, before the submitters get their `201` (group commit: one `fsync`
-//! for every submission waiting). Other changes are written but not
-//! synced on their own: a crash of the process loses none of them (they
-//! are in the kernel's page cache); a power cut may lose the last ones,
-//! and then those jobs run again, which is what an at-least-once queue
-//! promises anyway.
+//! job (group commit: one `fsync` for every submission waiting). Other
+//! changes are written but not synced on their own: a crash of the
+//! process loses none of them (they are in the kernel's page cache); a
+//! power cut may lose the last ones, and then those jobs run again, which
+//! is what an at-least-once queue promises anyway.
+//!
+//! A new job ([`Write::Submit`]) and a job's end ([`Write::Ending`]: done
+//! or dead) are confirmed back to the actor with a [`Written`] once the
+//! batch holding them is written (and, for a new job, synced). Until then
+//! the actor keeps a new job out of the queue, with no `201` for its
+//! submitter, and shows an ended job as still running: a job runs only
+//! once its submission is on disk, and nobody sees it completed before a
+//! crash of the process can no longer make it run again. Once a write
+//! fails the writer writes nothing more and every confirmation after it
+//! carries the error.
 //!
 //! # Replay
 //!
@@ -42,7 +51,6 @@ use pollen::channel::{mpsc, oneshot};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::SubmitError;
 use crate::job::JobId;
 
 /// The journal's file name in the data directory.
@@ -336,12 +344,12 @@ fn temporary(path: &Path) -> PathBuf {
 pub(crate) enum Write {
     /// Write this entry.
     Entry(Entry),
-    /// Write this submission, sync, then answer the submitter.
-    Submit {
-        entry: Entry,
-        id: JobId,
-        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
-    },
+    /// Write this submission and sync, then confirm with a [`Written`].
+    Submit { entry: Entry, id: JobId },
+    /// Write this end of a job (done or dead), then confirm with a
+    /// [`Written`]. Not synced: written, it survives a crash of the
+    /// process.
+    Ending { entry: Entry, id: JobId },
     /// Sync everything written so far, then answer.
     Flush(oneshot::Sender<'static, ()>),
     /// Replace the journal with these entries (a snapshot of every job),
@@ -349,8 +357,22 @@ pub(crate) enum Write {
     Compact(Vec<Entry>),
 }
 
-/// The writer task: batches, writes and syncs on the blocking pool.
-pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, path: PathBuf) {
+/// What the writer tells the actor of a [`Write::Submit`] or a
+/// [`Write::Ending`]: written, or why not.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) id: JobId,
+    pub(crate) result: Result<(), String>,
+}
+
+/// The writer task: batches, writes and syncs on the blocking pool, and
+/// confirms submissions and ends to the actor through `written`.
+pub(crate) async fn writer(
+    mut rx: mpsc::UnboundedReceiver<Write>,
+    written: mpsc::UnboundedSender<Written>,
+    file: File,
+    path: PathBuf,
+) {
     let mut file = Some(file);
     let mut batch = Vec::with_capacity(BATCH);
     let mut broken: Option<String> = None;
@@ -362,7 +384,9 @@ pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, p
         let mut sync = false;
         for write in &batch {
             match write {
-                Write::Entry(entry) => encode(std::slice::from_ref(entry), &mut bytes),
+                Write::Entry(entry) | Write::Ending { entry, .. } => {
+                    encode(std::slice::from_ref(entry), &mut bytes);
+                }
                 Write::Submit { entry, .. } => {
                     encode(std::slice::from_ref(entry), &mut bytes);
                     sync = true;
@@ -378,23 +402,23 @@ pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, p
         if broken.is_none() {
             let mut taken = file.take().expect("the file is back after each batch");
             let path = path.clone();
-            let (back, written) = pollen::spawn_blocking(move || {
+            let (back, result) = pollen::spawn_blocking(move || {
                 if compact {
                     match replace(&path, &bytes) {
                         Ok(new) => (new, Ok(())),
                         Err(e) => (taken, Err(e)),
                     }
                 } else {
-                    let written = taken
+                    let result = taken
                         .write_all(&bytes)
                         .and_then(|()| if sync { taken.sync_data() } else { Ok(()) });
-                    (taken, written)
+                    (taken, result)
                 }
             })
             .await
             .expect("the journal write does not panic");
             file = Some(back);
-            if let Err(e) = written {
+            if let Err(e) = result {
                 eprintln!("pollen-jobs: cannot write the journal: {e}; no more jobs are accepted");
                 broken = Some(e.to_string());
             }
@@ -402,13 +426,13 @@ pub(crate) async fn writer(mut rx: mpsc::UnboundedReceiver<Write>, file: File, p
         for write in batch.drain(..) {
             match write {
                 Write::Entry(_) | Write::Compact(_) => {}
-                Write::Submit { id, reply, .. } => {
-                    let _ = reply.send(match &broken {
-                        None => Ok(id),
-                        Some(error) => Err(SubmitError::Journal {
-                            error: error.clone(),
-                        }),
-                    });
+                Write::Submit { id, .. } | Write::Ending { id, .. } => {
+                    let result = match &broken {
+                        None => Ok(()),
+                        Some(error) => Err(error.clone()),
+                    };
+                    // The actor is gone (shutdown): nobody to tell.
+                    let _ = written.send(Written { id, result });
                 }
                 Write::Flush(reply) => {
                     let _ = reply.send(());

@@ -112,10 +112,16 @@ impl Service {
                     io::Error::new(e.kind(), format!("the journal in {}: {e}", dir.display()))
                 })?;
                 let (tx, rx) = mpsc::unbounded_channel();
+                let (written_tx, written) = mpsc::unbounded_channel();
                 pollen::task::Builder::new()
                     .name("jobs-journal")
-                    .spawn(journal::writer(rx, file, dir.join(journal::JOURNAL_FILE)));
-                Some((recovery, tx))
+                    .spawn(journal::writer(
+                        rx,
+                        written_tx,
+                        file,
+                        dir.join(journal::JOURNAL_FILE),
+                    ));
+                Some((recovery, state::JournalLink { tx, written }))
             }
             None => None,
         };

@@ -4,6 +4,21 @@
 //! channel, each question carrying a oneshot for its answer, so there is
 //! no lock and commands take effect in the order they arrive. Changes go
 //! to the journal (when there is one) and the event bus as they happen.
+//!
+//! # With a journal
+//!
+//! A submitted job waits, invisible (`GET` says `404`, workers never see
+//! it, the counts leave it out), until the writer confirms its entry is
+//! synced: only then is it queued and its submitter answered `201`. If the
+//! write fails it is forgotten, its submitter gets the error, and every
+//! submission after it is refused up front: the journal is broken.
+//!
+//! A job that completed or died shows as running until the writer confirms
+//! its `Done` or `Dead` entry is written (not synced: written, the entry is
+//! in the kernel's page cache and survives a crash of the process). So no
+//! job seen completed runs again after a crash of the process. If that
+//! write fails the job stays running, as it is after a restart: it runs
+//! again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,7 +32,7 @@ use serde_json::Value;
 use crate::error::{RetryError, SubmitError};
 use crate::events::{EVENT_BUFFER, Event};
 use crate::job::{JobId, JobSpec, JobView, StateView};
-use crate::journal::{self, End, Entry, Recovery, Replayed, Write};
+use crate::journal::{self, End, Entry, Recovery, Replayed, Write, Written};
 use crate::metrics::Metrics;
 use crate::queue::{Command, Next, Queue, Status};
 
@@ -38,13 +53,16 @@ pub(crate) fn spawn(
     workers: usize,
     workers_alive: Arc<AtomicUsize>,
     keep_finished: usize,
-    journal: Option<(Recovery, mpsc::UnboundedSender<Write>)>,
+    journal: Option<(Recovery, JournalLink)>,
 ) -> (Queue, pollen::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
-    let (recovery, journal) = journal.unzip();
+    let (recovery, link) = journal.unzip();
+    let (journal, written) = link.map(|link| (link.tx, link.written)).unzip();
     let mut actor = Actor {
         journal,
+        broken: None,
+        submitting: HashMap::new(),
         journal_len: 0,
         keep_finished,
         finished: VecDeque::new(),
@@ -69,8 +87,24 @@ pub(crate) fn spawn(
     }
     let task = pollen::task::Builder::new()
         .name("jobs-state")
-        .spawn(actor.run(rx));
+        .spawn(actor.run(rx, written));
     (Queue { tx, events }, task)
+}
+
+/// The actor's two ends of the journal writer.
+#[derive(Debug)]
+pub(crate) struct JournalLink {
+    /// Where the actor sends what to write.
+    pub(crate) tx: mpsc::UnboundedSender<Write>,
+    /// Where the writer confirms submissions and ends.
+    pub(crate) written: mpsc::UnboundedReceiver<Written>,
+}
+
+/// What woke the actor.
+enum Wake {
+    Command(Option<Command>),
+    Written(Option<Written>),
+    Due,
 }
 
 /// A job's record.
@@ -86,16 +120,36 @@ struct Record {
 
 #[derive(Debug)]
 enum State {
+    /// Submitted, its entry not yet confirmed synced: not queued, not
+    /// shown.
+    Submitting,
     Pending,
-    Running { worker: Option<usize> },
-    Completed { result: Value, duration: Duration },
-    Failed { error: String, retry_at: Instant },
-    Dead { error: String },
+    Running {
+        worker: Option<usize>,
+    },
+    Completed {
+        result: Value,
+        duration: Duration,
+    },
+    Failed {
+        error: String,
+        retry_at: Instant,
+    },
+    Dead {
+        error: String,
+    },
+    /// Completed or dead (`end`), its entry not yet confirmed written:
+    /// shown as running.
+    Ending {
+        end: Box<State>,
+    },
 }
 
 /// How many jobs are in each state.
 #[derive(Debug, Default)]
 struct Counts {
+    /// Not shown; counted against the capacity.
+    submitting: usize,
     pending: usize,
     running: usize,
     completed: usize,
@@ -106,6 +160,11 @@ struct Counts {
 struct Actor {
     /// Where changes are written, with a data directory.
     journal: Option<mpsc::UnboundedSender<Write>>,
+    /// Why the journal can no longer be written, once a write failed or the
+    /// writer is gone: submissions are refused.
+    broken: Option<String>,
+    /// The submitters of the jobs whose entry is not yet synced.
+    submitting: HashMap<JobId, oneshot::Sender<'static, Result<JobId, SubmitError>>>,
     /// Entries in the journal (since its last compaction).
     journal_len: usize,
     /// How many completed jobs are remembered.
@@ -142,8 +201,16 @@ struct Actor {
 impl Record {
     /// What the journal's snapshot says of it.
     fn replayed(&self, id: JobId) -> Replayed {
-        let end = match &self.state {
-            State::Pending | State::Running { .. } => End::Run { last_error: None },
+        // An ending job's entry is already on its way to the journal,
+        // before any snapshot taken now.
+        let state = match &self.state {
+            State::Ending { end } => end,
+            state => state,
+        };
+        let end = match state {
+            State::Submitting | State::Pending | State::Running { .. } | State::Ending { .. } => {
+                End::Run { last_error: None }
+            }
             State::Failed { error, .. } => End::Run {
                 last_error: Some(error.clone()),
             },
@@ -172,8 +239,8 @@ impl Record {
 impl State {
     fn name(&self) -> &'static str {
         match self {
-            State::Pending => "pending",
-            State::Running { .. } => "running",
+            State::Pending | State::Submitting => "pending",
+            State::Running { .. } | State::Ending { .. } => "running",
             State::Completed { .. } => "completed",
             State::Failed { .. } => "failed",
             State::Dead { .. } => "dead",
@@ -186,8 +253,9 @@ impl State {
 impl Counts {
     fn slot(&mut self, state: &State) -> &mut usize {
         match state {
+            State::Submitting => &mut self.submitting,
             State::Pending => &mut self.pending,
-            State::Running { .. } => &mut self.running,
+            State::Running { .. } | State::Ending { .. } => &mut self.running,
             State::Completed { .. } => &mut self.completed,
             State::Failed { .. } => &mut self.failed,
             State::Dead { .. } => &mut self.dead,
@@ -198,15 +266,34 @@ impl Counts {
 // === impl Actor ===
 
 impl Actor {
-    async fn run(mut self, mut rx: mpsc::Receiver<'static, Command>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<'static, Command>,
+        mut written: Option<mpsc::UnboundedReceiver<Written>>,
+    ) {
         loop {
             let due = self.retries.first().map(|&(at, _)| at);
-            pollen::select! {
-                command = rx.recv() => match command {
-                    Some(command) => self.handle(command),
-                    None => return,
-                },
-                () = sleep_until(due) => self.promote_due(),
+            let wake = pollen::select! {
+                command = rx.recv() => Wake::Command(command),
+                confirmed = recv_written(&mut written) => Wake::Written(confirmed),
+                () = sleep_until(due) => Wake::Due,
+            };
+            match wake {
+                Wake::Command(Some(command)) => {
+                    // What the writer confirmed first: a command sent after
+                    // a flush sees the writes it waited for.
+                    while let Some(confirmed) = written.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                        self.written(confirmed);
+                    }
+                    self.handle(command);
+                }
+                Wake::Command(None) => return,
+                Wake::Written(Some(confirmed)) => self.written(confirmed),
+                Wake::Written(None) => {
+                    written = None;
+                    self.journal_gone();
+                }
+                Wake::Due => self.promote_due(),
             }
         }
     }
@@ -281,6 +368,64 @@ impl Actor {
     /// Tells the subscribers, if any.
     fn publish(&self, event: Event) {
         let _ = self.events.send(event);
+    }
+
+    /// Remembers that the writer is gone.
+    fn journal_gone(&mut self) {
+        self.broken
+            .get_or_insert_with(|| "the journal writer stopped".to_owned());
+    }
+
+    /// The writer confirmed (or failed) the entry of a submitted or ending
+    /// job.
+    fn written(&mut self, confirmed: Written) {
+        let Written { id, result } = confirmed;
+        if let Err(error) = &result {
+            self.broken.get_or_insert_with(|| error.clone());
+        }
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        match (&mut record.state, result) {
+            (State::Submitting, Ok(())) => {
+                let reply = self.submitting.remove(&id);
+                self.accept(id);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(id));
+                }
+                self.dispatch();
+            }
+            (State::Submitting, Err(error)) => self.refuse(id, error),
+            (State::Ending { end }, Ok(())) => {
+                let end = std::mem::replace(&mut **end, State::Pending);
+                self.ended(id, end);
+            }
+            // An end not written stays running, and runs again after a
+            // restart.
+            _ => {}
+        }
+    }
+
+    /// Forgets submitted job `id`, whose entry could not be written, and
+    /// tells its submitter.
+    fn refuse(&mut self, id: JobId, error: String) {
+        if let Some(record) = self.records.remove(&id) {
+            *self.counts.slot(&record.state) -= 1;
+        }
+        if let Some(reply) = self.submitting.remove(&id) {
+            let _ = reply.send(Err(SubmitError::Journal { error }));
+        }
+    }
+
+    /// Queues submitted job `id`: it is pending from now on.
+    fn accept(&mut self, id: JobId) {
+        self.set_state(id, State::Pending);
+        self.metrics.submitted += 1;
+        self.queue.push_back(id);
+        self.publish(Event::JobEnqueued {
+            id,
+            kind: self.records[&id].spec.kind.name(),
+        });
     }
 
     fn queue_depth(&self) -> usize {
@@ -391,7 +536,14 @@ impl Actor {
         spec: JobSpec,
         reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
     ) {
-        if self.queue_depth() >= self.capacity {
+        if let Some(error) = &self.broken {
+            self.metrics.refused += 1;
+            let _ = reply.send(Err(SubmitError::Journal {
+                error: error.clone(),
+            }));
+            return;
+        }
+        if self.queue_depth() + self.counts.submitting >= self.capacity {
             self.metrics.refused += 1;
             let _ = reply.send(Err(SubmitError::Full {
                 capacity: self.capacity,
@@ -400,45 +552,39 @@ impl Actor {
         }
         let id = JobId(self.next_id);
         self.next_id += 1;
-        self.publish(Event::JobEnqueued {
-            id,
-            kind: spec.kind.name(),
-        });
         self.records.insert(
             id,
             Record {
                 spec,
                 attempts: 0,
                 retries_used: 0,
-                state: State::Pending,
+                state: State::Submitting,
             },
         );
-        self.counts.pending += 1;
-        self.metrics.submitted += 1;
-        self.queue.push_back(id);
-        // The submission goes to the journal before its first attempt
-        // does; the client hears of it once it is synced.
-        match &self.journal {
-            Some(journal) => {
-                let spec = &self.records[&id].spec;
-                let entry = Entry::Submit {
-                    id: id.0,
-                    kind: spec.kind.name().to_owned(),
-                    payload: spec.kind.payload(),
-                    max_retries: spec.max_retries,
-                };
-                if let Err(unsent) = journal.send(Write::Submit { entry, id, reply }) {
-                    if let Write::Submit { reply, .. } = unsent.0 {
-                        let _ = reply.send(Err(SubmitError::Closed));
-                    }
-                }
-                self.wrote();
-            }
-            None => {
-                let _ = reply.send(Ok(id));
-            }
+        self.counts.submitting += 1;
+        // The submission goes to the journal; the job is queued, and the
+        // client hears of it, once the writer says it is synced.
+        let Some(journal) = &self.journal else {
+            self.accept(id);
+            let _ = reply.send(Ok(id));
+            self.dispatch();
+            return;
+        };
+        let spec = &self.records[&id].spec;
+        let entry = Entry::Submit {
+            id: id.0,
+            kind: spec.kind.name().to_owned(),
+            payload: spec.kind.payload(),
+            max_retries: spec.max_retries,
+        };
+        self.submitting.insert(id, reply);
+        if journal.send(Write::Submit { entry, id }).is_err() {
+            self.journal_gone();
+            let error = self.broken.clone().expect("set above");
+            self.refuse(id, error);
+            return;
         }
-        self.dispatch();
+        self.wrote();
     }
 
     /// Hands the first pending job to the dispatcher if it waits for one.
@@ -482,25 +628,14 @@ impl Actor {
             self.running_on.remove(&worker);
         }
         self.metrics.durations.record(duration);
-        let (state, event) = match outcome {
+        match outcome {
             Ok(result) => {
-                if let Some(journal) = &self.journal {
-                    let _ = journal.send(Write::Entry(Entry::Done {
-                        id: id.0,
-                        result: result.clone(),
-                        duration_ms: duration.as_secs_f64() * 1000.0,
-                    }));
-                }
-                self.metrics.completed += 1;
-                // Pruned here too, so that memory stays bounded when
-                // nobody asks for the status.
-                let now = pollen::time::now();
-                self.prune_completions(now);
-                self.completions.push_back(now);
-                (
-                    State::Completed { result, duration },
-                    Event::JobCompleted { id, duration },
-                )
+                let entry = Entry::Done {
+                    id: id.0,
+                    result: result.clone(),
+                    duration_ms: duration.as_secs_f64() * 1000.0,
+                };
+                self.end(id, State::Completed { result, duration }, entry);
             }
             Err(error) if record.retries_used < record.spec.max_retries => {
                 self.metrics.failed_attempts += 1;
@@ -515,39 +650,77 @@ impl Actor {
                 let retry_in = backoff(self.retry_base, record.retries_used);
                 let retry_at = pollen::time::now().saturating_add(retry_in);
                 self.retries.insert((retry_at, id));
-                let event = Event::JobFailed {
+                self.publish(Event::JobFailed {
                     id,
                     error: error.clone(),
                     retry_in,
-                };
-                (State::Failed { error, retry_at }, event)
+                });
+                self.set_state(id, State::Failed { error, retry_at });
+                if self.journal.is_some() {
+                    self.wrote();
+                }
             }
             Err(error) => {
                 self.metrics.failed_attempts += 1;
-                self.metrics.died += 1;
-                if let Some(journal) = &self.journal {
-                    let _ = journal.send(Write::Entry(Entry::Dead {
-                        id: id.0,
-                        error: error.clone(),
-                    }));
-                }
-                self.dead.push_back(id);
-                let event = Event::JobDead {
-                    id,
+                let entry = Entry::Dead {
+                    id: id.0,
                     error: error.clone(),
                 };
-                (State::Dead { error }, event)
+                self.end(id, State::Dead { error }, entry);
             }
+        }
+    }
+
+    /// Ends job `id` as `end` (completed or dead): at once without a
+    /// journal, else once the writer confirms `entry` is written.
+    fn end(&mut self, id: JobId, end: State, entry: Entry) {
+        let Some(journal) = &self.journal else {
+            self.ended(id, end);
+            return;
+        };
+        let sent = journal.send(Write::Ending { entry, id });
+        self.set_state(id, State::Ending { end: Box::new(end) });
+        if sent.is_err() {
+            // Never written: it stays running, and runs again after a
+            // restart.
+            self.journal_gone();
+            return;
+        }
+        self.wrote();
+    }
+
+    /// Job `id` ended as `end` (completed or dead), and is shown so from
+    /// now on.
+    fn ended(&mut self, id: JobId, end: State) {
+        let event = match &end {
+            State::Completed { duration, .. } => {
+                self.metrics.completed += 1;
+                // Pruned here too, so that memory stays bounded when
+                // nobody asks for the status.
+                let now = pollen::time::now();
+                self.prune_completions(now);
+                self.completions.push_back(now);
+                Event::JobCompleted {
+                    id,
+                    duration: *duration,
+                }
+            }
+            State::Dead { error } => {
+                self.metrics.died += 1;
+                self.dead.push_back(id);
+                Event::JobDead {
+                    id,
+                    error: error.clone(),
+                }
+            }
+            _ => unreachable!("a job ends completed or dead"),
         };
         self.publish(event);
-        let completed = matches!(state, State::Completed { .. });
-        self.set_state(id, state);
+        let completed = matches!(end, State::Completed { .. });
+        self.set_state(id, end);
         if completed {
             self.finished.push_back(id);
             self.forget_finished();
-        }
-        if self.journal.is_some() {
-            self.wrote();
         }
     }
 
@@ -566,7 +739,11 @@ impl Actor {
     }
 
     fn retry_dead(&mut self, id: JobId) -> Result<JobView, RetryError> {
-        let record = self.records.get(&id).ok_or(RetryError::NotFound)?;
+        let record = self
+            .records
+            .get(&id)
+            .filter(|record| !matches!(record.state, State::Submitting))
+            .ok_or(RetryError::NotFound)?;
         if !matches!(record.state, State::Dead { .. }) {
             return Err(RetryError::NotDead {
                 status: record.state.name(),
@@ -591,6 +768,8 @@ impl Actor {
     fn view(&self, id: JobId) -> Option<JobView> {
         let record = self.records.get(&id)?;
         let state = match &record.state {
+            State::Submitting => return None,
+            State::Ending { .. } => StateView::Running { worker: None },
             State::Pending => StateView::Pending,
             State::Running { worker } => StateView::Running { worker: *worker },
             State::Completed { result, duration } => StateView::Completed {
@@ -667,6 +846,14 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
         .unwrap_or(u32::MAX);
     base.checked_mul(factor)
         .map_or(MAX_BACKOFF, |wait| wait.min(MAX_BACKOFF))
+}
+
+/// The writer's next confirmation; never, without a writer.
+async fn recv_written(written: &mut Option<mpsc::UnboundedReceiver<Written>>) -> Option<Written> {
+    match written {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.
