@@ -54,6 +54,8 @@
 
 mod api;
 mod dashboard;
+#[cfg(test)]
+mod durability_tests;
 mod error;
 mod events;
 mod exec;
