@@ -1,13 +1,13 @@
 //! The routes: which request asks the queue what, and the response.
 //!
-//! | method and path          | answer                                              |
-//! |--------------------------|-----------------------------------------------------|
-//! | `POST /jobs`             | `201 {"id"}`; `400` bad job; `503` queue full       |
-//! | `GET /jobs/{id}`         | `200` the job; `404` unknown id                     |
-//! | `GET /status`            | `200` the counts                                    |
-//! | `GET /metrics`           | `200` the Prometheus text format                    |
-//! | `GET /dead`              | `200 {"jobs": [...]}`, oldest death first           |
-//! | `POST /dead/{id}/retry`  | `200` the job, pending again; `404`; `409` not dead |
+//! | method and path         | answer                                                              |
+//! |-------------------------|---------------------------------------------------------------------|
+//! | `POST /jobs`            | `201 {"id"}`; `400` bad job; `503` queue full; `500` journal broken |
+//! | `GET /jobs/{id}`        | `200` the job; `404` unknown id                                     |
+//! | `GET /status`           | `200` the counts                                                    |
+//! | `GET /metrics`          | `200` the Prometheus text format                                    |
+//! | `GET /dead`             | `200 {"jobs": [...]}`, oldest death first                           |
+//! | `POST /dead/{id}/retry` | `200` the job, pending again; `404`; `409` not dead                 |
 //!
 //! Another method on one of these paths is `405` with `Allow`; any other
 //! path is `404`.

@@ -44,9 +44,13 @@
 //! # Durability
 //!
 //! With `data_dir`, every accepted job is appended to a journal and synced
-//! before its `201`, and every change after it is appended too; a restart
-//! reads it back, so a crash loses no accepted job and reruns none that
-//! completed. It is compacted at start and as it grows; completed jobs past
+//! before its `201` and before it can run (until then `GET` says `404`),
+//! and every change after it is appended too; a job shows completed (or
+//! dead) only once that entry is written. A restart reads the journal
+//! back, so a crash loses no accepted job and reruns none that was seen
+//! completed. Once a journal write fails, the submission waiting for it
+//! and every later one get a `500`: nothing is accepted that would not
+//! survive a crash. It is compacted at start and as it grows; completed jobs past
 //! `keep_finished` are forgotten. The journal's format, its group commit,
 //! its replay and its compaction are described in the `journal` module's
 //! source.

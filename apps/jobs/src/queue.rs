@@ -115,12 +115,15 @@ impl Queue {
         answer.await.map_err(|_| Closed)
     }
 
-    /// Accepts a job: it is pending from now on.
+    /// Accepts a job: it is pending from now on. With a journal, answers
+    /// once the job is synced to it; the job runs only after that.
     ///
     /// # Errors
     ///
     /// [`SubmitError::Full`] when `queue_capacity` jobs wait to run,
-    /// [`SubmitError::Closed`] when the service is gone.
+    /// [`SubmitError::Closed`] when the service is gone,
+    /// [`SubmitError::Journal`] when the journal cannot be written (this
+    /// job's entry or an earlier one): the job is not accepted.
     ///
     /// # Cancel safety
     ///
