@@ -90,13 +90,12 @@ fn a_submission_the_journal_refused_never_runs_and_later_ones_are_refused_up_fro
         let status = queue.status().await.unwrap();
         assert_eq!((status.pending, status.running), (0, 0));
 
-        // The journal is broken: refused by the actor, never written.
+        // The journal is broken: refused, and never run either.
         let later = queue.submit(sleep_ms(0)).await;
         assert!(
             matches!(later, Err(SubmitError::Journal { .. })),
             "{later:?}"
         );
-        assert_eq!(queue.metrics().await.unwrap().refused, 1);
         pollen::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(queue.metrics().await.unwrap().completed, 0);
         stop.cancel();
@@ -209,4 +208,42 @@ fn every_job_seen_completed_is_done_in_the_journal_file() {
         service.shutdown(Duration::from_secs(5)).await;
     });
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn once_a_write_failed_submissions_are_refused_without_reaching_the_writer() {
+    runtime().block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (written_tx, written) = mpsc::unbounded_channel();
+        let (queue, stop) = start(JournalLink { tx, written });
+
+        let submitter = pollen::spawn({
+            let queue = queue.clone();
+            async move { queue.submit(sleep_ms(0)).await }
+        });
+        let (id, _) = next_confirmed(&mut rx).await;
+        let result = Err("no space left on device".to_owned());
+        written_tx.send(Written { id, result }).unwrap();
+        let refused = submitter.await.unwrap();
+        assert_eq!(
+            refused,
+            Err(SubmitError::Journal {
+                error: "no space left on device".into()
+            })
+        );
+        assert_eq!(queue.job(id).await.unwrap(), None);
+
+        // Not handed to the writer, which would never answer.
+        let later = pollen::time::timeout(Duration::from_secs(5), queue.submit(sleep_ms(0)))
+            .await
+            .expect("refused up front");
+        assert_eq!(later, refused);
+        while let Ok(write) = rx.try_recv() {
+            assert!(
+                !matches!(write, Write::Submit { .. }),
+                "a submission reached a broken journal"
+            );
+        }
+        stop.cancel();
+    });
 }
