@@ -537,7 +537,6 @@ impl Actor {
         reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
     ) {
         if let Some(error) = &self.broken {
-            self.metrics.refused += 1;
             let _ = reply.send(Err(SubmitError::Journal {
                 error: error.clone(),
             }));
