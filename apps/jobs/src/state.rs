@@ -334,6 +334,8 @@ impl Actor {
                 self.waiting = Some(reply);
                 self.dispatch();
             }
+            Command::StopWaiting => self.waiting = None,
+            Command::Unclaimed { id } => self.unclaimed(id),
             Command::Started { id, worker } => {
                 if let Some(Record {
                     state: State::Running { worker: slot },
@@ -349,6 +351,10 @@ impl Actor {
                         worker,
                         attempt,
                     });
+                    // Written when the attempt starts, not when the job is
+                    // handed to the dispatcher: one never started is still
+                    // pending in the journal.
+                    self.journal(Entry::Start { id: id.0, attempt });
                 }
             }
             Command::WorkerCrashed { worker, error } => {
@@ -610,10 +616,22 @@ impl Actor {
             record.attempts -= 1;
             self.set_state(id, State::Pending);
             self.queue.push_front(id);
+        }
+    }
+
+    /// Puts job `id`, handed to the dispatcher but never run, back first
+    /// in line, its attempt not made.
+    fn unclaimed(&mut self, id: JobId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        if !matches!(record.state, State::Running { worker: None }) {
             return;
         }
-        let attempt = self.records[&id].attempts;
-        self.journal(Entry::Start { id: id.0, attempt });
+        record.attempts -= 1;
+        self.set_state(id, State::Pending);
+        self.queue.push_front(id);
+        self.dispatch();
     }
 
     fn finished(&mut self, id: JobId, outcome: Result<Value, String>, duration: Duration) {

@@ -185,14 +185,10 @@ async fn dispatch(
                 Err(_) => return,
             },
         };
-        // Cancel safe: a job handed to a dropped `next` goes back to the
-        // front of the queue.
-        let next = pollen::select! {
-            () = stop.cancelled() => return,
-            next = queue.next() => match next {
-                Ok(next) => next,
-                Err(_) => return,
-            },
+        // A job handed over as `stop` fires is not dropped: it comes back
+        // here, or goes back to the front of the queue.
+        let Some(next) = queue.next_unless(&stop).await else {
+            return;
         };
         // The channel has a slot per permit: this never waits long.
         if work.send(Assignment { next, permit }).await.is_err() {
