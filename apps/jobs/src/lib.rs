@@ -281,6 +281,9 @@ async fn connection(
             Read::Request(request) => {
                 let mut response = api::handle(&queue, &request).await;
                 response.close |= !request.keep_alive || stop.is_cancelled();
+                // HTTP/1.1 keeps the connection by default; HTTP/1.0 only
+                // when the response says so.
+                response.keep_alive = request.http_1_0 && !response.close;
                 requests.fetch_add(1, Ordering::Relaxed);
                 if conn.respond(&response).await.is_err() || response.close {
                     return;

@@ -488,8 +488,20 @@ fn keep_alive_serves_many_requests_and_pipelined_ones_in_order() {
     old.send_raw(b"GET /status HTTP/1.0\r\n\r\n");
     assert_eq!(old.response().status, 200);
     assert!(old.closed());
+    // HTTP/1.0 asking for keep-alive is told it is kept, and is.
+    let mut old = server.client();
+    for _ in 0..2 {
+        old.send_raw(b"GET /status HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let response = old.response();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("connection"), Some("keep-alive"));
+    }
+    old.send_raw(b"GET /status HTTP/1.0\r\n\r\n");
+    let response = old.response();
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(old.closed());
     let summary = server.stop();
-    assert_eq!(summary.requests, 5 + 2 + 1 + 1);
+    assert_eq!(summary.requests, 5 + 2 + 1 + 1 + 3);
 }
 
 #[test]
