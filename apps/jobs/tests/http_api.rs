@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use pollen::channel::oneshot;
 use pollen::net::TcpListener;
-use pollen_jobs::{Config, QueueConfig, Summary, serve};
+use pollen_jobs::{Config, MAX_BODY, QueueConfig, Summary, serve};
 use serde_json::{Value, json};
 
 /// How long any one expected answer or state may take.
@@ -381,14 +381,26 @@ fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_read() {
     assert!(response.error().contains("the most accepted is 1048576"));
     assert_eq!(response.header("connection"), Some("close"));
     assert!(client.closed());
-    // Exactly at the limit is not refused for its size.
+    // One byte over the limit is refused...
     let mut client = server.client();
-    let body = format!(
-        r#"{{"type":"sleep","payload":{{"ms":1}}}}{}"#,
-        " ".repeat(100)
+    client.send_raw(
+        format!(
+            "POST /jobs HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        )
+        .as_bytes(),
     );
+    let response = client.response();
+    assert_eq!(response.status, 413);
+    assert!(client.closed());
+    // ...and a body of exactly the limit is read whole and accepted.
+    let mut client = server.client();
+    let job = r#"{"type":"sleep","payload":{"ms":1}}"#;
+    let body = format!("{job}{}", " ".repeat(MAX_BODY - job.len()));
+    assert_eq!(body.len(), MAX_BODY);
     let response = client.request("POST", "/jobs", Some(&body));
-    assert_eq!(response.status, 201);
+    assert_eq!(response.status, 201, "{response:?}");
+    server.wait_for(response.json()["id"].as_str().unwrap(), "completed");
 }
 
 #[test]
