@@ -39,7 +39,8 @@
 //! the dispatcher stops and running jobs get `shutdown_grace` to finish.
 //! Jobs still pending are not run: with a data directory they stay in the
 //! journal and run after the next start (so do jobs abandoned at the end
-//! of the grace period); without one they are lost.
+//! of the grace period, the abandoned attempt counted as a failure, as
+//! after a crash); without one they are lost.
 //!
 //! # Durability
 //!
@@ -48,7 +49,8 @@
 //! and every change after it is appended too; a job shows completed (or
 //! dead) only once that entry is written. A restart reads the journal
 //! back, so a crash loses no accepted job and reruns none that was seen
-//! completed. Once a journal write fails, the submission waiting for it
+//! completed; an attempt a crash interrupted uses one of the job's
+//! retries (with none left, the job is dead). Once a journal write fails, the submission waiting for it
 //! and every later one get a `500`: nothing is accepted that would not
 //! survive a crash. It is compacted at start and as it grows; completed jobs past
 //! `keep_finished` are forgotten. The journal's format, its group commit,

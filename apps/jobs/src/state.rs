@@ -229,6 +229,8 @@ impl Record {
             max_retries: self.spec.max_retries,
             attempts: self.attempts,
             retries_used: self.retries_used,
+            // Only a job a worker started has its `Start` in the journal.
+            running: matches!(state, State::Running { worker: Some(_) }),
             end,
         }
     }
