@@ -24,9 +24,11 @@
 //!
 //! # Replay
 //!
-//! On start the journal is read back: jobs that were pending, running or
-//! waiting for a retry are queued again, completed and dead ones stay as
-//! they were. An attempt that was running (its `Start` is the job's last
+//! On start the journal is read back: jobs that were pending or running
+//! are queued again, completed and dead ones stay as they were. A job
+//! waiting for a retry waits out the rest of its backoff: `Fail` entries
+//! carry the retry's wall-clock time (older ones without it retry at
+//! once). An attempt that was running (its `Start` is the job's last
 //! entry) was interrupted by the restart: it counts as made and as a
 //! failure, using one of the job's retries, and a job with none left is
 //! dead, with an error saying so. So a job that takes the process down
@@ -82,11 +84,15 @@ pub(crate) enum Entry {
         result: Value,
         duration_ms: f64,
     },
-    /// An attempt failed; a retry is due (`retries_used` so far).
+    /// An attempt failed; a retry is due (`retries_used` so far), at
+    /// `retry_at` (wall-clock, milliseconds since the Unix epoch; entries
+    /// written before it was recorded have none, and retry at once).
     Fail {
         id: u64,
         error: String,
         retries_used: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<u64>,
     },
     /// Out of retries.
     Dead { id: u64, error: String },
@@ -108,6 +114,9 @@ pub(crate) struct Replayed {
     pub(crate) retries_used: u32,
     /// An attempt started and had not ended when the journal did.
     pub(crate) running: bool,
+    /// When the retry after the last failed attempt is due, if it is
+    /// waiting for one (wall-clock, milliseconds since the Unix epoch).
+    pub(crate) retry_at: Option<u64>,
     pub(crate) end: End,
 }
 
@@ -221,6 +230,7 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
                 attempts: 0,
                 retries_used: 0,
                 running: false,
+                retry_at: None,
                 end: End::Run { last_error: None },
             },
         );
@@ -238,6 +248,7 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
         .get_mut(&id)
         .ok_or_else(|| format!("job {id} was never submitted"))?;
     job.running = matches!(entry, Entry::Start { .. });
+    job.retry_at = None;
     match entry {
         Entry::Start { attempt, .. } => job.attempts = job.attempts.max(attempt),
         Entry::Done {
@@ -253,9 +264,11 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
         Entry::Fail {
             error,
             retries_used,
+            retry_at,
             ..
         } => {
             job.retries_used = retries_used;
+            job.retry_at = retry_at;
             job.end = End::Run {
                 last_error: Some(error),
             };
@@ -293,6 +306,7 @@ pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>, next_id: u64) -> Vec<En
             id,
             error: last_error.unwrap_or_default(),
             retries_used: job.retries_used,
+            retry_at: job.retry_at,
         });
         if job.running {
             // The `Start` last: the attempt is still running.
@@ -522,6 +536,7 @@ mod tests {
                 id: 2,
                 error: "boom".into(),
                 retries_used: 1,
+                retry_at: None,
             },
             Entry::Start { id: 2, attempt: 2 },
             Entry::Dead {
@@ -605,6 +620,7 @@ mod tests {
             attempts,
             retries_used,
             running,
+            retry_at: None,
             end: End::Run {
                 last_error: last_error.map(str::to_owned),
             },
@@ -616,6 +632,38 @@ mod tests {
         let one = &recovery.jobs[&JobId(1)];
         assert_eq!((one.attempts, one.retries_used), (2, 2));
         assert_eq!(recovery.jobs[&JobId(2)], jobs[&JobId(2)]);
+    }
+
+    #[test]
+    fn a_fail_entry_keeps_its_retry_time_and_old_ones_without_it_are_read() {
+        let fail = Entry::Fail {
+            id: 1,
+            error: "boom".into(),
+            retries_used: 1,
+            retry_at: Some(1_700_000_000_000),
+        };
+        let recovery = replay(&lines(&[
+            submit(1),
+            Entry::Start { id: 1, attempt: 1 },
+            fail,
+        ]));
+        assert_eq!(recovery.jobs[&JobId(1)].retry_at, Some(1_700_000_000_000));
+        let again = replay(&lines(&snapshot(&recovery.jobs, recovery.next_id)));
+        assert_eq!(again.jobs, recovery.jobs);
+
+        // Written before the retry time was: due at once.
+        let mut text = lines(&[submit(1)]);
+        text.extend_from_slice(
+            b"{\"op\":\"fail\",\"id\":1,\"error\":\"boom\",\"retries_used\":1}\n",
+        );
+        let recovery = replay(&text);
+        assert!(recovery.warnings.is_empty(), "{:?}", recovery.warnings);
+        let job = &recovery.jobs[&JobId(1)];
+        assert_eq!((job.retries_used, job.retry_at), (1, None));
+
+        // A later attempt ends the wait.
+        text.extend_from_slice(&lines(&[Entry::Start { id: 1, attempt: 2 }]));
+        assert_eq!(replay(&text).jobs[&JobId(1)].retry_at, None);
     }
 
     #[test]

@@ -134,6 +134,9 @@ enum State {
     Failed {
         error: String,
         retry_at: Instant,
+        /// `retry_at` on the wall clock (ms since the Unix epoch), for the
+        /// journal: a restart waits out the rest of the backoff.
+        retry_at_unix: u64,
     },
     Dead {
         error: String,
@@ -231,6 +234,10 @@ impl Record {
             retries_used: self.retries_used,
             // Only a job a worker started has its `Start` in the journal.
             running: matches!(state, State::Running { worker: Some(_) }),
+            retry_at: match state {
+                State::Failed { retry_at_unix, .. } => Some(*retry_at_unix),
+                _ => None,
+            },
             end,
         }
     }
@@ -508,7 +515,19 @@ impl Actor {
                 }
             };
             let state = match job.end {
-                End::Run { .. } => State::Pending,
+                // Waiting for a retry: the rest of its wait, by the wall
+                // clock (none left, or unknown: at once).
+                End::Run { last_error } => match job.retry_at {
+                    Some(retry_at_unix) if retry_at_unix > unix_ms() => {
+                        let wait = Duration::from_millis(retry_at_unix - unix_ms());
+                        State::Failed {
+                            error: last_error.unwrap_or_default(),
+                            retry_at: pollen::time::now().saturating_add(wait),
+                            retry_at_unix,
+                        }
+                    }
+                    _ => State::Pending,
+                },
                 End::Completed {
                     result,
                     duration_ms,
@@ -520,6 +539,9 @@ impl Actor {
             };
             match state {
                 State::Pending => self.queue.push_back(id),
+                State::Failed { retry_at, .. } => {
+                    self.retries.insert((retry_at, id));
+                }
                 State::Dead { .. } => self.dead.push_back(id),
                 State::Completed { .. } => self.finished.push_back(id),
                 _ => {}
@@ -659,22 +681,31 @@ impl Actor {
             Err(error) if record.retries_used < record.spec.max_retries => {
                 self.metrics.failed_attempts += 1;
                 record.retries_used += 1;
+                let retry_in = backoff(self.retry_base, record.retries_used);
+                let retry_at = pollen::time::now().saturating_add(retry_in);
+                let retry_at_unix = unix_ms().saturating_add(millis(retry_in));
                 if let Some(journal) = &self.journal {
                     let _ = journal.send(Write::Entry(Entry::Fail {
                         id: id.0,
                         error: error.clone(),
                         retries_used: record.retries_used,
+                        retry_at: Some(retry_at_unix),
                     }));
                 }
-                let retry_in = backoff(self.retry_base, record.retries_used);
-                let retry_at = pollen::time::now().saturating_add(retry_in);
                 self.retries.insert((retry_at, id));
                 self.publish(Event::JobFailed {
                     id,
                     error: error.clone(),
                     retry_in,
                 });
-                self.set_state(id, State::Failed { error, retry_at });
+                self.set_state(
+                    id,
+                    State::Failed {
+                        error,
+                        retry_at,
+                        retry_at_unix,
+                    },
+                );
                 if self.journal.is_some() {
                     self.wrote();
                 }
@@ -795,7 +826,9 @@ impl Actor {
                 result: result.clone(),
                 duration_ms: duration.as_secs_f64() * 1000.0,
             },
-            State::Failed { error, retry_at } => StateView::Failed {
+            State::Failed {
+                error, retry_at, ..
+            } => StateView::Failed {
                 error: error.clone(),
                 retries_left: record.spec.max_retries - record.retries_used,
                 retry_in_ms: retry_at
@@ -865,6 +898,17 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
         .unwrap_or(u32::MAX);
     base.checked_mul(factor)
         .map_or(MAX_BACKOFF, |wait| wait.min(MAX_BACKOFF))
+}
+
+/// The wall clock, in milliseconds since the Unix epoch (0 before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 /// The writer's next confirmation; never, without a writer.
