@@ -17,7 +17,9 @@
 //!   blocking pool).
 //! - A **supervisor** task per worker restarts it when a job panics (the
 //!   attempt fails and is retried), at most [`MAX_RESTARTS`] times a minute
-//!   over all workers; past that, the crashed worker stays down, loudly.
+//!   for that worker; past that, the crashed worker stays down, loudly,
+//!   until the minute has passed. With no worker alive, `POST /jobs`
+//!   answers `503`.
 //! - An **event bus** (a broadcast channel, [`Queue::events`]) carries
 //!   what happens to jobs and workers ([`Event`]) to the log, and to a
 //!   dashboard later.

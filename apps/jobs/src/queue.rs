@@ -128,6 +128,7 @@ impl Queue {
     ///
     /// [`SubmitError::Full`] when `queue_capacity` jobs wait to run,
     /// [`SubmitError::Closed`] when the service is gone,
+    /// [`SubmitError::NoWorkers`] when every worker is down,
     /// [`SubmitError::Journal`] when the journal cannot be written (this
     /// job's entry or an earlier one): the job is not accepted.
     ///
@@ -301,7 +302,8 @@ mod tests {
 
     /// The actor alone, without a dispatcher or workers.
     fn actor() -> Queue {
-        let alive = Arc::new(AtomicUsize::new(0));
+        // One worker counted alive, or submissions are refused.
+        let alive = Arc::new(AtomicUsize::new(1));
         state::spawn(10, Duration::from_secs(1), 1, alive, 100, None).0
     }
 

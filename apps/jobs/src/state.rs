@@ -572,6 +572,11 @@ impl Actor {
             }));
             return;
         }
+        if self.workers_alive.load(Ordering::Relaxed) == 0 {
+            // Every worker is down: nothing would run it.
+            let _ = reply.send(Err(SubmitError::NoWorkers));
+            return;
+        }
         if self.queue_depth() + self.counts.submitting >= self.capacity {
             self.metrics.refused += 1;
             let _ = reply.send(Err(SubmitError::Full {

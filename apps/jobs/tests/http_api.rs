@@ -558,6 +558,32 @@ fn a_full_queue_answers_503_with_retry_after() {
 }
 
 #[test]
+fn with_every_worker_down_submissions_get_503() {
+    let server = Server::start(config(1, 20));
+    // Six panics: five restarts, then the only worker stays down for a
+    // minute.
+    let panicking = json!({
+        "type": "fail", "payload": { "times": 1, "panic": true }, "max_retries": 1
+    });
+    for _ in 0..6 {
+        server.submit(panicking.clone());
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while server.get("/status")["workers_alive"] != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker was never given up on"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let body = json!({ "type": "sleep", "payload": { "ms": 1 } }).to_string();
+    let response = server.request("POST", "/jobs", Some(&body));
+    assert_eq!(response.status, 503, "{response:?}");
+    assert!(response.error().contains("no worker"), "{response:?}");
+    assert!(response.header("retry-after").is_some());
+}
+
+#[test]
 fn a_job_failing_more_than_its_retries_is_dead_and_can_be_retried() {
     let server = Server::start(config(2, 10));
     // Fails three times, two retries allowed: dead after three attempts.
