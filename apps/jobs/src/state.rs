@@ -500,6 +500,7 @@ impl Actor {
         for warning in &recovery.warnings {
             eprintln!("pollen-jobs: journal: {warning}");
         }
+        let now_unix = unix_ms();
         for (id, job) in recovery.jobs {
             self.next_id = self.next_id.max(id.0 + 1);
             let submission = serde_json::json!({
@@ -516,10 +517,11 @@ impl Actor {
             };
             let state = match job.end {
                 // Waiting for a retry: the rest of its wait, by the wall
-                // clock (none left, or unknown: at once).
+                // clock (none left, or unknown: at once), and never more
+                // than the longest backoff (the clock may have gone back).
                 End::Run { last_error } => match job.retry_at {
-                    Some(retry_at_unix) if retry_at_unix > unix_ms() => {
-                        let wait = Duration::from_millis(retry_at_unix - unix_ms());
+                    Some(retry_at_unix) if retry_at_unix > now_unix => {
+                        let wait = Duration::from_millis(retry_at_unix - now_unix).min(MAX_BACKOFF);
                         State::Failed {
                             error: last_error.unwrap_or_default(),
                             retry_at: pollen::time::now().saturating_add(wait),

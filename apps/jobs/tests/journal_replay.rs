@@ -27,8 +27,11 @@ fn unix_ms() -> u64 {
 #[pollen::test(start_paused = true)]
 async fn a_failed_job_waits_out_the_rest_of_its_backoff_after_a_restart() {
     let retry_at = unix_ms() + 60_000;
+    // A retry ten hours off (the clock went back, say) waits at most the
+    // longest backoff, an hour.
+    let far = retry_at + 10 * 3_600_000;
     let journal = format!(
-        "{}\n{}\n{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
         r#"{"op":"submit","id":1,"type":"sleep","payload":{"ms":1},"max_retries":3}"#,
         r#"{"op":"start","id":1,"attempt":1}"#,
         format_args!(
@@ -37,6 +40,8 @@ async fn a_failed_job_waits_out_the_rest_of_its_backoff_after_a_restart() {
         // Failed before retry times were written: due at once.
         r#"{"op":"submit","id":2,"type":"sleep","payload":{"ms":1},"max_retries":3}"#,
         r#"{"op":"fail","id":2,"error":"boom","retries_used":1}"#,
+        r#"{"op":"submit","id":3,"type":"sleep","payload":{"ms":1},"max_retries":3}"#,
+        format_args!(r#"{{"op":"fail","id":3,"error":"boom","retries_used":1,"retry_at":{far}}}"#),
     );
     let dir = data_dir("replay-retry-at", &journal);
     let config = QueueConfig {
@@ -56,6 +61,10 @@ async fn a_failed_job_waits_out_the_rest_of_its_backoff_after_a_restart() {
             assert_eq!(retries_left, 2);
             assert!((50_000..=60_000).contains(&retry_in_ms), "{retry_in_ms}");
         }
+        other => panic!("not waiting for its retry: {other:?}"),
+    }
+    match queue.job(JobId(3)).await.unwrap().unwrap().state {
+        StateView::Failed { retry_in_ms, .. } => assert_eq!(retry_in_ms, 3_600_000),
         other => panic!("not waiting for its retry: {other:?}"),
     }
     sleep(Duration::from_secs(1)).await;
