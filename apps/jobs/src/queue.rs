@@ -333,6 +333,35 @@ mod tests {
     }
 
     #[pollen::test]
+    async fn a_job_handed_over_as_the_stop_fires_is_taken_or_given_back_never_lost() {
+        let queue = actor();
+        let stop = CancellationToken::new();
+        let dispatcher = pollen::spawn({
+            let queue = queue.clone();
+            let stop = stop.clone();
+            async move { queue.next_unless(&stop).await }
+        });
+        // The dispatcher asks, and waits: nothing is pending.
+        pollen::time::sleep(Duration::from_millis(1)).await;
+        // The actor hands the new job over, and the stop fires before the
+        // dispatcher looks: both are ready when it does.
+        let id = queue.submit(sleep_job()).await.unwrap();
+        stop.cancel();
+        let taken = dispatcher.await.unwrap();
+        let status = queue.status().await.unwrap();
+        match taken {
+            Some(next) => {
+                assert_eq!((next.id, next.attempt), (id, 1));
+                assert_eq!((status.pending, status.running), (0, 1), "{status:?}");
+            }
+            None => {
+                assert_eq!((status.pending, status.running), (1, 0), "{status:?}");
+                assert_eq!(queue.job(id).await.unwrap().unwrap().attempts, 0);
+            }
+        }
+    }
+
+    #[pollen::test]
     async fn a_dispatcher_that_stopped_waiting_is_handed_nothing_later() {
         let queue = actor();
         let stop = CancellationToken::new();
