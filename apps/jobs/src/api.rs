@@ -87,6 +87,9 @@ async fn submit(queue: &Queue, body: &[u8]) -> Response {
             Response::error(503, full).header("retry-after", RETRY_AFTER_SECS.to_string())
         }
         Err(closed @ SubmitError::Closed) => unavailable(closed),
+        Err(none @ SubmitError::NoWorkers) => {
+            Response::error(503, none).header("retry-after", RETRY_AFTER_SECS.to_string())
+        }
         Err(journal @ SubmitError::Journal { .. }) => Response::error(500, journal),
     }
 }

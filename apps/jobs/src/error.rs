@@ -24,6 +24,9 @@ pub enum SubmitError {
     },
     /// The service is shutting down.
     Closed,
+    /// No worker is running (every one crashed too often and is down for
+    /// now): try again later.
+    NoWorkers,
     /// The job could not be written to the journal (so it was not
     /// accepted: it might not survive a crash).
     Journal {
@@ -40,6 +43,9 @@ impl fmt::Display for SubmitError {
                 "the queue is full ({capacity} jobs waiting to run); try again later"
             ),
             SubmitError::Closed => Closed.fmt(f),
+            SubmitError::NoWorkers => {
+                f.write_str("no worker is running (they crashed too often); try again later")
+            }
             SubmitError::Journal { error } => {
                 write!(f, "the job could not be written to the journal: {error}")
             }

@@ -73,10 +73,11 @@ pub enum Event {
         /// The worker.
         worker: usize,
     },
-    /// The supervisor gave up on a crashed worker: workers crashed more
-    /// than [`MAX_RESTARTS`](crate::MAX_RESTARTS) times within a minute.
+    /// The supervisor gave up on a crashed worker: it was restarted
+    /// [`MAX_RESTARTS`](crate::MAX_RESTARTS) times within a minute. It
+    /// comes back (`WorkerRestarted`) once that minute has passed.
     WorkerGaveUp {
-        /// The worker, which stays down.
+        /// The worker, down for now.
         worker: usize,
     },
 }
@@ -108,8 +109,7 @@ impl fmt::Display for Event {
             Event::WorkerRestarted { worker } => write!(f, "worker {worker} restarted"),
             Event::WorkerGaveUp { worker } => write!(
                 f,
-                "worker {worker} is not restarted: workers crashed more than {} times within a \
-                 minute",
+                "worker {worker} is not restarted for now: restarted {} times within a minute",
                 crate::MAX_RESTARTS
             ),
         }

@@ -53,6 +53,9 @@ pub(crate) struct Request {
     pub(crate) body: Vec<u8>,
     /// The client wants the connection kept open after the response.
     pub(crate) keep_alive: bool,
+    /// An HTTP/1.0 request: its connection stays open only if the
+    /// response says `connection: keep-alive`.
+    pub(crate) http_1_0: bool,
 }
 
 /// A response, always with a JSON body.
@@ -64,6 +67,9 @@ pub(crate) struct Response {
     pub(crate) content_type: &'static str,
     /// Close the connection after it.
     pub(crate) close: bool,
+    /// Say `connection: keep-alive` (to an HTTP/1.0 client, which closes
+    /// otherwise) unless it closes.
+    pub(crate) keep_alive: bool,
 }
 
 /// What reading a request came to.
@@ -88,6 +94,7 @@ impl Response {
             body: serde_json::to_string(body).expect("our values serialize"),
             content_type: "application/json",
             close: false,
+            keep_alive: false,
         }
     }
 
@@ -99,6 +106,7 @@ impl Response {
             body,
             content_type,
             close: false,
+            keep_alive: false,
         }
     }
 
@@ -130,6 +138,8 @@ impl Response {
         }
         if self.close {
             head.push_str("connection: close\r\n");
+        } else if self.keep_alive {
+            head.push_str("connection: keep-alive\r\n");
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
@@ -164,6 +174,7 @@ struct Head {
     method: String,
     path: String,
     keep_alive: bool,
+    http_1_0: bool,
     content_length: u64,
     expect_continue: bool,
 }
@@ -247,6 +258,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, Response> {
         method: request.method.unwrap_or_default().to_owned(),
         path: request.path.unwrap_or_default().to_owned(),
         keep_alive,
+        http_1_0: request.version == Some(0),
         content_length: content_length.unwrap_or(0),
         expect_continue,
     };
@@ -350,6 +362,7 @@ impl Conn {
             path: head.path,
             body,
             keep_alive: head.keep_alive,
+            http_1_0: head.http_1_0,
         })
     }
 

@@ -24,9 +24,15 @@
 //!
 //! # Replay
 //!
-//! On start the journal is read back: jobs that were pending, running or
-//! waiting for a retry are queued again (a running job's attempt counts
-//! as made), completed and dead ones stay as they were. A line that is not
+//! On start the journal is read back: jobs that were pending or running
+//! are queued again, completed and dead ones stay as they were. A job
+//! waiting for a retry waits out the rest of its backoff: `Fail` entries
+//! carry the retry's wall-clock time (older ones without it retry at
+//! once). An attempt that was running (its `Start` is the job's last
+//! entry) was interrupted by the restart: it counts as made and as a
+//! failure, using one of the job's retries, and a job with none left is
+//! dead, with an error saying so. So a job that takes the process down
+//! with it does not run again and again at every start. A line that is not
 //! a whole entry (a write torn by a crash, so usually the last one) is
 //! skipped with a warning, never a refusal to start.
 //!
@@ -78,11 +84,15 @@ pub(crate) enum Entry {
         result: Value,
         duration_ms: f64,
     },
-    /// An attempt failed; a retry is due (`retries_used` so far).
+    /// An attempt failed; a retry is due (`retries_used` so far), at
+    /// `retry_at` (wall-clock, milliseconds since the Unix epoch; entries
+    /// written before it was recorded have none, and retry at once).
     Fail {
         id: u64,
         error: String,
         retries_used: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<u64>,
     },
     /// Out of retries.
     Dead { id: u64, error: String },
@@ -102,6 +112,11 @@ pub(crate) struct Replayed {
     pub(crate) max_retries: u32,
     pub(crate) attempts: u32,
     pub(crate) retries_used: u32,
+    /// An attempt started and had not ended when the journal did.
+    pub(crate) running: bool,
+    /// When the retry after the last failed attempt is due, if it is
+    /// waiting for one (wall-clock, milliseconds since the Unix epoch).
+    pub(crate) retry_at: Option<u64>,
     pub(crate) end: End,
 }
 
@@ -166,7 +181,29 @@ pub(crate) fn replay(text: &[u8]) -> Recovery {
                 .push(format!("skipped line {}: {why}", number + 1));
         }
     }
+    for job in recovery.jobs.values_mut() {
+        interrupted(job);
+    }
     recovery
+}
+
+/// Counts the attempt `job` was running when the journal ended, if any,
+/// as failed: interrupted by the restart.
+fn interrupted(job: &mut Replayed) {
+    if !std::mem::take(&mut job.running) || !matches!(job.end, End::Run { .. }) {
+        return;
+    }
+    let attempt = job.attempts;
+    if job.retries_used < job.max_retries {
+        job.retries_used += 1;
+        job.end = End::Run {
+            last_error: Some(format!("attempt {attempt} was interrupted by a restart")),
+        };
+    } else {
+        job.end = End::Dead {
+            error: format!("attempt {attempt} was interrupted by a restart, with no retries left"),
+        };
+    }
 }
 
 fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
@@ -192,6 +229,8 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
                 max_retries,
                 attempts: 0,
                 retries_used: 0,
+                running: false,
+                retry_at: None,
                 end: End::Run { last_error: None },
             },
         );
@@ -208,6 +247,8 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
     let job = jobs
         .get_mut(&id)
         .ok_or_else(|| format!("job {id} was never submitted"))?;
+    job.running = matches!(entry, Entry::Start { .. });
+    job.retry_at = None;
     match entry {
         Entry::Start { attempt, .. } => job.attempts = job.attempts.max(attempt),
         Entry::Done {
@@ -223,9 +264,11 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
         Entry::Fail {
             error,
             retries_used,
+            retry_at,
             ..
         } => {
             job.retries_used = retries_used;
+            job.retry_at = retry_at;
             job.end = End::Run {
                 last_error: Some(error),
             };
@@ -251,22 +294,35 @@ pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>, next_id: u64) -> Vec<En
             payload: job.payload.clone(),
             max_retries: job.max_retries,
         });
-        if job.attempts > 0 {
-            entries.push(Entry::Start {
-                id,
-                attempt: job.attempts,
-            });
-        }
+        let start = Entry::Start {
+            id,
+            attempt: job.attempts,
+        };
         let last_error = match &job.end {
             End::Run { last_error } => last_error.clone(),
             _ => None,
         };
-        if job.retries_used > 0 || last_error.is_some() {
-            entries.push(Entry::Fail {
-                id,
-                error: last_error.unwrap_or_default(),
-                retries_used: job.retries_used,
-            });
+        let fail = (job.retries_used > 0 || last_error.is_some()).then(|| Entry::Fail {
+            id,
+            error: last_error.unwrap_or_default(),
+            retries_used: job.retries_used,
+            retry_at: job.retry_at,
+        });
+        if job.running {
+            // The `Start` last: the attempt is still running.
+            entries.extend(fail);
+            entries.push(start);
+        } else if job.attempts > 0 {
+            entries.push(start);
+            // The attempt ended: with a failure, or (retried by hand, so
+            // with a clean slate) queued again.
+            match fail {
+                Some(fail) => entries.push(fail),
+                None if matches!(job.end, End::Run { .. }) => entries.push(Entry::Retry { id }),
+                None => {}
+            }
+        } else {
+            entries.extend(fail);
         }
         match &job.end {
             End::Run { .. } => {}
@@ -480,6 +536,7 @@ mod tests {
                 id: 2,
                 error: "boom".into(),
                 retries_used: 1,
+                retry_at: None,
             },
             Entry::Start { id: 2, attempt: 2 },
             Entry::Dead {
@@ -500,15 +557,113 @@ mod tests {
             }
         );
         assert_eq!((job(2).attempts, job(2).retries_used), (2, 1));
-        // Running when the journal ended: it runs again.
-        assert_eq!(job(3).end, End::Run { last_error: None });
-        assert_eq!(job(3).attempts, 1);
+        // Running when the journal ended: it runs again, the interrupted
+        // attempt counted against its retries.
+        assert_eq!(
+            job(3).end,
+            End::Run {
+                last_error: Some("attempt 1 was interrupted by a restart".into())
+            }
+        );
+        assert_eq!((job(3).attempts, job(3).retries_used), (1, 1));
         assert_eq!(job(4).end, End::Run { last_error: None });
         // The snapshot replays to the same jobs, and keeps the next id.
         let again = replay(&lines(&snapshot(&recovery.jobs, 9)));
         assert_eq!(again.jobs, recovery.jobs);
         assert_eq!(again.next_id, 9);
         assert_eq!(recovery.next_id, 5);
+    }
+
+    #[test]
+    fn a_job_interrupted_at_every_start_uses_up_its_retries_then_is_dead() {
+        // The job takes the process down in each attempt: each restart
+        // replays the journal (compacted to a snapshot), and the job's
+        // next attempt is appended.
+        let mut text = lines(&[submit(1)]);
+        for attempt in 1..=3 {
+            text.extend_from_slice(&lines(&[Entry::Start { id: 1, attempt }]));
+            let recovery = replay(&text);
+            let job = &recovery.jobs[&JobId(1)];
+            assert_eq!(job.retries_used, attempt, "after attempt {attempt}");
+            assert!(
+                matches!(&job.end, End::Run { last_error: Some(e) } if e.contains("interrupted")),
+                "{:?}",
+                job.end
+            );
+            text = lines(&snapshot(&recovery.jobs, recovery.next_id));
+            // Replaying the snapshot counts nothing twice.
+            assert_eq!(replay(&text).jobs, recovery.jobs);
+        }
+        // Out of retries (3): the fourth interruption is the last.
+        text.extend_from_slice(&lines(&[Entry::Start { id: 1, attempt: 4 }]));
+        let recovery = replay(&text);
+        let job = &recovery.jobs[&JobId(1)];
+        assert_eq!((job.attempts, job.retries_used), (4, 3));
+        assert_eq!(
+            job.end,
+            End::Dead {
+                error: "attempt 4 was interrupted by a restart, with no retries left".into()
+            }
+        );
+        let again = replay(&lines(&snapshot(&recovery.jobs, recovery.next_id)));
+        assert_eq!(again.jobs, recovery.jobs);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_a_running_attempt_running_and_an_ended_one_ended() {
+        let mut jobs = BTreeMap::new();
+        let job = |id, attempts, retries_used, running, last_error: Option<&str>| Replayed {
+            id: JobId(id),
+            kind: "sleep".into(),
+            payload: json!({ "ms": 1 }),
+            max_retries: 3,
+            attempts,
+            retries_used,
+            running,
+            retry_at: None,
+            end: End::Run {
+                last_error: last_error.map(str::to_owned),
+            },
+        };
+        // Running after a failed attempt; retried by hand after attempts.
+        jobs.insert(JobId(1), job(1, 2, 1, true, Some("boom")));
+        jobs.insert(JobId(2), job(2, 4, 0, false, None));
+        let recovery = replay(&lines(&snapshot(&jobs, 3)));
+        let one = &recovery.jobs[&JobId(1)];
+        assert_eq!((one.attempts, one.retries_used), (2, 2));
+        assert_eq!(recovery.jobs[&JobId(2)], jobs[&JobId(2)]);
+    }
+
+    #[test]
+    fn a_fail_entry_keeps_its_retry_time_and_old_ones_without_it_are_read() {
+        let fail = Entry::Fail {
+            id: 1,
+            error: "boom".into(),
+            retries_used: 1,
+            retry_at: Some(1_700_000_000_000),
+        };
+        let recovery = replay(&lines(&[
+            submit(1),
+            Entry::Start { id: 1, attempt: 1 },
+            fail,
+        ]));
+        assert_eq!(recovery.jobs[&JobId(1)].retry_at, Some(1_700_000_000_000));
+        let again = replay(&lines(&snapshot(&recovery.jobs, recovery.next_id)));
+        assert_eq!(again.jobs, recovery.jobs);
+
+        // Written before the retry time was: due at once.
+        let mut text = lines(&[submit(1)]);
+        text.extend_from_slice(
+            b"{\"op\":\"fail\",\"id\":1,\"error\":\"boom\",\"retries_used\":1}\n",
+        );
+        let recovery = replay(&text);
+        assert!(recovery.warnings.is_empty(), "{:?}", recovery.warnings);
+        let job = &recovery.jobs[&JobId(1)];
+        assert_eq!((job.retries_used, job.retry_at), (1, None));
+
+        // A later attempt ends the wait.
+        text.extend_from_slice(&lines(&[Entry::Start { id: 1, attempt: 2 }]));
+        assert_eq!(replay(&text).jobs[&JobId(1)].retry_at, None);
     }
 
     #[test]

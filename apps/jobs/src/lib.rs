@@ -17,7 +17,9 @@
 //!   blocking pool).
 //! - A **supervisor** task per worker restarts it when a job panics (the
 //!   attempt fails and is retried), at most [`MAX_RESTARTS`] times a minute
-//!   over all workers; past that, the crashed worker stays down, loudly.
+//!   for that worker; past that, the crashed worker stays down, loudly,
+//!   until the minute has passed. With no worker alive, `POST /jobs`
+//!   answers `503`.
 //! - An **event bus** (a broadcast channel, [`Queue::events`]) carries
 //!   what happens to jobs and workers ([`Event`]) to the log, and to a
 //!   dashboard later.
@@ -39,7 +41,8 @@
 //! the dispatcher stops and running jobs get `shutdown_grace` to finish.
 //! Jobs still pending are not run: with a data directory they stay in the
 //! journal and run after the next start (so do jobs abandoned at the end
-//! of the grace period); without one they are lost.
+//! of the grace period, the abandoned attempt counted as a failure, as
+//! after a crash); without one they are lost.
 //!
 //! # Durability
 //!
@@ -48,7 +51,8 @@
 //! and every change after it is appended too; a job shows completed (or
 //! dead) only once that entry is written. A restart reads the journal
 //! back, so a crash loses no accepted job and reruns none that was seen
-//! completed. Once a journal write fails, the submission waiting for it
+//! completed; an attempt a crash interrupted uses one of the job's
+//! retries (with none left, the job is dead). Once a journal write fails, the submission waiting for it
 //! and every later one get a `500`: nothing is accepted that would not
 //! survive a crash. It is compacted at start and as it grows; completed jobs past
 //! `keep_finished` are forgotten. The journal's format, its group commit,
@@ -281,6 +285,9 @@ async fn connection(
             Read::Request(request) => {
                 let mut response = api::handle(&queue, &request).await;
                 response.close |= !request.keep_alive || stop.is_cancelled();
+                // HTTP/1.1 keeps the connection by default; HTTP/1.0 only
+                // when the response says so.
+                response.keep_alive = request.http_1_0 && !response.close;
                 requests.fetch_add(1, Ordering::Relaxed);
                 if conn.respond(&response).await.is_err() || response.close {
                     return;

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use pollen::channel::{broadcast, mpsc, oneshot};
+use pollen::sync::CancellationToken;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -83,6 +84,11 @@ pub(crate) enum Command {
     Next {
         reply: oneshot::Sender<'static, Next>,
     },
+    /// The dispatcher stopped waiting for its `Next`: drop the reply.
+    StopWaiting,
+    /// A job handed to the dispatcher that no worker will run: it goes
+    /// back to the front of the queue, its attempt not made.
+    Unclaimed { id: JobId },
     /// A worker started a job the dispatcher took.
     Started { id: JobId, worker: usize },
     /// A worker panicked: the attempt it was running failed.
@@ -122,6 +128,7 @@ impl Queue {
     ///
     /// [`SubmitError::Full`] when `queue_capacity` jobs wait to run,
     /// [`SubmitError::Closed`] when the service is gone,
+    /// [`SubmitError::NoWorkers`] when every worker is down,
     /// [`SubmitError::Journal`] when the journal cannot be written (this
     /// job's entry or an earlier one): the job is not accepted.
     ///
@@ -224,14 +231,38 @@ impl Queue {
         self.events.subscribe()
     }
 
-    /// The next pending job, marked running.
+    /// The next pending job, marked running; `None` once `stop` is
+    /// cancelled (or the actor is gone).
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a job handed to a dropped call goes back to the front
-    /// of the queue.
-    pub(crate) async fn next(&self) -> Result<Next, Closed> {
-        self.ask(|reply| Command::Next { reply }).await
+    /// Not cancel safe: a job handed over to a dropped call is lost (it
+    /// stays running and never runs). Stop it with `stop` instead: a job
+    /// the actor hands over as `stop` fires is returned if it arrived
+    /// first, else given back to the front of the queue.
+    pub(crate) async fn next_unless(&self, stop: &CancellationToken) -> Option<Next> {
+        let (reply, mut answer) = oneshot::channel();
+        // A send dropped before it completes has asked for nothing.
+        let sent = pollen::select! {
+            biased;
+            sent = self.tx.send(Command::Next { reply }) => sent.is_ok(),
+            () = stop.cancelled() => false,
+        };
+        if !sent {
+            return None;
+        }
+        pollen::select! {
+            biased;
+            next = &mut answer => return next.ok(),
+            () = stop.cancelled() => {}
+        }
+        // The actor may hand a job over until it hears that we stopped;
+        // once it has, the answer is settled: a job, or none.
+        let _ = self.tx.send(Command::StopWaiting).await;
+        if let Ok(next) = answer.await {
+            let _ = self.tx.send(Command::Unclaimed { id: next.id }).await;
+        }
+        None
     }
 
     /// Records that `worker` started job `id`.
@@ -254,5 +285,91 @@ impl Queue {
                 duration,
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use pollen::sync::CancellationToken;
+
+    use crate::job::JobSpec;
+    use crate::queue::Queue;
+    use crate::state;
+
+    /// The actor alone, without a dispatcher or workers.
+    fn actor() -> Queue {
+        // One worker counted alive, or submissions are refused.
+        let alive = Arc::new(AtomicUsize::new(1));
+        state::spawn(10, Duration::from_secs(1), 1, alive, 100, None).0
+    }
+
+    fn sleep_job() -> JobSpec {
+        JobSpec::parse(br#"{"type":"sleep","payload":{"ms":1}}"#).unwrap()
+    }
+
+    #[pollen::test]
+    async fn a_job_handed_over_as_the_dispatcher_stops_goes_back_to_the_queue() {
+        let queue = actor();
+        let id = queue.submit(sleep_job()).await.unwrap();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        // The request reaches the actor, which hands the job over only
+        // after the dispatcher has seen the stop: the job must come back.
+        assert!(queue.next_unless(&stop).await.is_none());
+        let status = queue.status().await.unwrap();
+        assert_eq!((status.pending, status.running), (1, 0), "{status:?}");
+        let job = queue.job(id).await.unwrap().unwrap();
+        assert_eq!(job.state.name(), "pending");
+        assert_eq!(job.attempts, 0, "an attempt never made was counted");
+
+        // It is handed over again, as the first attempt.
+        let running = CancellationToken::new();
+        let next = queue.next_unless(&running).await.unwrap();
+        assert_eq!((next.id, next.attempt), (id, 1));
+    }
+
+    #[pollen::test]
+    async fn a_job_handed_over_as_the_stop_fires_is_taken_or_given_back_never_lost() {
+        let queue = actor();
+        let stop = CancellationToken::new();
+        let dispatcher = pollen::spawn({
+            let queue = queue.clone();
+            let stop = stop.clone();
+            async move { queue.next_unless(&stop).await }
+        });
+        // The dispatcher asks, and waits: nothing is pending.
+        pollen::time::sleep(Duration::from_millis(1)).await;
+        // The actor hands the new job over, and the stop fires before the
+        // dispatcher looks: both are ready when it does.
+        let id = queue.submit(sleep_job()).await.unwrap();
+        stop.cancel();
+        let taken = dispatcher.await.unwrap();
+        let status = queue.status().await.unwrap();
+        match taken {
+            Some(next) => {
+                assert_eq!((next.id, next.attempt), (id, 1));
+                assert_eq!((status.pending, status.running), (0, 1), "{status:?}");
+            }
+            None => {
+                assert_eq!((status.pending, status.running), (1, 0), "{status:?}");
+                assert_eq!(queue.job(id).await.unwrap().unwrap().attempts, 0);
+            }
+        }
+    }
+
+    #[pollen::test]
+    async fn a_dispatcher_that_stopped_waiting_is_handed_nothing_later() {
+        let queue = actor();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        assert!(queue.next_unless(&stop).await.is_none());
+        let id = queue.submit(sleep_job()).await.unwrap();
+        let status = queue.status().await.unwrap();
+        assert_eq!((status.pending, status.running), (1, 0), "{status:?}");
+        assert_eq!(queue.job(id).await.unwrap().unwrap().attempts, 0);
     }
 }

@@ -134,6 +134,9 @@ enum State {
     Failed {
         error: String,
         retry_at: Instant,
+        /// `retry_at` on the wall clock (ms since the Unix epoch), for the
+        /// journal: a restart waits out the rest of the backoff.
+        retry_at_unix: u64,
     },
     Dead {
         error: String,
@@ -229,6 +232,12 @@ impl Record {
             max_retries: self.spec.max_retries,
             attempts: self.attempts,
             retries_used: self.retries_used,
+            // Only a job a worker started has its `Start` in the journal.
+            running: matches!(state, State::Running { worker: Some(_) }),
+            retry_at: match state {
+                State::Failed { retry_at_unix, .. } => Some(*retry_at_unix),
+                _ => None,
+            },
             end,
         }
     }
@@ -334,6 +343,8 @@ impl Actor {
                 self.waiting = Some(reply);
                 self.dispatch();
             }
+            Command::StopWaiting => self.waiting = None,
+            Command::Unclaimed { id } => self.unclaimed(id),
             Command::Started { id, worker } => {
                 if let Some(Record {
                     state: State::Running { worker: slot },
@@ -349,6 +360,10 @@ impl Actor {
                         worker,
                         attempt,
                     });
+                    // Written when the attempt starts, not when the job is
+                    // handed to the dispatcher: one never started is still
+                    // pending in the journal.
+                    self.journal(Entry::Start { id: id.0, attempt });
                 }
             }
             Command::WorkerCrashed { worker, error } => {
@@ -485,6 +500,7 @@ impl Actor {
         for warning in &recovery.warnings {
             eprintln!("pollen-jobs: journal: {warning}");
         }
+        let now_unix = unix_ms();
         for (id, job) in recovery.jobs {
             self.next_id = self.next_id.max(id.0 + 1);
             let submission = serde_json::json!({
@@ -500,7 +516,20 @@ impl Actor {
                 }
             };
             let state = match job.end {
-                End::Run { .. } => State::Pending,
+                // Waiting for a retry: the rest of its wait, by the wall
+                // clock (none left, or unknown: at once), and never more
+                // than the longest backoff (the clock may have gone back).
+                End::Run { last_error } => match job.retry_at {
+                    Some(retry_at_unix) if retry_at_unix > now_unix => {
+                        let wait = Duration::from_millis(retry_at_unix - now_unix).min(MAX_BACKOFF);
+                        State::Failed {
+                            error: last_error.unwrap_or_default(),
+                            retry_at: pollen::time::now().saturating_add(wait),
+                            retry_at_unix,
+                        }
+                    }
+                    _ => State::Pending,
+                },
                 End::Completed {
                     result,
                     duration_ms,
@@ -512,6 +541,9 @@ impl Actor {
             };
             match state {
                 State::Pending => self.queue.push_back(id),
+                State::Failed { retry_at, .. } => {
+                    self.retries.insert((retry_at, id));
+                }
                 State::Dead { .. } => self.dead.push_back(id),
                 State::Completed { .. } => self.finished.push_back(id),
                 _ => {}
@@ -540,6 +572,11 @@ impl Actor {
             let _ = reply.send(Err(SubmitError::Journal {
                 error: error.clone(),
             }));
+            return;
+        }
+        if self.workers_alive.load(Ordering::Relaxed) == 0 {
+            // Every worker is down: nothing would run it.
+            let _ = reply.send(Err(SubmitError::NoWorkers));
             return;
         }
         if self.queue_depth() + self.counts.submitting >= self.capacity {
@@ -610,10 +647,22 @@ impl Actor {
             record.attempts -= 1;
             self.set_state(id, State::Pending);
             self.queue.push_front(id);
+        }
+    }
+
+    /// Puts job `id`, handed to the dispatcher but never run, back first
+    /// in line, its attempt not made.
+    fn unclaimed(&mut self, id: JobId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        if !matches!(record.state, State::Running { worker: None }) {
             return;
         }
-        let attempt = self.records[&id].attempts;
-        self.journal(Entry::Start { id: id.0, attempt });
+        record.attempts -= 1;
+        self.set_state(id, State::Pending);
+        self.queue.push_front(id);
+        self.dispatch();
     }
 
     fn finished(&mut self, id: JobId, outcome: Result<Value, String>, duration: Duration) {
@@ -639,22 +688,31 @@ impl Actor {
             Err(error) if record.retries_used < record.spec.max_retries => {
                 self.metrics.failed_attempts += 1;
                 record.retries_used += 1;
+                let retry_in = backoff(self.retry_base, record.retries_used);
+                let retry_at = pollen::time::now().saturating_add(retry_in);
+                let retry_at_unix = unix_ms().saturating_add(millis(retry_in));
                 if let Some(journal) = &self.journal {
                     let _ = journal.send(Write::Entry(Entry::Fail {
                         id: id.0,
                         error: error.clone(),
                         retries_used: record.retries_used,
+                        retry_at: Some(retry_at_unix),
                     }));
                 }
-                let retry_in = backoff(self.retry_base, record.retries_used);
-                let retry_at = pollen::time::now().saturating_add(retry_in);
                 self.retries.insert((retry_at, id));
                 self.publish(Event::JobFailed {
                     id,
                     error: error.clone(),
                     retry_in,
                 });
-                self.set_state(id, State::Failed { error, retry_at });
+                self.set_state(
+                    id,
+                    State::Failed {
+                        error,
+                        retry_at,
+                        retry_at_unix,
+                    },
+                );
                 if self.journal.is_some() {
                     self.wrote();
                 }
@@ -775,7 +833,9 @@ impl Actor {
                 result: result.clone(),
                 duration_ms: duration.as_secs_f64() * 1000.0,
             },
-            State::Failed { error, retry_at } => StateView::Failed {
+            State::Failed {
+                error, retry_at, ..
+            } => StateView::Failed {
                 error: error.clone(),
                 retries_left: record.spec.max_retries - record.retries_used,
                 retry_in_ms: retry_at
@@ -845,6 +905,17 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
         .unwrap_or(u32::MAX);
     base.checked_mul(factor)
         .map_or(MAX_BACKOFF, |wait| wait.min(MAX_BACKOFF))
+}
+
+/// The wall clock, in milliseconds since the Unix epoch (0 before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 /// The writer's next confirmation; never, without a writer.

@@ -13,11 +13,17 @@
 //! A job that panics takes its worker down with it. Each worker runs
 //! under a supervisor task that sees the panic (as the worker's
 //! `JoinError`), tells the actor (the attempt fails and is retried like any
-//! other failure) and starts the worker again, unless workers crashed
-//! [`MAX_RESTARTS`] times within the last minute: then it gives up on that
-//! worker, loudly (on stderr and on the event bus), and the others carry
-//! on. The permit and the job channel need no clean-up: the permit is
-//! dropped as the panic unwinds, and a crashed worker held no lock.
+//! other failure) and starts the worker again, unless that worker was
+//! already restarted [`MAX_RESTARTS`] times within the last minute: then
+//! it gives up on it, loudly (on stderr and on the event bus), and the
+//! others carry on. The budget is each worker's own, so one worker's
+//! crashes never keep another down, and it recovers: a worker given up
+//! on comes back once the oldest of its restarts is a minute old (or at
+//! shutdown, stays down). A worker counts as alive (`workers_alive`) from
+//! its start until its supervisor gives up on it, restarts included; with
+//! none alive, submissions are refused. The permit and the job channel
+//! need no clean-up: the permit is dropped as the panic unwinds, and a
+//! crashed worker held no lock.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -44,8 +50,8 @@ pub(crate) struct Assignment {
     permit: OwnedSemaphorePermit<StdRawMutex>,
 }
 
-/// Restarts allowed within a minute, over all workers; past that a
-/// crashed worker stays down.
+/// Restarts allowed within a minute, for each worker; past that a crashed
+/// worker stays down until the minute has passed.
 pub const MAX_RESTARTS: usize = 5;
 /// The window [`MAX_RESTARTS`] counts over.
 const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -65,7 +71,6 @@ pub(crate) fn spawn(
     let dispatcher = pollen::task::Builder::new()
         .name("jobs-dispatcher")
         .spawn(dispatch(queue.clone(), limit, work, stop.clone()));
-    let restarts = Arc::new(std::sync::Mutex::new(Restarts::default()));
     let supervisors = (0..workers)
         .map(|id| {
             let worker = Worker {
@@ -76,10 +81,11 @@ pub(crate) fn spawn(
             };
             // Counted before the task first runs, so that `workers_alive`
             // is right as soon as the service is up.
+            let counted = Alive::count(alive);
             let first = worker.start();
             pollen::task::Builder::new()
                 .name("jobs-supervisor")
-                .spawn(supervise(worker, first, restarts.clone()))
+                .spawn(supervise(worker, first, counted, stop.clone()))
         })
         .collect();
     (dispatcher, supervisors)
@@ -95,17 +101,10 @@ struct Worker {
 
 impl Worker {
     fn start(&self) -> AbortOnDrop<()> {
-        self.alive.fetch_add(1, Ordering::Relaxed);
-        let alive = Alive(self.alive.clone());
         AbortOnDrop(
             pollen::task::Builder::new()
                 .name("jobs-worker")
-                .spawn(work_loop(
-                    self.id,
-                    self.inbox.clone(),
-                    self.queue.clone(),
-                    alive,
-                )),
+                .spawn(work_loop(self.id, self.inbox.clone(), self.queue.clone())),
         )
     }
 }
@@ -129,16 +128,29 @@ impl Restarts {
         self.0.push_back(now);
         true
     }
+
+    /// When the budget allows a restart again: once the oldest restart
+    /// counted is [`RESTART_WINDOW`] old.
+    fn free_at(&self, now: Instant) -> Instant {
+        self.0.front().map_or(now, |&oldest| {
+            oldest.checked_add(RESTART_WINDOW).unwrap_or(now)
+        })
+    }
 }
 
-/// Watches one worker; restarts it when it panics, within the budget.
+/// Watches one worker; restarts it when it panics, within its budget,
+/// or once its budget allows again. Keeps it counted alive (`counted`)
+/// while it runs or is about to be restarted.
 ///
 /// Dropping (aborting) the supervisor aborts its worker.
 async fn supervise(
     worker: Worker,
     mut running: AbortOnDrop<()>,
-    restarts: Arc<std::sync::Mutex<Restarts>>,
+    counted: Alive,
+    stop: CancellationToken,
 ) {
+    let mut restarts = Restarts::default();
+    let mut counted = Some(counted);
     loop {
         let error = match (&mut running.0).await {
             // The job channel closed: shutdown.
@@ -154,17 +166,24 @@ async fn supervise(
             error: error.clone(),
         });
         worker.queue.worker_crashed(id, error).await;
-        let allowed = restarts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .allow(pollen::time::now());
-        if !allowed {
+        let now = pollen::time::now();
+        if !restarts.allow(now) {
+            let back_at = restarts.free_at(now);
+            let wait = back_at.saturating_duration_since(now);
             eprintln!(
-                "pollen-jobs: worker {id} crashed and is NOT restarted: more than {MAX_RESTARTS} \
-                 crashes within a minute"
+                "pollen-jobs: worker {id} crashed and is NOT restarted for {wait:.0?}: restarted \
+                 {MAX_RESTARTS} times within a minute"
             );
+            drop(counted.take());
             worker.queue.publish(Event::WorkerGaveUp { worker: id });
-            return;
+            pollen::select! {
+                biased;
+                () = stop.cancelled() => return,
+                () = pollen::time::sleep_until(back_at) => {}
+            }
+            let allowed = restarts.allow(pollen::time::now());
+            debug_assert!(allowed, "the window has passed");
+            counted = Some(Alive::count(&worker.alive));
         }
         running = worker.start();
         worker.queue.publish(Event::WorkerRestarted { worker: id });
@@ -185,14 +204,10 @@ async fn dispatch(
                 Err(_) => return,
             },
         };
-        // Cancel safe: a job handed to a dropped `next` goes back to the
-        // front of the queue.
-        let next = pollen::select! {
-            () = stop.cancelled() => return,
-            next = queue.next() => match next {
-                Ok(next) => next,
-                Err(_) => return,
-            },
+        // A job handed over as `stop` fires is not dropped: it comes back
+        // here, or goes back to the front of the queue.
+        let Some(next) = queue.next_unless(&stop).await else {
+            return;
         };
         // The channel has a slot per permit: this never waits long.
         if work.send(Assignment { next, permit }).await.is_err() {
@@ -201,8 +216,16 @@ async fn dispatch(
     }
 }
 
-/// Counts a worker alive until it ends (even by a panic).
+/// Counts a worker alive until dropped: when its supervisor gives up on
+/// it or ends.
 struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn count(alive: &Arc<AtomicUsize>) -> Alive {
+        alive.fetch_add(1, Ordering::Relaxed);
+        Alive(alive.clone())
+    }
+}
 
 impl Drop for Alive {
     fn drop(&mut self) {
@@ -210,7 +233,7 @@ impl Drop for Alive {
     }
 }
 
-async fn work_loop(id: usize, inbox: Inbox, queue: Queue, _alive: Alive) {
+async fn work_loop(id: usize, inbox: Inbox, queue: Queue) {
     loop {
         let assignment = {
             let mut inbox = inbox.lock().await;
@@ -246,5 +269,28 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         message
     } else {
         "(a panic without a message)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{MAX_RESTARTS, RESTART_WINDOW, Restarts};
+
+    #[pollen::test(start_paused = true)]
+    async fn the_budget_allows_five_restarts_a_minute_then_frees_up_as_they_age() {
+        let start = pollen::time::now();
+        let mut restarts = Restarts::default();
+        for i in 0..MAX_RESTARTS {
+            let at = start + Duration::from_secs(i as u64);
+            assert!(restarts.allow(at), "restart {i}");
+        }
+        let late = start + Duration::from_secs(10);
+        assert!(!restarts.allow(late));
+        assert_eq!(restarts.free_at(late), start + RESTART_WINDOW);
+        assert!(!restarts.allow(start + RESTART_WINDOW - Duration::from_millis(1)));
+        assert!(restarts.allow(start + RESTART_WINDOW));
+        assert!(!restarts.allow(start + RESTART_WINDOW));
     }
 }

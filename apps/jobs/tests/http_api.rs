@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use pollen::channel::oneshot;
 use pollen::net::TcpListener;
-use pollen_jobs::{Config, QueueConfig, Summary, serve};
+use pollen_jobs::{Config, MAX_BODY, QueueConfig, Summary, serve};
 use serde_json::{Value, json};
 
 /// How long any one expected answer or state may take.
@@ -381,14 +381,26 @@ fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_read() {
     assert!(response.error().contains("the most accepted is 1048576"));
     assert_eq!(response.header("connection"), Some("close"));
     assert!(client.closed());
-    // Exactly at the limit is not refused for its size.
+    // One byte over the limit is refused...
     let mut client = server.client();
-    let body = format!(
-        r#"{{"type":"sleep","payload":{{"ms":1}}}}{}"#,
-        " ".repeat(100)
+    client.send_raw(
+        format!(
+            "POST /jobs HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        )
+        .as_bytes(),
     );
+    let response = client.response();
+    assert_eq!(response.status, 413);
+    assert!(client.closed());
+    // ...and a body of exactly the limit is read whole and accepted.
+    let mut client = server.client();
+    let job = r#"{"type":"sleep","payload":{"ms":1}}"#;
+    let body = format!("{job}{}", " ".repeat(MAX_BODY - job.len()));
+    assert_eq!(body.len(), MAX_BODY);
     let response = client.request("POST", "/jobs", Some(&body));
-    assert_eq!(response.status, 201);
+    assert_eq!(response.status, 201, "{response:?}");
+    server.wait_for(response.json()["id"].as_str().unwrap(), "completed");
 }
 
 #[test]
@@ -488,8 +500,20 @@ fn keep_alive_serves_many_requests_and_pipelined_ones_in_order() {
     old.send_raw(b"GET /status HTTP/1.0\r\n\r\n");
     assert_eq!(old.response().status, 200);
     assert!(old.closed());
+    // HTTP/1.0 asking for keep-alive is told it is kept, and is.
+    let mut old = server.client();
+    for _ in 0..2 {
+        old.send_raw(b"GET /status HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let response = old.response();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("connection"), Some("keep-alive"));
+    }
+    old.send_raw(b"GET /status HTTP/1.0\r\n\r\n");
+    let response = old.response();
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(old.closed());
     let summary = server.stop();
-    assert_eq!(summary.requests, 5 + 2 + 1 + 1);
+    assert_eq!(summary.requests, 5 + 2 + 1 + 1 + 3);
 }
 
 #[test]
@@ -531,6 +555,32 @@ fn a_full_queue_answers_503_with_retry_after() {
     // The worker is abandoned at shutdown, after the grace period.
     let summary = server.stop();
     assert!(!summary.drained.in_time);
+}
+
+#[test]
+fn with_every_worker_down_submissions_get_503() {
+    let server = Server::start(config(1, 20));
+    // Six panics: five restarts, then the only worker stays down for a
+    // minute.
+    let panicking = json!({
+        "type": "fail", "payload": { "times": 1, "panic": true }, "max_retries": 1
+    });
+    for _ in 0..6 {
+        server.submit(panicking.clone());
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while server.get("/status")["workers_alive"] != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker was never given up on"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let body = json!({ "type": "sleep", "payload": { "ms": 1 } }).to_string();
+    let response = server.request("POST", "/jobs", Some(&body));
+    assert_eq!(response.status, 503, "{response:?}");
+    assert!(response.error().contains("no worker"), "{response:?}");
+    assert!(response.header("retry-after").is_some());
 }
 
 #[test]

@@ -232,16 +232,18 @@ fn after_sigkill_a_restart_finds_every_accepted_job_and_reruns_none_that_complet
         (&job["status"], &job["attempts"]),
         (&"dead".into(), &1.into())
     );
-    // The failed one runs again at once (its wait is over by now); its
-    // second attempt succeeds.
-    server.wait_for_status("retried, and both workers busy again", |s| {
-        s["completed"] == 11 && s["running"] == 2
+    // The failed one waits out the rest of its backoff (an hour from its
+    // failure), by the wall clock, as if there had been no restart.
+    server.wait_for_status("both workers busy again", |s| {
+        s["completed"] == 10 && s["failed"] == 1 && s["running"] == 2
     });
     let job = server.job(&retrying);
     assert_eq!(
         (&job["status"], &job["attempts"]),
-        (&"completed".into(), &2.into())
+        (&"failed".into(), &1.into())
     );
+    let retry_in_ms = job["retry_in_ms"].as_u64().expect("a retry time");
+    assert!((3_000_000..=3_600_000).contains(&retry_in_ms), "{job}");
     // The long ones are all there; the two that were running count their
     // attempt and run again.
     let mut attempts = 0;

@@ -407,30 +407,55 @@ async fn a_panicking_job_crashes_its_worker_which_is_restarted_and_every_job_com
 }
 
 #[pollen::test(start_paused = true)]
-async fn past_five_restarts_a_minute_a_crashed_worker_stays_down() {
-    let service = Service::start(&config(2, 20)).unwrap();
+async fn past_five_restarts_a_minute_a_worker_stays_down_until_the_minute_has_passed() {
+    let service = Service::start(&config(1, 20)).unwrap();
     let queue = service.queue();
     let mut events = queue.events();
-    // Six panics at once: five restarts, then one worker is given up on.
-    // The other runs every retry, and all complete.
+    let start = now();
+    // Six panics at once: five restarts, then the worker is given up on.
+    let panicking = r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#;
     for _ in 0..6 {
-        queue
-            .submit(spec(
-                r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#,
-            ))
-            .await
-            .unwrap();
+        queue.submit(spec(panicking)).await.unwrap();
     }
     sleep(Duration::from_secs(5)).await;
     let s = status(&queue).await;
-    assert_eq!((s.workers, s.workers_alive), (2, 1), "{s:?}");
-    assert_eq!(s.completed, 6, "{s:?}");
+    assert_eq!(
+        (s.workers, s.workers_alive, s.completed),
+        (1, 0, 0),
+        "{s:?}"
+    );
+    // With no worker alive, nothing is accepted.
+    assert_eq!(
+        queue.submit(sleep_job(1)).await,
+        Err(SubmitError::NoWorkers)
+    );
+    // A minute after its first restart, it is back, and every job runs.
+    sleep_until(at(start, 59_000)).await;
+    assert_eq!(status(&queue).await.workers_alive, 0);
+    sleep_until(at(start, 61_000)).await;
+    let s = status(&queue).await;
+    assert_eq!((s.workers_alive, s.completed), (1, 6), "{s:?}");
+    queue.submit(sleep_job(1)).await.unwrap();
     let seen = drain(&mut events);
     let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(e)).count();
     assert_eq!(count(|e| matches!(e, Event::WorkerCrashed { .. })), 6);
-    assert_eq!(count(|e| matches!(e, Event::WorkerRestarted { .. })), 5);
     assert_eq!(count(|e| matches!(e, Event::WorkerGaveUp { .. })), 1);
+    assert_eq!(count(|e| matches!(e, Event::WorkerRestarted { .. })), 6);
     service.shutdown(Duration::from_secs(1)).await;
+}
+
+#[pollen::test(start_paused = true)]
+async fn a_worker_given_up_on_does_not_hold_up_the_shutdown() {
+    let service = Service::start(&config(1, 20)).unwrap();
+    let queue = service.queue();
+    let panicking = r#"{"type":"fail","payload":{"times":1,"panic":true},"max_retries":1}"#;
+    for _ in 0..6 {
+        queue.submit(spec(panicking)).await.unwrap();
+    }
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(status(&queue).await.workers_alive, 0);
+    let drained = service.shutdown(Duration::from_secs(1)).await;
+    assert!(drained.in_time, "{drained:?}");
 }
 
 #[pollen::test(start_paused = true)]
