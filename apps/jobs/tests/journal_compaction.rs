@@ -65,8 +65,13 @@ fn the_journal_is_compacted_as_it_grows_and_forgotten_jobs_stay_forgotten() {
     });
 
     let journal = std::fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
+    // 4500 entries were written; a compaction (past 4096) leaves the
+    // remembered jobs and what came after it. How many jobs the snapshot
+    // still holds depends on how far the writer lagged behind the actor
+    // (a job is forgotten only once its end is confirmed written), so the
+    // bound is the one that tells compacted from not.
     let lines = journal.lines().count();
-    assert!(lines < 1000, "{lines} entries: never compacted");
+    assert!(lines < 4096, "{lines} entries: never compacted");
     assert!(
         journal.starts_with(r#"{"op":"next_id","id":"#),
         "{journal:.200}"
