@@ -350,6 +350,36 @@ fn encode(entries: &[Entry], out: &mut Vec<u8>) {
     }
 }
 
+/// The lock file in a data dir.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Takes the data dir's lock (an advisory `flock` on its `LOCK` file,
+/// created if needed), so that two services never replay and append to one
+/// journal. The lock is held while the returned file is open; the kernel
+/// lets go of it when the process dies, however it dies.
+///
+/// # Errors
+///
+/// Another process holds the lock ([`io::ErrorKind::WouldBlock`]), or the
+/// directory or the file cannot be created.
+pub(crate) fn lock(dir: &Path) -> io::Result<File> {
+    fs::create_dir_all(dir)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    // Named in full: newer std has lock methods of its own on `File`.
+    if fs4::fs_std::FileExt::try_lock_exclusive(&file)? {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "another pollen-jobs is using it (its LOCK file is locked)",
+        ))
+    }
+}
+
 /// Opens the journal in `dir` (creating both if needed), reads it back,
 /// and compacts it. Blocking: call it before the runtime serves.
 ///

@@ -46,7 +46,9 @@
 //!
 //! # Durability
 //!
-//! With `data_dir`, every accepted job is appended to a journal and synced
+//! With `data_dir`, one service at a time may use the directory (a second
+//! one fails to start: the first holds a lock on its `LOCK` file, released
+//! when the process ends). Every accepted job is appended to a journal and synced
 //! before its `201` and before it can run (until then `GET` says `404`),
 //! and every change after it is appended too; a job shows completed (or
 //! dead) only once that entry is written. A restart reads the journal
@@ -95,7 +97,7 @@ pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
     MAX_CPU_ITERATIONS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, StateView,
 };
-pub use self::journal::JOURNAL_FILE;
+pub use self::journal::{JOURNAL_FILE, LOCK_FILE};
 pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};
 pub use self::queue::{Queue, Status};
 pub use self::service::{Drained, QueueConfig, Service};

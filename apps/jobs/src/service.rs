@@ -72,6 +72,8 @@ pub struct Service {
     stop: CancellationToken,
     dispatcher: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
+    /// The data dir's lock, held while the service lives.
+    _lock: Option<std::fs::File>,
 }
 
 /// How a shutdown went.
@@ -106,6 +108,12 @@ impl Service {
             config.queue_capacity > 0,
             "pollen-jobs: a queue capacity of at least one job"
         );
+        let lock = match &config.data_dir {
+            Some(dir) => Some(journal::lock(dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("the data dir {}: {e}", dir.display()))
+            })?),
+            None => None,
+        };
         let journal = match &config.data_dir {
             Some(dir) => {
                 let (recovery, file) = journal::open(dir).map_err(|e| {
@@ -141,6 +149,7 @@ impl Service {
             stop,
             dispatcher,
             workers,
+            _lock: lock,
         })
     }
 

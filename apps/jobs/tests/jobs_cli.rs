@@ -285,7 +285,7 @@ fn an_unusable_data_dir_is_an_error_at_start() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("pollen-jobs: cannot start: the journal in"),
+        stderr.contains("pollen-jobs: cannot start: the data dir"),
         "{stderr}"
     );
 }

@@ -99,3 +99,26 @@ fn the_journal_is_compacted_as_it_grows_and_forgotten_jobs_stay_forgotten() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_data_dir_serves_one_service_at_a_time() {
+    let dir = std::env::temp_dir().join(format!("pollen-jobs-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let runtime = pollen::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let first = Service::start(&config(&dir)).unwrap();
+        let second = Service::start(&config(&dir));
+        let error = second.expect_err("a second service on the same dir");
+        assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(error.to_string().contains("another pollen-jobs"), "{error}");
+        assert!(dir.join(pollen_jobs::LOCK_FILE).is_file());
+        // Once the first is gone, the dir is free again.
+        first.shutdown(Duration::from_secs(5)).await;
+        let again = Service::start(&config(&dir)).unwrap();
+        again.shutdown(Duration::from_secs(5)).await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
