@@ -3,6 +3,8 @@
 //! restart after SIGTERM or SIGKILL on the same data directory finds every
 //! job that got a 201, and runs none again that had completed.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const PATIENCE: Duration = Duration::from_secs(10);
+use self::support::{Client, PATIENCE, Response};
 
 /// A data directory of the test's own, removed when dropped.
 struct DataDir(PathBuf);
@@ -64,38 +66,26 @@ impl Server {
         Server { child, addr }
     }
 
-    /// One request on a connection of its own: the status line and the
-    /// body (the server closes after `Connection: close`).
-    fn request(&self, method: &str, path: &str, body: &str) -> (String, String) {
-        let mut stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
-        (head.lines().next().unwrap().to_owned(), body.to_owned())
+    /// One request on a connection of its own.
+    fn request(&self, method: &str, path: &str, body: &str) -> Response {
+        let body = (!body.is_empty()).then_some(body);
+        Client::connect(self.addr).request(method, path, body)
     }
 
     fn submit(&self, job: &str) -> String {
-        let (status, body) = self.request("POST", "/jobs", job);
-        assert_eq!(status, "HTTP/1.1 201 Created", "{body}");
-        let body: Value = serde_json::from_str(&body).unwrap();
-        body["id"].as_str().unwrap().to_owned()
+        let response = self.request("POST", "/jobs", job);
+        assert_eq!(response.status, 201, "{}", response.text());
+        response.json()["id"].as_str().unwrap().to_owned()
     }
 
     fn job(&self, id: &str) -> Value {
-        let (status, body) = self.request("GET", &format!("/jobs/{id}"), "");
-        assert_eq!(status, "HTTP/1.1 200 OK", "job {id}: {body}");
-        serde_json::from_str(&body).unwrap()
+        let response = self.request("GET", &format!("/jobs/{id}"), "");
+        assert_eq!(response.status, 200, "job {id}: {}", response.text());
+        response.json()
     }
 
     fn status(&self) -> Value {
-        serde_json::from_str(&self.request("GET", "/status", "").1).unwrap()
+        self.request("GET", "/status", "").json()
     }
 
     /// Polls until `done` holds for the status.
@@ -258,8 +248,9 @@ fn after_sigkill_a_restart_finds_every_accepted_job_and_reruns_none_that_complet
     // Two attempts made before the crash, two started since.
     assert_eq!(attempts, 4);
     // The torn entry was skipped, and ids follow on from the last job.
-    let (_, body) = server.request("GET", "/jobs/99", "");
-    assert!(body.contains("no job has id"), "{body}");
+    let missing = server.request("GET", "/jobs/99", "");
+    assert_eq!(missing.status, 404);
+    assert!(missing.error().contains("no job has id"), "{missing:?}");
     assert_eq!(
         server.submit(r#"{"type":"sleep","payload":{"ms":1}}"#),
         (quick.len() + 2 + long.len() + 1).to_string()
