@@ -1,0 +1,292 @@
+//! A job's life in the actor: submitted, queued, handed to the dispatcher,
+//! finished, retried or ended.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pollen::channel::oneshot;
+use serde_json::Value;
+
+use super::{Actor, Record, State, backoff, millis, unix_ms};
+use crate::error::{RetryError, SubmitError};
+use crate::events::Event;
+use crate::job::{JobId, JobSpec, JobView};
+use crate::journal::{Entry, Write};
+use crate::queue::Next;
+
+impl Actor {
+    pub(super) fn submit(
+        &mut self,
+        spec: JobSpec,
+        reply: oneshot::Sender<'static, Result<JobId, SubmitError>>,
+    ) {
+        if let Some(error) = &self.broken {
+            let _ = reply.send(Err(SubmitError::Journal {
+                error: error.clone(),
+            }));
+            return;
+        }
+        if self.workers_alive.load(Ordering::Relaxed) == 0 {
+            // Every worker is down: nothing would run it.
+            let _ = reply.send(Err(SubmitError::NoWorkers));
+            return;
+        }
+        if self.queue_depth() + self.counts.submitting >= self.capacity {
+            self.metrics.refused += 1;
+            let _ = reply.send(Err(SubmitError::Full {
+                capacity: self.capacity,
+            }));
+            return;
+        }
+        let id = JobId(self.next_id);
+        self.next_id += 1;
+        self.records.insert(
+            id,
+            Record {
+                spec,
+                attempts: 0,
+                retries_used: 0,
+                state: State::Submitting,
+            },
+        );
+        self.counts.submitting += 1;
+        // The submission goes to the journal; the job is queued, and the
+        // client hears of it, once the writer says it is synced.
+        let Some(journal) = &self.journal else {
+            self.accept(id);
+            let _ = reply.send(Ok(id));
+            self.dispatch();
+            return;
+        };
+        let spec = &self.records[&id].spec;
+        let entry = Entry::Submit {
+            id: id.0,
+            kind: spec.kind.name().to_owned(),
+            payload: spec.kind.payload(),
+            max_retries: spec.max_retries,
+        };
+        self.submitting.insert(id, reply);
+        if journal.send(Write::Submit { entry, id }).is_err() {
+            self.journal_gone();
+            let error = self.broken.clone().expect("set above");
+            self.refuse(id, error);
+            return;
+        }
+        self.wrote();
+    }
+
+    /// Queues submitted job `id`: it is pending from now on.
+    pub(super) fn accept(&mut self, id: JobId) {
+        self.set_state(id, State::Pending);
+        self.metrics.submitted += 1;
+        self.queue.push_back(id);
+        self.publish(Event::JobEnqueued {
+            id,
+            kind: self.records[&id].spec.kind.name(),
+        });
+    }
+
+    /// Hands the first pending job to the dispatcher if it waits for one.
+    pub(super) fn dispatch(&mut self) {
+        if self.waiting.is_none() {
+            return;
+        }
+        let Some(id) = self.queue.pop_front() else {
+            return;
+        };
+        let reply = self.waiting.take().expect("checked above");
+        let record = self.records.get_mut(&id).expect("a queued job is known");
+        record.attempts += 1;
+        let next = Next {
+            id,
+            kind: record.spec.kind.clone(),
+            attempt: record.attempts,
+        };
+        self.set_state(id, State::Running { worker: None });
+        if reply.send(next).is_err() {
+            // The dispatcher stopped waiting (shutdown): the job was not
+            // taken, so it stays first in line.
+            let record = self.records.get_mut(&id).expect("known");
+            record.attempts -= 1;
+            self.set_state(id, State::Pending);
+            self.queue.push_front(id);
+        }
+    }
+
+    /// Puts job `id`, handed to the dispatcher but never run, back first
+    /// in line, its attempt not made.
+    pub(super) fn unclaimed(&mut self, id: JobId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        if !matches!(record.state, State::Running { worker: None }) {
+            return;
+        }
+        record.attempts -= 1;
+        self.set_state(id, State::Pending);
+        self.queue.push_front(id);
+        self.dispatch();
+    }
+
+    pub(super) fn finished(
+        &mut self,
+        id: JobId,
+        outcome: Result<Value, String>,
+        duration: Duration,
+    ) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let State::Running { worker } = record.state else {
+            return;
+        };
+        if let Some(worker) = worker {
+            self.running_on.remove(&worker);
+        }
+        self.metrics.durations.record(duration);
+        match outcome {
+            Ok(result) => {
+                let entry = Entry::Done {
+                    id: id.0,
+                    result: result.clone(),
+                    duration_ms: duration.as_secs_f64() * 1000.0,
+                };
+                self.end(id, State::Completed { result, duration }, entry);
+            }
+            Err(error) if record.retries_used < record.spec.max_retries => {
+                self.metrics.failed_attempts += 1;
+                record.retries_used += 1;
+                let retry_in = backoff(self.retry_base, record.retries_used);
+                let retry_at = pollen::time::now().saturating_add(retry_in);
+                let retry_at_unix = unix_ms().saturating_add(millis(retry_in));
+                if let Some(journal) = &self.journal {
+                    let _ = journal.send(Write::Entry(Entry::Fail {
+                        id: id.0,
+                        error: error.clone(),
+                        retries_used: record.retries_used,
+                        retry_at: Some(retry_at_unix),
+                    }));
+                }
+                self.retries.insert((retry_at, id));
+                self.publish(Event::JobFailed {
+                    id,
+                    error: error.clone(),
+                    retry_in,
+                });
+                self.set_state(
+                    id,
+                    State::Failed {
+                        error,
+                        retry_at,
+                        retry_at_unix,
+                    },
+                );
+                if self.journal.is_some() {
+                    self.wrote();
+                }
+            }
+            Err(error) => {
+                self.metrics.failed_attempts += 1;
+                let entry = Entry::Dead {
+                    id: id.0,
+                    error: error.clone(),
+                };
+                self.end(id, State::Dead { error }, entry);
+            }
+        }
+    }
+
+    /// Ends job `id` as `end` (completed or dead): at once without a
+    /// journal, else once the writer confirms `entry` is written.
+    pub(super) fn end(&mut self, id: JobId, end: State, entry: Entry) {
+        let Some(journal) = &self.journal else {
+            self.ended(id, end);
+            return;
+        };
+        let sent = journal.send(Write::Ending { entry, id });
+        self.set_state(id, State::Ending { end: Box::new(end) });
+        if sent.is_err() {
+            // Never written: it stays running, and runs again after a
+            // restart.
+            self.journal_gone();
+            return;
+        }
+        self.wrote();
+    }
+
+    /// Job `id` ended as `end` (completed or dead), and is shown so from
+    /// now on.
+    pub(super) fn ended(&mut self, id: JobId, end: State) {
+        let event = match &end {
+            State::Completed { duration, .. } => {
+                self.metrics.completed += 1;
+                // Pruned here too, so that memory stays bounded when
+                // nobody asks for the status.
+                let now = pollen::time::now();
+                self.prune_completions(now);
+                self.completions.push_back(now);
+                Event::JobCompleted {
+                    id,
+                    duration: *duration,
+                }
+            }
+            State::Dead { error } => {
+                self.metrics.died += 1;
+                self.dead.push_back(id);
+                Event::JobDead {
+                    id,
+                    error: error.clone(),
+                }
+            }
+            _ => unreachable!("a job ends completed or dead"),
+        };
+        self.publish(event);
+        let completed = matches!(end, State::Completed { .. });
+        self.set_state(id, end);
+        if completed {
+            self.finished.push_back(id);
+            self.forget_finished();
+        }
+    }
+
+    /// Queues the failed jobs whose backoff is over.
+    pub(super) fn promote_due(&mut self) {
+        let now = pollen::time::now();
+        while let Some(&(at, id)) = self.retries.first() {
+            if at > now {
+                break;
+            }
+            self.retries.pop_first();
+            self.set_state(id, State::Pending);
+            self.queue.push_back(id);
+        }
+        self.dispatch();
+    }
+
+    pub(super) fn retry_dead(&mut self, id: JobId) -> Result<JobView, RetryError> {
+        let record = self
+            .records
+            .get(&id)
+            .filter(|record| !matches!(record.state, State::Submitting))
+            .ok_or(RetryError::NotFound)?;
+        if !matches!(record.state, State::Dead { .. }) {
+            return Err(RetryError::NotDead {
+                status: record.state.name(),
+            });
+        }
+        if self.queue_depth() >= self.capacity {
+            return Err(RetryError::Full {
+                capacity: self.capacity,
+            });
+        }
+        self.dead.retain(|&dead| dead != id);
+        self.records.get_mut(&id).expect("known").retries_used = 0;
+        self.set_state(id, State::Pending);
+        self.queue.push_back(id);
+        self.publish(Event::JobRetried { id });
+        self.journal(Entry::Retry { id: id.0 });
+        let view = self.view(id).expect("known");
+        self.dispatch();
+        Ok(view)
+    }
+}
