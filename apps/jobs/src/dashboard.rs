@@ -49,11 +49,12 @@ pub(crate) fn render(status: &Status, last_failure: Option<&Failure>, now: Insta
     };
     format!(
         "Workers:      {}/{} alive\n\
-         Queue:        {} pending, {} running, {} completed, {} failed, {} dead\n\
+         Queue:        {} scheduled, {} pending, {} running, {} completed, {} failed, {} dead\n\
          Throughput:   {:.1} jobs/s\n\
          Last failure: {failure}\n",
         status.workers_alive,
         status.workers,
+        status.scheduled,
         status.pending,
         status.running,
         status.completed,
@@ -114,6 +115,7 @@ mod tests {
     #[test]
     fn a_frame_shows_the_counts_and_the_last_failure() {
         let status = Status {
+            scheduled: 2,
             pending: 5,
             running: 3,
             completed: 42,
@@ -138,7 +140,7 @@ mod tests {
         assert_eq!(
             frame,
             "Workers:      4/4 alive\n\
-             Queue:        5 pending, 3 running, 42 completed, 1 failed, 0 dead\n\
+             Queue:        2 scheduled, 5 pending, 3 running, 42 completed, 1 failed, 0 dead\n\
              Throughput:   14.0 jobs/s\n\
              Last failure: job 7: timeout (will retry) (2s ago)\n"
         );

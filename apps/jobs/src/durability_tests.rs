@@ -49,14 +49,13 @@ fn start(link: JournalLink) -> (Queue, CancellationToken) {
         next_id: 1,
         ..Recovery::default()
     };
-    let (queue, _actor) = state::spawn(
-        10,
-        Duration::from_secs(1),
-        1,
-        alive.clone(),
-        100,
-        Some((recovery, link)),
-    );
+    let config = QueueConfig {
+        workers: 1,
+        queue_capacity: 10,
+        keep_finished: 100,
+        ..QueueConfig::default()
+    };
+    let (queue, _actor) = state::spawn(&config, alive.clone(), Some((recovery, link)));
     let stop = CancellationToken::new();
     let _ = workers::spawn(&queue, 1, &alive, &stop);
     (queue, stop)

@@ -106,3 +106,34 @@ impl From<Closed> for RetryError {
         RetryError::Closed
     }
 }
+
+/// Why a job was not deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteError {
+    /// No job has this id.
+    NotFound,
+    /// A worker is running it; it can be deleted once it has ended.
+    Running,
+    /// The service is shutting down.
+    Closed,
+}
+
+impl fmt::Display for DeleteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteError::NotFound => f.write_str("no job has this id"),
+            DeleteError::Running => {
+                f.write_str("the job is running; it can be deleted once it has ended")
+            }
+            DeleteError::Closed => Closed.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DeleteError {}
+
+impl From<Closed> for DeleteError {
+    fn from(Closed: Closed) -> DeleteError {
+        DeleteError::Closed
+    }
+}

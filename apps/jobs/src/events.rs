@@ -61,6 +61,11 @@ pub enum Event {
         /// The job.
         id: JobId,
     },
+    /// A job was deleted by a client (`DELETE /jobs/{id}`).
+    JobDeleted {
+        /// The job.
+        id: JobId,
+    },
     /// A worker panicked (running a job, whose attempt failed with it).
     WorkerCrashed {
         /// The worker.
@@ -103,6 +108,7 @@ impl fmt::Display for Event {
                 write!(f, "job {id} is dead (out of retries): {error}")
             }
             Event::JobRetried { id } => write!(f, "job {id} retried from the dead letters"),
+            Event::JobDeleted { id } => write!(f, "job {id} deleted"),
             Event::WorkerCrashed { worker, error } => {
                 write!(f, "worker {worker} crashed: {error}")
             }

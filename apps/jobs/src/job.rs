@@ -2,8 +2,9 @@
 //! accepted, and what a client sees of it.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The retries a job gets when its submission does not say.
@@ -14,6 +15,57 @@ pub const MAX_RETRIES_LIMIT: u32 = 25;
 pub const MAX_SLEEP_MS: u64 = 24 * 60 * 60 * 1000;
 /// The most iterations a `cpu` job may ask for.
 pub const MAX_CPU_ITERATIONS: u64 = 100_000_000_000;
+/// The furthest ahead a job may be scheduled (`delay_ms`, `run_at`): one
+/// year.
+pub const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// How urgent a job is. Workers take jobs in strict order of priority:
+/// every pending `high` job before any `normal` one, every `normal` one
+/// before any `low` one, and jobs of one priority in the order they became
+/// pending. So a steady stream of `high` jobs can hold `low` ones back
+/// indefinitely: that is what `low` means here.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Before the others.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// After the others.
+    Low,
+}
+
+impl Priority {
+    /// Every priority, most urgent first.
+    pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+
+    /// Its name, as a client writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+
+    /// Its place in [`Priority::ALL`] (0 is the most urgent).
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+
+    /// Reads a priority's name.
+    pub fn parse(name: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Whether it is the default, [`Priority::Normal`].
+    pub fn is_normal(&self) -> bool {
+        *self == Priority::Normal
+    }
+}
 
 /// A job's id: a number, shown to clients as a decimal string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,7 +118,8 @@ pub enum JobKind {
     },
 }
 
-/// A job as submitted and accepted: what to run and how often to retry it.
+/// A job as submitted and accepted: what to run, how urgently, when, and
+/// how often to retry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobSpec {
     /// What it does.
@@ -74,6 +127,11 @@ pub struct JobSpec {
     /// How many times a failed attempt is retried before the job goes to
     /// the dead letters.
     pub max_retries: u32,
+    /// Before or after other pending jobs.
+    pub priority: Priority,
+    /// Not to run before this time (`delay_ms` or `run_at`); `None` runs as
+    /// soon as a worker is free.
+    pub run_at: Option<SystemTime>,
 }
 
 /// Why a submission was refused; its `Display` is the message a client
@@ -98,6 +156,17 @@ impl fmt::Display for InvalidJob {
 
 impl std::error::Error for InvalidJob {}
 
+/// Every status a job shown to clients may have, in the order of a job's
+/// life.
+pub const STATUSES: [&str; 6] = [
+    "scheduled",
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "dead",
+];
+
 /// The job types, as a client names them.
 pub const JOB_TYPES: &str = "sleep, cpu, http, fail";
 
@@ -105,8 +174,13 @@ pub const JOB_TYPES: &str = "sleep, cpu, http, fail";
 
 impl JobSpec {
     /// Reads and checks a submission: `{"type": "...", "payload": {...},
-    /// "max_retries": N}` (`max_retries` defaults to
-    /// [`DEFAULT_MAX_RETRIES`]).
+    /// "max_retries": N, "priority": "...", "delay_ms": N}`. Only `type`
+    /// is required: `payload` defaults to `{}`, `max_retries` to
+    /// [`DEFAULT_MAX_RETRIES`], `priority` (`high`, `normal` or `low`) to
+    /// `normal`. A job runs at once unless it gives `delay_ms` (from now)
+    /// or `run_at` (a UTC time in RFC 3339, such as
+    /// `"2026-12-01T09:30:00Z"`; one in the past runs at once), not both,
+    /// at most [`MAX_DELAY`] ahead.
     ///
     /// # Errors
     ///
@@ -117,11 +191,17 @@ impl JobSpec {
     /// # Examples
     ///
     /// ```
-    /// use pollen_jobs::{JobKind, JobSpec};
+    /// use pollen_jobs::{JobKind, JobSpec, Priority};
     ///
     /// let spec = JobSpec::parse(br#"{"type":"sleep","payload":{"ms":50}}"#).unwrap();
     /// assert_eq!(spec.kind, JobKind::Sleep { ms: 50 });
     /// assert_eq!(spec.max_retries, 3);
+    /// assert_eq!(spec.run_at, None);
+    ///
+    /// let later = br#"{"type":"sleep","payload":{"ms":0},"priority":"high","delay_ms":500}"#;
+    /// let spec = JobSpec::parse(later).unwrap();
+    /// assert_eq!(spec.priority, Priority::High);
+    /// assert!(spec.run_at.is_some());
     ///
     /// let err = JobSpec::parse(br#"{"type":"resize","payload":{}}"#).unwrap_err();
     /// assert!(err.to_string().contains("unknown job type \"resize\""));
@@ -174,9 +254,19 @@ impl JobSpec {
                     ))
                 })?,
         };
+        let priority = match fields.remove("priority") {
+            None => Priority::Normal,
+            Some(value) => value.as_str().and_then(Priority::parse).ok_or_else(|| {
+                InvalidJob::Invalid(format!(
+                    "`priority` must be \"high\", \"normal\" or \"low\", got {value}"
+                ))
+            })?,
+        };
+        let run_at = schedule(fields.remove("delay_ms"), fields.remove("run_at"))?;
         if let Some(unknown) = fields.keys().next() {
             return Err(InvalidJob::Invalid(format!(
-                "unknown field `{unknown}` (a job has `type`, `payload` and `max_retries`)"
+                "unknown field `{unknown}` (a job has `type`, `payload`, `max_retries`, \
+                 `priority`, and `delay_ms` or `run_at`)"
             )));
         }
         let kind = match kind.as_str() {
@@ -210,7 +300,55 @@ impl JobSpec {
             }
             other => unreachable!("the type {other:?} was checked above"),
         };
-        Ok(JobSpec { kind, max_retries })
+        Ok(JobSpec {
+            kind,
+            max_retries,
+            priority,
+            run_at,
+        })
+    }
+}
+
+/// When a submission says to run: `delay_ms` from now, or at `run_at`.
+fn schedule(
+    delay_ms: Option<Value>,
+    run_at: Option<Value>,
+) -> Result<Option<SystemTime>, InvalidJob> {
+    let max_ms = u64::try_from(MAX_DELAY.as_millis()).expect("a year fits");
+    match (delay_ms, run_at) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(InvalidJob::Invalid(
+            "give `delay_ms` or `run_at`, not both".to_owned(),
+        )),
+        (Some(delay), None) => {
+            let ms = delay.as_u64().filter(|&ms| ms <= max_ms).ok_or_else(|| {
+                InvalidJob::Invalid(format!(
+                    "`delay_ms` must be a whole number from 0 to {max_ms} (a year), got {delay}"
+                ))
+            })?;
+            Ok(Some(SystemTime::now() + Duration::from_millis(ms)))
+        }
+        (None, Some(at)) => {
+            let bad = || {
+                InvalidJob::Invalid(format!(
+                    "`run_at` must be a UTC time in RFC 3339 such as \"2026-12-01T09:30:00Z\", \
+                     got {at}"
+                ))
+            };
+            let when = at
+                .as_str()
+                .ok_or_else(bad)
+                .and_then(|text| humantime::parse_rfc3339(text).map_err(|_| bad()))?;
+            if when
+                .duration_since(SystemTime::now())
+                .is_ok_and(|ahead| ahead > MAX_DELAY)
+            {
+                return Err(InvalidJob::Invalid(format!(
+                    "`run_at` is more than a year ahead: {at}"
+                )));
+            }
+            Ok(Some(when))
+        }
     }
 }
 
@@ -325,6 +463,8 @@ pub struct JobView {
     pub payload: Value,
     /// The retries it was submitted with.
     pub max_retries: u32,
+    /// Its priority.
+    pub priority: Priority,
     /// The attempts started so far (over its whole life, manual retries
     /// from the dead letters included).
     pub attempts: u32,
@@ -337,6 +477,13 @@ pub struct JobView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum StateView {
+    /// Accepted, waiting for its time (`delay_ms`, `run_at`); then pending.
+    Scheduled {
+        /// When it becomes pending, in RFC 3339 (UTC).
+        run_at: String,
+        /// Milliseconds until then.
+        run_in_ms: u64,
+    },
     /// Queued, waiting for a worker.
     Pending,
     /// Taken by the dispatcher; `worker` once a worker started it.
@@ -374,6 +521,7 @@ impl StateView {
     /// The status's name, as in the JSON (`pending`, `running`, ...).
     pub fn name(&self) -> &'static str {
         match self {
+            StateView::Scheduled { .. } => "scheduled",
             StateView::Pending => "pending",
             StateView::Running { .. } => "running",
             StateView::Completed { .. } => "completed",
@@ -398,17 +546,21 @@ mod tests {
             parse(r#"{"type":"cpu","payload":{"iterations":7},"max_retries":0}"#),
             JobSpec {
                 kind: JobKind::Cpu { iterations: 7 },
-                max_retries: 0
+                max_retries: 0,
+                priority: Priority::Normal,
+                run_at: None,
             }
         );
         assert_eq!(
-            parse(r#"{"max_retries":25,"payload":{"times":2},"type":"fail"}"#),
+            parse(r#"{"max_retries":25,"payload":{"times":2},"type":"fail","priority":"low"}"#),
             JobSpec {
                 kind: JobKind::Fail {
                     times: 2,
                     panic: false
                 },
-                max_retries: 25
+                max_retries: 25,
+                priority: Priority::Low,
+                run_at: None,
             }
         );
         let sleep = parse(r#"{"type":"sleep","payload":{"ms":0}}"#);
@@ -428,8 +580,13 @@ mod tests {
             "invalid job: `type` must be a string (one of sleep, cpu, http, fail), got 7"
         );
         assert_eq!(
+            error(r#"{"type":"sleep","payload":{"ms":1},"queue":"mail"}"#),
+            "invalid job: unknown field `queue` (a job has `type`, `payload`, `max_retries`, \
+             `priority`, and `delay_ms` or `run_at`)"
+        );
+        assert_eq!(
             error(r#"{"type":"sleep","payload":{"ms":1},"priority":1}"#),
-            "invalid job: unknown field `priority` (a job has `type`, `payload` and `max_retries`)"
+            "invalid job: `priority` must be \"high\", \"normal\" or \"low\", got 1"
         );
         assert_eq!(
             error(r#"{"type":"sleep","payload":{"ms":1},"max_retries":-1}"#),
@@ -452,6 +609,39 @@ mod tests {
             error(r#"{"type":"fail","payload":{"times":1.5}}"#),
             "invalid job: the payload of a fail job: `times` must be a whole number from 0 to \
              4294967295, got 1.5"
+        );
+    }
+
+    #[test]
+    fn a_job_is_scheduled_by_delay_or_by_time_not_both() {
+        let parse = |body: &str| JobSpec::parse(body.as_bytes()).unwrap();
+        let before = SystemTime::now();
+        let delayed = parse(r#"{"type":"sleep","payload":{"ms":0},"delay_ms":60000}"#);
+        let at = delayed.run_at.expect("scheduled");
+        assert!(at >= before + Duration::from_secs(60));
+        assert!(at <= SystemTime::now() + Duration::from_secs(60));
+        let timed = parse(r#"{"type":"sleep","payload":{"ms":0},"run_at":"2020-01-02T03:04:05Z"}"#);
+        assert_eq!(
+            timed.run_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_934_245))
+        );
+        assert_eq!(
+            error(
+                r#"{"type":"sleep","payload":{"ms":0},"delay_ms":1,"run_at":"2020-01-02T03:04:05Z"}"#
+            ),
+            "invalid job: give `delay_ms` or `run_at`, not both"
+        );
+        assert!(
+            error(r#"{"type":"sleep","payload":{"ms":0},"delay_ms":-5}"#)
+                .contains("`delay_ms` must be a whole number from 0 to 31536000000")
+        );
+        assert!(
+            error(r#"{"type":"sleep","payload":{"ms":0},"run_at":"tomorrow"}"#)
+                .contains("`run_at` must be a UTC time in RFC 3339")
+        );
+        assert!(
+            error(r#"{"type":"sleep","payload":{"ms":0},"run_at":"2999-01-01T00:00:00Z"}"#)
+                .contains("more than a year ahead")
         );
     }
 

@@ -57,7 +57,7 @@ use pollen::channel::{mpsc, oneshot};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::job::JobId;
+use crate::job::{JobId, Priority};
 
 /// The journal's file name in the data directory.
 pub const JOURNAL_FILE: &str = "journal.log";
@@ -68,13 +68,19 @@ const BATCH: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum Entry {
-    /// A job was accepted.
+    /// A job was accepted; scheduled ones are due at `run_at`
+    /// (wall-clock, milliseconds since the Unix epoch) if no later entry
+    /// says otherwise.
     Submit {
         id: u64,
         #[serde(rename = "type")]
         kind: String,
         payload: Value,
         max_retries: u32,
+        #[serde(default, skip_serializing_if = "Priority::is_normal")]
+        priority: Priority,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_at: Option<u64>,
     },
     /// Attempt `attempt` started.
     Start { id: u64, attempt: u32 },
@@ -98,6 +104,9 @@ pub(crate) enum Entry {
     Dead { id: u64, error: String },
     /// Queued again from the dead letters.
     Retry { id: u64 },
+    /// Deleted (by a client, or the oldest dead letter past the limit):
+    /// forgotten.
+    Delete { id: u64 },
     /// Ids from here on are at least `id` (a compacted journal may no
     /// longer hold the last job given an id).
     NextId { id: u64 },
@@ -110,6 +119,7 @@ pub(crate) struct Replayed {
     pub(crate) kind: String,
     pub(crate) payload: Value,
     pub(crate) max_retries: u32,
+    pub(crate) priority: Priority,
     pub(crate) attempts: u32,
     pub(crate) retries_used: u32,
     /// An attempt started and had not ended when the journal did.
@@ -117,6 +127,9 @@ pub(crate) struct Replayed {
     /// When the retry after the last failed attempt is due, if it is
     /// waiting for one (wall-clock, milliseconds since the Unix epoch).
     pub(crate) retry_at: Option<u64>,
+    /// When a scheduled job is due, if it is still waiting for its time
+    /// (wall-clock, milliseconds since the Unix epoch).
+    pub(crate) run_at: Option<u64>,
     pub(crate) end: End,
 }
 
@@ -217,6 +230,8 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
         kind,
         payload,
         max_retries,
+        priority,
+        run_at,
     } = entry
     {
         recovery.next_id = recovery.next_id.max(id + 1);
@@ -227,14 +242,22 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
                 kind,
                 payload,
                 max_retries,
+                priority,
                 attempts: 0,
                 retries_used: 0,
                 running: false,
                 retry_at: None,
+                run_at,
                 end: End::Run { last_error: None },
             },
         );
         return Ok(());
+    }
+    if let Entry::Delete { id } = entry {
+        return jobs
+            .remove(&JobId(id))
+            .map(drop)
+            .ok_or_else(|| format!("job {id} was never submitted"));
     }
     let id = match &entry {
         Entry::Start { id, .. }
@@ -242,13 +265,16 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
         | Entry::Fail { id, .. }
         | Entry::Dead { id, .. }
         | Entry::Retry { id } => JobId(*id),
-        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
+        Entry::Submit { .. } | Entry::NextId { .. } | Entry::Delete { .. } => {
+            unreachable!("handled above")
+        }
     };
     let job = jobs
         .get_mut(&id)
         .ok_or_else(|| format!("job {id} was never submitted"))?;
     job.running = matches!(entry, Entry::Start { .. });
     job.retry_at = None;
+    job.run_at = None;
     match entry {
         Entry::Start { attempt, .. } => job.attempts = job.attempts.max(attempt),
         Entry::Done {
@@ -278,7 +304,9 @@ fn apply(recovery: &mut Recovery, entry: Entry) -> Result<(), String> {
             job.retries_used = 0;
             job.end = End::Run { last_error: None };
         }
-        Entry::Submit { .. } | Entry::NextId { .. } => unreachable!("handled above"),
+        Entry::Submit { .. } | Entry::NextId { .. } | Entry::Delete { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }
@@ -293,6 +321,8 @@ pub(crate) fn snapshot(jobs: &BTreeMap<JobId, Replayed>, next_id: u64) -> Vec<En
             kind: job.kind.clone(),
             payload: job.payload.clone(),
             max_retries: job.max_retries,
+            priority: job.priority,
+            run_at: job.run_at,
         });
         let start = Entry::Start {
             id,
@@ -545,6 +575,8 @@ mod tests {
             kind: "sleep".into(),
             payload: json!({ "ms": 1 }),
             max_retries: 3,
+            priority: Priority::Normal,
+            run_at: None,
         }
     }
 
@@ -647,10 +679,12 @@ mod tests {
             kind: "sleep".into(),
             payload: json!({ "ms": 1 }),
             max_retries: 3,
+            priority: Priority::Normal,
             attempts,
             retries_used,
             running,
             retry_at: None,
+            run_at: None,
             end: End::Run {
                 last_error: last_error.map(str::to_owned),
             },

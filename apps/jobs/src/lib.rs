@@ -80,17 +80,18 @@ mod service;
 mod state;
 mod workers;
 
-pub use self::error::{Closed, RetryError, SubmitError};
+pub use self::api::{DEFAULT_PAGE, MAX_PAGE};
+pub use self::error::{Closed, DeleteError, RetryError, SubmitError};
 pub use self::events::{EVENT_BUFFER, Event};
 pub use self::fetch::HTTP_TIMEOUT;
 pub use self::http::{MAX_HEAD, MAX_HEADERS};
 pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
-    MAX_CPU_ITERATIONS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, StateView,
+    MAX_CPU_ITERATIONS, MAX_DELAY, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, Priority, STATUSES, StateView,
 };
 pub use self::journal::{JOURNAL_FILE, LOCK_FILE};
 pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};
-pub use self::queue::{Queue, Status};
+pub use self::queue::{JobPage, JobQuery, Queue, Status};
 pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::backoff;
 pub use self::workers::MAX_RESTARTS;

@@ -49,6 +49,10 @@ struct Serve {
     /// in memory and in the journal).
     #[arg(long, default_value_t = 100_000)]
     keep_finished: usize,
+    /// How many dead jobs are kept until retried or deleted (past that,
+    /// the oldest death is deleted).
+    #[arg(long, default_value_t = 10_000)]
+    max_dead: usize,
     /// The wait before a failed job's first retry; it doubles after each.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     retry_base: Duration,
@@ -59,7 +63,7 @@ struct Serve {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
     /// Log what happens to every job (enqueued, started, completed,
-    /// failed, dead, retried) to stderr.
+    /// failed, dead, retried, deleted) to stderr.
     #[arg(long)]
     log_events: bool,
     /// Draw a dashboard on stderr every second: workers alive, the
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
             retry_base: cli.retry_base,
             data_dir: cli.data_dir,
             keep_finished: cli.keep_finished,
+            max_dead: cli.max_dead,
         },
         shutdown_grace: cli.shutdown_grace,
         verbose: true,

@@ -100,6 +100,12 @@ impl Metrics {
             self.refused.to_string(),
         );
         metric(
+            "jobs_scheduled",
+            "gauge",
+            "Jobs waiting for the time they were scheduled for.",
+            s.scheduled.to_string(),
+        );
+        metric(
             "jobs_pending",
             "gauge",
             "Jobs waiting for a worker.",

@@ -13,7 +13,7 @@ use pollen::sync::CancellationToken;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{Closed, RetryError, SubmitError};
+use crate::error::{Closed, DeleteError, RetryError, SubmitError};
 use crate::events::Event;
 use crate::job::{JobId, JobKind, JobSpec, JobView};
 use crate::metrics::Metrics;
@@ -21,6 +21,8 @@ use crate::metrics::Metrics;
 /// The counts `GET /status` shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Status {
+    /// Jobs waiting for their time (`delay_ms`, `run_at`).
+    pub scheduled: usize,
     /// Jobs queued, waiting for a worker.
     pub pending: usize,
     /// Jobs being run.
@@ -37,11 +39,36 @@ pub struct Status {
     pub workers_alive: usize,
     /// Jobs completed per second over the last ten seconds.
     pub throughput_per_s: f64,
-    /// Jobs that will still run and are not running: pending plus failed.
-    /// New submissions are refused while it is at `queue_capacity`.
+    /// Jobs that will still run and are not running: scheduled, pending
+    /// and failed. New submissions are refused while it is at
+    /// `queue_capacity`.
     pub queue_depth: usize,
     /// The most jobs waiting to run before submissions are refused.
     pub queue_capacity: usize,
+}
+
+/// Which jobs [`Queue::list`] returns: those with an id after `after`
+/// (all, without it), of status `status` (any, without it), at most
+/// `limit`, in the order of their ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Only jobs with this status (`pending`, `running`, ...: see
+    /// [`STATUSES`](crate::STATUSES)).
+    pub status: Option<&'static str>,
+    /// Only jobs with a greater id (where the last page ended).
+    pub after: Option<JobId>,
+    /// At most this many jobs.
+    pub limit: usize,
+}
+
+/// A page of jobs (`GET /jobs`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobPage {
+    /// The jobs, in the order of their ids.
+    pub jobs: Vec<JobView>,
+    /// Where the next page starts (give it as `after`), when there are
+    /// more jobs than `limit`.
+    pub next_after: Option<String>,
 }
 
 /// A job handed to the dispatcher.
@@ -78,6 +105,14 @@ pub(crate) enum Command {
     RetryDead {
         id: JobId,
         reply: oneshot::Sender<'static, Result<JobView, RetryError>>,
+    },
+    Delete {
+        id: JobId,
+        reply: oneshot::Sender<'static, Result<JobView, DeleteError>>,
+    },
+    List {
+        query: JobQuery,
+        reply: oneshot::Sender<'static, JobPage>,
     },
     /// The dispatcher wants the next pending job; answered when there is
     /// one.
@@ -206,6 +241,38 @@ impl Queue {
         self.ask(|reply| Command::RetryDead { id, reply }).await?
     }
 
+    /// Deletes a job that no worker has (scheduled, pending, failed,
+    /// dead or completed): it will not run, and is forgotten. Returns the
+    /// job as it was.
+    ///
+    /// With a journal, the deletion is written after the answer, not
+    /// waited for: a crash right after it may bring the job back.
+    ///
+    /// # Errors
+    ///
+    /// See [`DeleteError`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled call may or may not have deleted the
+    /// job.
+    pub async fn delete(&self, id: JobId) -> Result<JobView, DeleteError> {
+        self.ask(|reply| Command::Delete { id, reply }).await?
+    }
+
+    /// A page of jobs, in the order of their ids: see [`JobQuery`].
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the service is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn list(&self, query: JobQuery) -> Result<JobPage, Closed> {
+        self.ask(|reply| Command::List { query, reply }).await
+    }
+
     /// Waits until every change so far is in the journal, synced (at
     /// once without a journal).
     ///
@@ -304,7 +371,13 @@ mod tests {
     fn actor() -> Queue {
         // One worker counted alive, or submissions are refused.
         let alive = Arc::new(AtomicUsize::new(1));
-        state::spawn(10, Duration::from_secs(1), 1, alive, 100, None).0
+        let config = crate::QueueConfig {
+            workers: 1,
+            queue_capacity: 10,
+            keep_finished: 100,
+            ..crate::QueueConfig::default()
+        };
+        state::spawn(&config, alive, None).0
     }
 
     fn sleep_job() -> JobSpec {

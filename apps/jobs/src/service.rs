@@ -31,8 +31,11 @@ pub struct QueueConfig {
     /// Where the journal lives; without one, jobs live in memory only.
     pub data_dir: Option<PathBuf>,
     /// How many completed jobs are remembered (`GET /jobs/{id}` of an
-    /// older one is `404`); dead jobs are kept until retried.
+    /// older one is `404`).
     pub keep_finished: usize,
+    /// How many dead jobs are kept until retried or deleted; past that,
+    /// the oldest death is deleted.
+    pub max_dead: usize,
 }
 
 impl Default for QueueConfig {
@@ -43,6 +46,7 @@ impl Default for QueueConfig {
             retry_base: Duration::from_secs(1),
             data_dir: None,
             keep_finished: 100_000,
+            max_dead: 10_000,
         }
     }
 }
@@ -134,14 +138,7 @@ impl Service {
             None => None,
         };
         let alive = Arc::new(AtomicUsize::new(0));
-        let (queue, _actor) = state::spawn(
-            config.queue_capacity,
-            config.retry_base,
-            config.workers,
-            alive.clone(),
-            config.keep_finished,
-            journal,
-        );
+        let (queue, _actor) = state::spawn(config, alive.clone(), journal);
         let stop = CancellationToken::new();
         let (dispatcher, workers) = workers::spawn(&queue, config.workers, &alive, &stop);
         Ok(Service {

@@ -126,8 +126,8 @@ fn unknown_paths_and_ids_are_404_and_wrong_methods_405() {
     let response = client.request("POST", "/dead/7/retry", None);
     assert_eq!(response.status, 404);
     for (method, path, allow) in [
-        ("GET", "/jobs", "POST"),
-        ("DELETE", "/jobs/1", "GET"),
+        ("PUT", "/jobs", "GET, POST"),
+        ("POST", "/jobs/1", "GET, DELETE"),
         ("POST", "/status", "GET"),
         ("PUT", "/dead", "GET"),
         ("GET", "/dead/1/retry", "POST"),

@@ -16,6 +16,7 @@ fn config(workers: usize, queue_capacity: usize) -> QueueConfig {
         retry_base: Duration::from_secs(1),
         data_dir: None,
         keep_finished: 100_000,
+        max_dead: 10_000,
     }
 }
 

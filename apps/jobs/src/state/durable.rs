@@ -49,9 +49,7 @@ impl Actor {
     /// Forgets submitted job `id`, whose entry could not be written, and
     /// tells its submitter.
     pub(super) fn refuse(&mut self, id: JobId, error: String) {
-        if let Some(record) = self.records.remove(&id) {
-            *self.counts.slot(&record.state) -= 1;
-        }
+        self.forget(id);
         if let Some(reply) = self.submitting.remove(&id) {
             let _ = reply.send(Err(SubmitError::Journal { error }));
         }
@@ -91,9 +89,7 @@ impl Actor {
             let Some(id) = self.finished.pop_front() else {
                 return;
             };
-            if let Some(record) = self.records.remove(&id) {
-                *self.counts.slot(&record.state) -= 1;
-            }
+            self.forget(id);
         }
     }
 
@@ -109,6 +105,7 @@ impl Actor {
                 "type": job.kind,
                 "payload": job.payload,
                 "max_retries": job.max_retries,
+                "priority": job.priority,
             });
             let spec = match JobSpec::parse(submission.to_string().as_bytes()) {
                 Ok(spec) => spec,
@@ -117,52 +114,57 @@ impl Actor {
                     continue;
                 }
             };
-            let state = match job.end {
-                // Waiting for a retry: the rest of its wait, by the wall
-                // clock (none left, or unknown: at once), and never more
-                // than the longest backoff (the clock may have gone back).
-                End::Run { last_error } => match job.retry_at {
-                    Some(retry_at_unix) if retry_at_unix > now_unix => {
-                        let wait = Duration::from_millis(retry_at_unix - now_unix).min(MAX_BACKOFF);
-                        State::Failed {
-                            error: last_error.unwrap_or_default(),
-                            retry_at: pollen::time::now().saturating_add(wait),
-                            retry_at_unix,
-                        }
-                    }
-                    _ => State::Pending,
-                },
-                End::Completed {
-                    result,
-                    duration_ms,
-                } => State::Completed {
-                    result,
-                    duration: Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0),
-                },
-                End::Dead { error } => State::Dead { error },
-            };
-            match state {
-                State::Pending => self.queue.push_back(id),
-                State::Failed { retry_at, .. } => {
-                    self.retries.insert((retry_at, id));
-                }
-                State::Dead { .. } => self.dead.push_back(id),
-                State::Completed { .. } => self.finished.push_back(id),
-                _ => {}
-            }
-            *self.counts.slot(&state) += 1;
             self.records.insert(
                 id,
                 Record {
                     spec,
                     attempts: job.attempts,
                     retries_used: job.retries_used,
-                    state,
+                    state: State::Submitting,
                 },
             );
+            self.counts.submitting += 1;
+            match job.end {
+                // Waiting for a retry: the rest of its wait, by the wall
+                // clock (none left, or unknown: at once), and never more
+                // than the longest backoff (the clock may have gone back).
+                End::Run { last_error } => match (job.retry_at, job.run_at) {
+                    (Some(retry_at_unix), _) if retry_at_unix > now_unix => {
+                        let wait = Duration::from_millis(retry_at_unix - now_unix).min(MAX_BACKOFF);
+                        let retry_at = pollen::time::now().saturating_add(wait);
+                        self.set_state(
+                            id,
+                            State::Failed {
+                                error: last_error.unwrap_or_default(),
+                                retry_at,
+                                retry_at_unix,
+                            },
+                        );
+                        self.timed.insert((retry_at, id));
+                    }
+                    // Scheduled, and its time is still to come.
+                    (_, Some(run_at_unix)) if run_at_unix > now_unix => {
+                        self.schedule(id, run_at_unix);
+                    }
+                    _ => self.enqueue(id, false),
+                },
+                End::Completed {
+                    result,
+                    duration_ms,
+                } => {
+                    let duration = Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0);
+                    self.set_state(id, State::Completed { result, duration });
+                    self.finished.push_back(id);
+                }
+                End::Dead { error } => {
+                    self.set_state(id, State::Dead { error });
+                    self.dead.push_back(id);
+                }
+            }
         }
         self.next_id = self.next_id.max(recovery.next_id);
         self.forget_finished();
+        self.forget_dead();
     }
 }
 
@@ -178,9 +180,11 @@ impl Record {
             state => state,
         };
         let end = match state {
-            State::Submitting | State::Pending | State::Running { .. } | State::Ending { .. } => {
-                End::Run { last_error: None }
-            }
+            State::Submitting
+            | State::Scheduled { .. }
+            | State::Pending
+            | State::Running { .. }
+            | State::Ending { .. } => End::Run { last_error: None },
             State::Failed { error, .. } => End::Run {
                 last_error: Some(error.clone()),
             },
@@ -197,7 +201,13 @@ impl Record {
             kind: self.spec.kind.name().to_owned(),
             payload: self.spec.kind.payload(),
             max_retries: self.spec.max_retries,
-            attempts: self.attempts,
+            priority: self.spec.priority,
+            // A job handed to the dispatcher and not yet started has its
+            // attempt counted here, but no `Start` in the journal.
+            attempts: match state {
+                State::Running { worker: None } => self.attempts - 1,
+                _ => self.attempts,
+            },
             retries_used: self.retries_used,
             // Only a job a worker started has its `Start` in the journal.
             running: matches!(state, State::Running { worker: Some(_) }),
@@ -205,7 +215,35 @@ impl Record {
                 State::Failed { retry_at_unix, .. } => Some(*retry_at_unix),
                 _ => None,
             },
+            run_at: match state {
+                State::Scheduled { run_at_unix, .. } => Some(*run_at_unix),
+                _ => None,
+            },
             end,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(attempts: u32, state: State) -> Record {
+        Record {
+            spec: JobSpec::parse(br#"{"type":"sleep","payload":{"ms":1}}"#).unwrap(),
+            attempts,
+            retries_used: 1,
+            state,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_leaves_out_an_attempt_handed_over_but_not_started() {
+        // Handed to the dispatcher for its third attempt: the journal
+        // holds two `Start`s, and so does the snapshot.
+        let handed = record(3, State::Running { worker: None }).replayed(JobId(1));
+        assert_eq!((handed.attempts, handed.running), (2, false));
+        let started = record(3, State::Running { worker: Some(0) }).replayed(JobId(1));
+        assert_eq!((started.attempts, started.running), (3, true));
     }
 }

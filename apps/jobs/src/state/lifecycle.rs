@@ -1,14 +1,15 @@
 //! A job's life in the actor: submitted, queued, handed to the dispatcher,
 //! finished, retried or ended.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pollen::channel::oneshot;
 use serde_json::Value;
 
-use super::{Actor, Record, State, backoff, millis, unix_ms};
-use crate::error::{RetryError, SubmitError};
+use super::{Actor, Record, State, backoff, millis, unix_ms, unix_ms_of};
+use crate::error::{DeleteError, RetryError, SubmitError};
 use crate::events::Event;
 use crate::job::{JobId, JobSpec, JobView};
 use crate::journal::{Entry, Write};
@@ -64,6 +65,8 @@ impl Actor {
             kind: spec.kind.name().to_owned(),
             payload: spec.kind.payload(),
             max_retries: spec.max_retries,
+            priority: spec.priority,
+            run_at: spec.run_at.map(unix_ms_of),
         };
         self.submitting.insert(id, reply);
         if journal.send(Write::Submit { entry, id }).is_err() {
@@ -75,15 +78,17 @@ impl Actor {
         self.wrote();
     }
 
-    /// Queues submitted job `id`: it is pending from now on.
+    /// Queues submitted job `id`: it is pending from now on, or scheduled
+    /// until its time.
     pub(super) fn accept(&mut self, id: JobId) {
-        self.set_state(id, State::Pending);
         self.metrics.submitted += 1;
-        self.queue.push_back(id);
-        self.publish(Event::JobEnqueued {
-            id,
-            kind: self.records[&id].spec.kind.name(),
-        });
+        let spec = &self.records[&id].spec;
+        let kind = spec.kind.name();
+        match spec.run_at.map(unix_ms_of) {
+            Some(run_at_unix) if run_at_unix > unix_ms() => self.schedule(id, run_at_unix),
+            _ => self.enqueue(id, false),
+        }
+        self.publish(Event::JobEnqueued { id, kind });
     }
 
     /// Hands the first pending job to the dispatcher if it waits for one.
@@ -91,7 +96,7 @@ impl Actor {
         if self.waiting.is_none() {
             return;
         }
-        let Some(id) = self.queue.pop_front() else {
+        let Some(id) = self.queues.iter_mut().find_map(VecDeque::pop_front) else {
             return;
         };
         let reply = self.waiting.take().expect("checked above");
@@ -108,8 +113,7 @@ impl Actor {
             // taken, so it stays first in line.
             let record = self.records.get_mut(&id).expect("known");
             record.attempts -= 1;
-            self.set_state(id, State::Pending);
-            self.queue.push_front(id);
+            self.enqueue(id, true);
         }
     }
 
@@ -123,8 +127,7 @@ impl Actor {
             return;
         }
         record.attempts -= 1;
-        self.set_state(id, State::Pending);
-        self.queue.push_front(id);
+        self.enqueue(id, true);
         self.dispatch();
     }
 
@@ -167,7 +170,7 @@ impl Actor {
                         retry_at: Some(retry_at_unix),
                     }));
                 }
-                self.retries.insert((retry_at, id));
+                self.timed.insert((retry_at, id));
                 self.publish(Event::JobFailed {
                     id,
                     error: error.clone(),
@@ -233,6 +236,7 @@ impl Actor {
             State::Dead { error } => {
                 self.metrics.died += 1;
                 self.dead.push_back(id);
+                self.forget_dead();
                 Event::JobDead {
                     id,
                     error: error.clone(),
@@ -249,16 +253,16 @@ impl Actor {
         }
     }
 
-    /// Queues the failed jobs whose backoff is over.
+    /// Queues the failed jobs whose backoff is over and the scheduled
+    /// jobs whose time has come.
     pub(super) fn promote_due(&mut self) {
         let now = pollen::time::now();
-        while let Some(&(at, id)) = self.retries.first() {
+        while let Some(&(at, id)) = self.timed.first() {
             if at > now {
                 break;
             }
-            self.retries.pop_first();
-            self.set_state(id, State::Pending);
-            self.queue.push_back(id);
+            self.timed.pop_first();
+            self.enqueue(id, false);
         }
         self.dispatch();
     }
@@ -281,12 +285,46 @@ impl Actor {
         }
         self.dead.retain(|&dead| dead != id);
         self.records.get_mut(&id).expect("known").retries_used = 0;
-        self.set_state(id, State::Pending);
-        self.queue.push_back(id);
+        self.enqueue(id, false);
         self.publish(Event::JobRetried { id });
         self.journal(Entry::Retry { id: id.0 });
         let view = self.view(id).expect("known");
         self.dispatch();
         Ok(view)
+    }
+}
+
+impl Actor {
+    /// Deletes job `id`, unless a worker has it; returns what it was.
+    pub(super) fn delete(&mut self, id: JobId) -> Result<JobView, DeleteError> {
+        let view = self.view(id).ok_or(DeleteError::NotFound)?;
+        let record = &self.records[&id];
+        match &record.state {
+            State::Running { .. } | State::Ending { .. } => return Err(DeleteError::Running),
+            State::Submitting => unreachable!("not shown, so not found above"),
+            State::Pending => {
+                self.queues[record.spec.priority.rank()].retain(|&queued| queued != id);
+            }
+            &State::Scheduled { run_at: at, .. } | &State::Failed { retry_at: at, .. } => {
+                self.timed.remove(&(at, id));
+            }
+            State::Dead { .. } => self.dead.retain(|&dead| dead != id),
+            State::Completed { .. } => self.finished.retain(|&done| done != id),
+        }
+        self.forget(id);
+        self.journal(Entry::Delete { id: id.0 });
+        self.publish(Event::JobDeleted { id });
+        Ok(view)
+    }
+
+    /// Deletes the oldest dead jobs past `max_dead`.
+    pub(super) fn forget_dead(&mut self) {
+        while self.dead.len() > self.max_dead {
+            let Some(id) = self.dead.pop_front() else {
+                return;
+            };
+            self.forget(id);
+            self.journal(Entry::Delete { id: id.0 });
+        }
     }
 }

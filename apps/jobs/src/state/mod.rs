@@ -20,7 +20,7 @@
 //! write fails the job stays running, as it is after a restart: it runs
 //! again.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -31,10 +31,11 @@ use serde_json::Value;
 
 use crate::error::SubmitError;
 use crate::events::{EVENT_BUFFER, Event};
-use crate::job::{JobId, JobSpec};
+use crate::job::{JobId, JobSpec, MAX_DELAY};
 use crate::journal::{Entry, Recovery, Write, Written};
 use crate::metrics::Metrics;
 use crate::queue::{Command, Next, Queue};
+use crate::service::QueueConfig;
 
 mod durable;
 mod lifecycle;
@@ -52,11 +53,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// Starts the actor; returns its handle and its task.
 pub(crate) fn spawn(
-    capacity: usize,
-    retry_base: Duration,
-    workers: usize,
+    config: &QueueConfig,
     workers_alive: Arc<AtomicUsize>,
-    keep_finished: usize,
     journal: Option<(Recovery, JournalLink)>,
 ) -> (Queue, pollen::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
@@ -68,17 +66,18 @@ pub(crate) fn spawn(
         broken: None,
         submitting: HashMap::new(),
         journal_len: 0,
-        keep_finished,
+        keep_finished: config.keep_finished,
         finished: VecDeque::new(),
         events: events.clone(),
-        capacity,
-        retry_base,
-        workers,
+        capacity: config.queue_capacity,
+        retry_base: config.retry_base,
+        workers: config.workers,
         workers_alive,
-        records: HashMap::new(),
-        queue: VecDeque::new(),
-        retries: BTreeSet::new(),
+        records: BTreeMap::new(),
+        queues: Default::default(),
+        timed: BTreeSet::new(),
         dead: VecDeque::new(),
+        max_dead: config.max_dead,
         waiting: None,
         running_on: HashMap::new(),
         counts: Counts::default(),
@@ -127,6 +126,13 @@ enum State {
     /// Submitted, its entry not yet confirmed synced: not queued, not
     /// shown.
     Submitting,
+    /// Accepted, to run at `run_at`.
+    Scheduled {
+        run_at: Instant,
+        /// `run_at` on the wall clock (ms since the Unix epoch), for the
+        /// journal and for clients.
+        run_at_unix: u64,
+    },
     Pending,
     Running {
         worker: Option<usize>,
@@ -157,6 +163,7 @@ enum State {
 struct Counts {
     /// Not shown; counted against the capacity.
     submitting: usize,
+    scheduled: usize,
     pending: usize,
     running: usize,
     completed: usize,
@@ -184,13 +191,19 @@ struct Actor {
     retry_base: Duration,
     workers: usize,
     workers_alive: Arc<AtomicUsize>,
-    records: HashMap<JobId, Record>,
-    /// Pending jobs, in the order they run.
-    queue: VecDeque<JobId>,
-    /// Failed jobs by the time of their retry.
-    retries: BTreeSet<(Instant, JobId)>,
+    /// Every job remembered, in the order of their ids (`GET /jobs` lists
+    /// them so).
+    records: BTreeMap<JobId, Record>,
+    /// Pending jobs, one queue per priority (most urgent first), each in
+    /// the order they run.
+    queues: [VecDeque<JobId>; 3],
+    /// Scheduled jobs and failed ones waiting for their retry, by when
+    /// they become pending.
+    timed: BTreeSet<(Instant, JobId)>,
     /// Dead jobs, oldest death first.
     dead: VecDeque<JobId>,
+    /// How many dead jobs are kept.
+    max_dead: usize,
     /// The dispatcher, when it waits for a job.
     waiting: Option<oneshot::Sender<'static, Next>>,
     /// Which job each busy worker runs, since when.
@@ -209,6 +222,7 @@ impl State {
     fn name(&self) -> &'static str {
         match self {
             State::Pending | State::Submitting => "pending",
+            State::Scheduled { .. } => "scheduled",
             State::Running { .. } | State::Ending { .. } => "running",
             State::Completed { .. } => "completed",
             State::Failed { .. } => "failed",
@@ -223,6 +237,7 @@ impl Counts {
     fn slot(&mut self, state: &State) -> &mut usize {
         match state {
             State::Submitting => &mut self.submitting,
+            State::Scheduled { .. } => &mut self.scheduled,
             State::Pending => &mut self.pending,
             State::Running { .. } | State::Ending { .. } => &mut self.running,
             State::Completed { .. } => &mut self.completed,
@@ -241,7 +256,7 @@ impl Actor {
         mut written: Option<mpsc::UnboundedReceiver<Written>>,
     ) {
         loop {
-            let due = self.retries.first().map(|&(at, _)| at);
+            let due = self.timed.first().map(|&(at, _)| at);
             let wake = pollen::select! {
                 command = rx.recv() => Wake::Command(command),
                 confirmed = recv_written(&mut written) => Wake::Written(confirmed),
@@ -299,6 +314,12 @@ impl Actor {
             Command::RetryDead { id, reply } => {
                 let _ = reply.send(self.retry_dead(id));
             }
+            Command::Delete { id, reply } => {
+                let _ = reply.send(self.delete(id));
+            }
+            Command::List { query, reply } => {
+                let _ = reply.send(self.list(&query));
+            }
             Command::Next { reply } => {
                 self.waiting = Some(reply);
                 self.dispatch();
@@ -345,8 +366,45 @@ impl Actor {
         let _ = self.events.send(event);
     }
 
+    /// Jobs that will run and are not running.
     fn queue_depth(&self) -> usize {
-        self.counts.pending + self.counts.failed
+        self.counts.scheduled + self.counts.pending + self.counts.failed
+    }
+
+    /// Makes job `id` pending: last in its priority's line, or first
+    /// (`front`) when it goes back after a hand-over that did not happen.
+    fn enqueue(&mut self, id: JobId, front: bool) {
+        let rank = self.records[&id].spec.priority.rank();
+        self.set_state(id, State::Pending);
+        if front {
+            self.queues[rank].push_front(id);
+        } else {
+            self.queues[rank].push_back(id);
+        }
+    }
+
+    /// Schedules job `id` to become pending at `run_at_unix` (ms since the
+    /// Unix epoch), waiting at most [`MAX_DELAY`] from now (the clock may
+    /// have gone back since it was scheduled).
+    fn schedule(&mut self, id: JobId, run_at_unix: u64) {
+        let wait = Duration::from_millis(run_at_unix.saturating_sub(unix_ms())).min(MAX_DELAY);
+        let run_at = pollen::time::now().saturating_add(wait);
+        self.set_state(
+            id,
+            State::Scheduled {
+                run_at,
+                run_at_unix,
+            },
+        );
+        self.timed.insert((run_at, id));
+    }
+
+    /// Forgets job `id` (only its record: the caller takes it out of the
+    /// line it is in).
+    fn forget(&mut self, id: JobId) {
+        if let Some(record) = self.records.remove(&id) {
+            *self.counts.slot(&record.state) -= 1;
+        }
     }
 
     /// Moves job `id` to `state`, keeping the counts.
@@ -382,9 +440,12 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
 
 /// The wall clock, in milliseconds since the Unix epoch (0 before it).
 fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis)
+    unix_ms_of(std::time::SystemTime::now())
+}
+
+/// `time` in milliseconds since the Unix epoch (0 before it).
+fn unix_ms_of(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH).map_or(0, millis)
 }
 
 fn millis(duration: Duration) -> u64 {
