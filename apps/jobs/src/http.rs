@@ -11,6 +11,12 @@
 //! - A `Content-Length` that is not a number, or two that disagree: `400`,
 //!   then close. One over the body limit: `413` before a byte of the body
 //!   is read, then close.
+//! - A body that finds the body budget (below) spent and still waits for
+//!   its bytes when its request timeout passes: `503` with
+//!   `Retry-After: 1`, then close. Not `408`: the client was not slow, the
+//!   server was busy, and a retry a moment later may well go through. A
+//!   body still waiting when the server starts shutting down gets the same
+//!   `503` at once, so that it does not hold up the drain.
 //! - A request that does not arrive whole within the request timeout
 //!   (counted from its first byte): `408`, then close. A client that closes
 //!   mid-request gets nothing; its task ends.
@@ -18,13 +24,49 @@
 //! After a `Connection: close` or an HTTP/1.0 request without
 //! `Connection: keep-alive`, the connection closes after the response. An
 //! idle connection closes after the idle timeout, or at shutdown.
+//!
+//! # Memory
+//!
+//! Request bodies share one **budget** of bytes, a semaphore of
+//! `max_body_memory` permits (one per byte) shared by every connection.
+//! Once its head is read, a request takes its body's `Content-Length` from
+//! the budget *before* reading the body (and before answering an
+//! `Expect: 100-continue` with `100 Continue`), reads the body into a
+//! buffer of exactly that size, and gives the bytes back when the request
+//! is dropped, right after it has been handled (before the response is
+//! written). When the budget is spent, a request waits for bytes, in
+//! arrival order (a large body is not passed over by small ones), within
+//! its request timeout (see above). A request without a body takes
+//! nothing and never waits. The body limit is the smaller of `max_body`
+//! and `max_body_memory`, so every body accepted can be granted.
+//!
+//! So all bodies together hold at most `max_body_memory` bytes. Besides
+//! its body, a connection holds:
+//!
+//! - its head buffer: the request line and headers, and what arrived with
+//!   them (the start of the body, or of a pipelined request). Bytes are
+//!   read [`READ_SIZE`] at a time, and never once more than [`MAX_HEAD`]
+//!   are waiting for the end of a head, so it holds at most
+//!   `MAX_HEAD + READ_SIZE` bytes (24 KiB), in an allocation of at most
+//!   that size. It is freed whenever the connection is idle with nothing
+//!   buffered, so an idle keep-alive connection holds no buffer.
+//! - its task, which includes a `READ_SIZE` chunk that reads land in.
+//! - the response being written, rendered whole. Its size depends on what
+//!   is asked (`GET /dead` lists every dead letter), not on how much a
+//!   client sends.
+//!
+//! The worst case for what clients send is therefore about
+//! `max_body_memory + max_connections × (MAX_HEAD + 2 × READ_SIZE + the
+//! rest of a task)`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::net::TcpStream;
-use pollen::sync::CancellationToken;
+use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore, StdRawMutex};
 use pollen::time::{Instant, timeout, timeout_at};
 
 /// The most bytes of request line and headers accepted.
@@ -32,7 +74,11 @@ pub const MAX_HEAD: usize = 16 * 1024;
 /// The most headers accepted.
 pub const MAX_HEADERS: usize = 64;
 /// Bytes read at a time.
-const READ_SIZE: usize = 8 * 1024;
+pub const READ_SIZE: usize = 8 * 1024;
+/// The most bytes the head buffer holds: a head is refused once more
+/// than [`MAX_HEAD`] bytes wait for its end, and each read adds at most
+/// [`READ_SIZE`].
+const HEAD_BUFFER: usize = MAX_HEAD + READ_SIZE;
 /// How long a refused client gets to stop sending before the connection
 /// is dropped (so that it reads the refusal instead of a reset).
 const LINGER: Duration = Duration::from_millis(500);
@@ -45,12 +91,20 @@ pub(crate) struct Limits {
     pub(crate) request_timeout: Duration,
 }
 
+/// The budget of body bytes buffered at once, shared by every connection:
+/// one permit per byte.
+pub(crate) type Budget = Arc<Semaphore<StdRawMutex>>;
+
 /// A request read whole.
 #[derive(Debug)]
 pub(crate) struct Request {
     pub(crate) method: String,
     pub(crate) path: String,
+    /// Exactly `Content-Length` bytes, in an allocation of that size.
     pub(crate) body: Vec<u8>,
+    /// The body's bytes, taken from the budget (none without a body); they
+    /// go back when the request is dropped, with the body.
+    _budget: Option<OwnedSemaphorePermit<StdRawMutex>>,
     /// The client wants the connection kept open after the response.
     pub(crate) keep_alive: bool,
     /// An HTTP/1.0 request: its connection stays open only if the
@@ -270,32 +324,48 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, Response> {
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: TcpStream,
+    /// The head buffer: at most [`HEAD_BUFFER`] bytes, in an allocation
+    /// no larger; empty and unallocated while the connection is idle.
     buf: Vec<u8>,
     limits: Limits,
+    budget: Budget,
 }
 
 // === impl Conn ===
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, limits: Limits) -> Conn {
+    /// A connection whose request bodies take their bytes from `budget`.
+    pub(crate) fn new(stream: TcpStream, limits: Limits, budget: Budget) -> Conn {
         Conn {
             stream,
             buf: Vec::new(),
             limits,
+            budget,
         }
     }
 
-    /// Reads more bytes into the buffer; `Ok(false)` at the end of the
-    /// stream.
+    /// Reads more bytes into the head buffer; `Ok(false)` at the end of
+    /// the stream. Called only while the buffer holds at most
+    /// [`MAX_HEAD`] bytes, so that it never holds more than
+    /// [`HEAD_BUFFER`].
     async fn fill(&mut self) -> std::io::Result<bool> {
+        debug_assert!(self.buf.len() <= MAX_HEAD);
         let mut chunk = [0; READ_SIZE];
         let n = self.stream.read(&mut chunk).await?;
+        let needed = self.buf.len() + n;
+        if needed > self.buf.capacity() {
+            // Doubling, as `Vec` does, but never past what the buffer can
+            // come to hold.
+            let capacity = needed.next_power_of_two().min(HEAD_BUFFER).max(needed);
+            self.buf.reserve_exact(capacity - self.buf.len());
+        }
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n > 0)
     }
 
     /// Reads the next request. While no byte of it has arrived, gives up
-    /// when `stop` is cancelled or after the idle timeout.
+    /// when `stop` is cancelled or after the idle timeout; while its body
+    /// waits for the budget, refuses it when `stop` is cancelled.
     ///
     /// # Cancel safety
     ///
@@ -303,6 +373,8 @@ impl Conn {
     pub(crate) async fn read_request(&mut self, stop: &CancellationToken) -> Read {
         // Wait for the first byte of the request (unless pipelined).
         if self.buf.is_empty() {
+            // Idle: hold no buffer meanwhile.
+            self.buf = Vec::new();
             let first = pollen::select! {
                 () = stop.cancelled() => return Read::Done,
                 read = timeout(self.limits.idle_timeout, self.fill()) => read,
@@ -339,6 +411,17 @@ impl Conn {
             );
         }
         let body_length = head.content_length as usize;
+        // The body's bytes come from the budget before any is read (those
+        // that came with the head are counted in the head buffer until
+        // then).
+        let budget = if body_length == 0 {
+            None
+        } else {
+            match self.take_budget(body_length, deadline, stop).await {
+                Ok(permit) => Some(permit),
+                Err(refusal) => return Read::Refuse(refusal),
+            }
+        };
         if head.expect_continue && self.buf.len() < body_length {
             let sent = timeout_at(
                 deadline,
@@ -349,21 +432,55 @@ impl Conn {
                 return Read::Done;
             }
         }
-        while self.buf.len() < body_length {
-            match self.fill_by(deadline).await {
-                Some(true) => {}
-                Some(false) => return Read::Done,
-                None => return Read::Refuse(timed_out()),
+        // Read straight into a body of the exact size: nothing past it
+        // (a pipelined request) lands there, and no buffer grows past it.
+        let mut body = vec![0; body_length];
+        let buffered = self.buf.len().min(body_length);
+        body[..buffered].copy_from_slice(&self.buf[..buffered]);
+        self.buf.drain(..buffered);
+        let mut filled = buffered;
+        while filled < body_length {
+            match timeout_at(deadline, self.stream.read(&mut body[filled..])).await {
+                Ok(Ok(0) | Err(_)) => return Read::Done,
+                Ok(Ok(n)) => filled += n,
+                Err(_) => return Read::Refuse(timed_out()),
             }
         }
-        let body = self.buf.drain(..body_length).collect();
         Read::Request(Request {
             method: head.method,
             path: head.path,
             body,
+            _budget: budget,
             keep_alive: head.keep_alive,
             http_1_0: head.http_1_0,
         })
+    }
+
+    /// Takes `bytes` from the body budget, waiting for them until
+    /// `deadline`; refuses with `503` past it, or at once if `stop` is
+    /// cancelled meanwhile.
+    async fn take_budget(
+        &self,
+        bytes: usize,
+        deadline: Instant,
+        stop: &CancellationToken,
+    ) -> Result<OwnedSemaphorePermit<StdRawMutex>, Response> {
+        let granted = pollen::select! {
+            () = stop.cancelled() => {
+                return Err(busy("the server is shutting down"));
+            }
+            granted = timeout_at(deadline, self.budget.clone().acquire_many_owned(bytes)) => {
+                granted
+            }
+        };
+        match granted {
+            Ok(Ok(permit)) => Ok(permit),
+            // The budget is never closed; were it, the body could not be
+            // read all the same.
+            Ok(Err(_)) | Err(_) => Err(busy(
+                "too many request bodies are being read at once; try again later",
+            )),
+        }
     }
 
     /// [`fill`](Self::fill) by `deadline`: `None` if it passed, `Some(false)`
@@ -405,6 +522,13 @@ impl Conn {
         })
         .await;
     }
+}
+
+/// A `503` for a body the budget has no room for, then close.
+fn busy(message: &str) -> Response {
+    Response::error(503, message)
+        .header("retry-after", "1")
+        .close()
 }
 
 fn timed_out() -> Response {

@@ -34,6 +34,14 @@
 //! with `Retry-After`, and nothing accepted is dropped. A job leaves the
 //! queue only when a worker is free for it.
 //!
+//! Request bodies buffered at once hold at most `max_body_memory` bytes
+//! over all connections: a body takes its `Content-Length` from that
+//! budget before it is read (before `100 Continue`), and waits while it
+//! is spent; a body still waiting at its request timeout gets `503` with
+//! `Retry-After`. What else a connection may hold (its head buffer, at
+//! most [`MAX_HEAD`] + [`READ_SIZE`] bytes) is in the `http` module's
+//! docs.
+//!
 //! # Shutdown
 //!
 //! When the `shutdown` future given to [`serve`] completes, the listener
@@ -84,7 +92,7 @@ pub use self::api::{DEFAULT_PAGE, MAX_PAGE};
 pub use self::error::{Closed, DeleteError, RetryError, SubmitError};
 pub use self::events::{EVENT_BUFFER, Event};
 pub use self::fetch::HTTP_TIMEOUT;
-pub use self::http::{MAX_HEAD, MAX_HEADERS};
+pub use self::http::{MAX_HEAD, MAX_HEADERS, READ_SIZE};
 pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
     MAX_CPU_ITERATIONS, MAX_DELAY, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, Priority, STATUSES, StateView,
@@ -96,4 +104,4 @@ pub use self::service::{Drained, QueueConfig, Service};
 pub use self::state::backoff;
 pub use self::workers::MAX_RESTARTS;
 
-pub use self::server::{Config, MAX_BODY, Summary, serve};
+pub use self::server::{Config, MAX_BODY, MAX_BODY_MEMORY, Summary, serve};

@@ -62,6 +62,12 @@ struct Serve {
     /// The most HTTP connections open at once; more get 503.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The most bytes of request bodies buffered at once, over all
+    /// connections (bytes, or with a KiB, MiB or GiB suffix). A body waits
+    /// for room, and gets 503 if none comes within the request timeout;
+    /// bodies larger than this (or than 1 MiB) get 413.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    max_body_memory: usize,
     /// Log what happens to every job (enqueued, started, completed,
     /// failed, dead, retried, deleted) to stderr.
     #[arg(long)]
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
         log_events: cli.log_events,
         dashboard: cli.dashboard,
         max_connections: cli.max_connections as usize,
+        max_body_memory: cli.max_body_memory,
         ..Config::default()
     };
     runtime.block_on(async move {
@@ -155,4 +162,54 @@ fn main() -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// A size in bytes: a number, optionally followed by `KiB`, `MiB` or `GiB`
+/// (case aside); at least one byte.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number.parse().map_err(|_| {
+        format!("{text:?} is not a size: expected bytes, or a number and KiB, MiB or GiB")
+    })?;
+    let unit = unit.trim();
+    let scale: usize = if unit.is_empty() || unit.eq_ignore_ascii_case("b") {
+        1
+    } else if unit.eq_ignore_ascii_case("kib") {
+        1 << 10
+    } else if unit.eq_ignore_ascii_case("mib") {
+        1 << 20
+    } else if unit.eq_ignore_ascii_case("gib") {
+        1 << 30
+    } else {
+        return Err(format!("unknown unit {unit:?}: use KiB, MiB or GiB"));
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err("must be at least one byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("{text:?} is too large")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_are_bytes_or_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("10B"), Ok(10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64 mib"), Ok(64 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        for bad in ["", "MiB", "0", "0MiB", "-1", "1.5MiB", "64MB", "64 lots"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size(&format!("{}GiB", usize::MAX)).is_err());
+    }
 }

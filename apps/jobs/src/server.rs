@@ -12,13 +12,17 @@ use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore, StdRawMut
 use pollen::time::timeout;
 
 use crate::events::Event;
-use crate::http::{Conn, Limits, Read, Response};
+use crate::http::{Budget, Conn, Limits, Read, Response};
 use crate::queue::Queue;
 use crate::service::{Drained, QueueConfig, Service};
 use crate::{api, dashboard};
 
 /// The largest request body accepted by default: 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
+/// The most bytes of request bodies buffered at once by default, over all
+/// connections: 64 MiB, room for 64 bodies of [`MAX_BODY`] (and for
+/// thousands of the usual job submissions, well under a KiB each).
+pub const MAX_BODY_MEMORY: usize = 64 << 20;
 
 /// How the service behaves.
 #[derive(Clone, Debug)]
@@ -33,8 +37,16 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The longest a request may take to arrive whole, from its first byte.
     pub request_timeout: Duration,
-    /// The largest request body accepted, in bytes.
+    /// The largest request body accepted, in bytes; larger ones get `413`.
+    /// Capped at `max_body_memory` (a body larger than the whole budget
+    /// could never be read).
     pub max_body: usize,
+    /// The most bytes of request bodies buffered at once, over all
+    /// connections: each body takes its `Content-Length` from this budget
+    /// before it is read and gives it back once its request is handled.
+    /// A body that finds it spent waits, within its request timeout; past
+    /// it, `503` with `Retry-After`.
+    pub max_body_memory: usize,
     /// The most connections open at once; more are answered `503` and
     /// closed.
     pub max_connections: usize,
@@ -56,6 +68,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             max_body: MAX_BODY,
+            max_body_memory: MAX_BODY_MEMORY,
             max_connections: 10_000,
             verbose: false,
             log_events: false,
@@ -99,7 +112,7 @@ pub async fn serve(
         .log_events
         .then(|| pollen::spawn(log_events(queue.events())));
     let limits = Limits {
-        max_body: config.max_body,
+        max_body: config.max_body.min(config.max_body_memory),
         idle_timeout: config.idle_timeout,
         request_timeout: config.request_timeout,
     };
@@ -111,6 +124,7 @@ pub async fn serve(
     let open = Arc::new(Semaphore::<StdRawMutex>::with_raw_mutex(
         config.max_connections,
     ));
+    let budget: Budget = Arc::new(Semaphore::with_raw_mutex(config.max_body_memory));
     let connections = AtomicU64::new(0);
     let requests = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -130,7 +144,7 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 connections.fetch_add(1, Ordering::Relaxed);
-                let conn = Conn::new(stream, limits);
+                let conn = Conn::new(stream, limits, budget.clone());
                 let Ok(permit) = open.clone().try_acquire_owned() else {
                     pollen::spawn(refuse(conn));
                     continue;
@@ -201,6 +215,9 @@ async fn connection(
                 // HTTP/1.1 keeps the connection by default; HTTP/1.0 only
                 // when the response says so.
                 response.keep_alive = request.http_1_0 && !response.close;
+                // The body and its bytes of the budget go back now, not
+                // after a client slow to read the response.
+                drop(request);
                 requests.fetch_add(1, Ordering::Relaxed);
                 if conn.respond(&response).await.is_err() || response.close {
                     return;

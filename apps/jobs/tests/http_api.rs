@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pollen_jobs::{Config, MAX_BODY};
 use serde_json::json;
 
-use self::support::{PATIENCE, Server, config, target_server};
+use self::support::{PATIENCE, Server, config, padded_job, target_server};
 
 #[test]
 fn a_submitted_sleep_job_completes_and_status_counts_it() {
@@ -177,6 +177,152 @@ fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_read() {
     let response = client.request("POST", "/jobs", Some(&body));
     assert_eq!(response.status, 201, "{response:?}");
     server.wait_for(response.json()["id"].as_str().unwrap(), "completed");
+}
+
+/// The body size of the budget tests; their budget is twice it.
+const BODY: usize = 64 * 1024;
+
+#[test]
+fn bodies_wait_for_the_body_budget_and_give_it_back() {
+    let server = Server::start(Config {
+        max_body_memory: 2 * BODY,
+        ..config(1, 10)
+    });
+    let body = padded_job(BODY);
+    let (first_half, second_half) = body.as_bytes().split_at(BODY / 2);
+    // A body larger than the whole budget could never be read: 413.
+    let mut client = server.client();
+    client.post_head(2 * BODY + 1, false);
+    let response = client.response();
+    assert_eq!(response.status, 413);
+    assert!(response.error().contains("the most accepted is 131072"));
+    // Two bodies take the whole budget: each is told to go on, and sends
+    // half of itself.
+    let mut a = server.client();
+    let mut b = server.client();
+    for client in [&mut a, &mut b] {
+        client.post_head(BODY, true);
+        client.continued();
+        client.send_raw(first_half);
+    }
+    // A third finds it spent: it is not told to go on.
+    let mut c = server.client();
+    c.post_head(BODY, true);
+    c.send_raw(first_half);
+    assert!(c.silent_for(Duration::from_millis(300)));
+    // A request without a body needs none of it.
+    assert_eq!(server.get("/status")["workers_alive"], 1);
+    // Once one of the first two is answered, its bytes go to the third.
+    a.send_raw(second_half);
+    assert_eq!(a.response().status, 201);
+    c.continued();
+    c.send_raw(second_half);
+    assert_eq!(c.response().status, 201);
+    b.send_raw(second_half);
+    assert_eq!(b.response().status, 201);
+    // Nothing leaked: a body needing the whole budget gets it.
+    let whole = padded_job(2 * BODY);
+    let mut d = server.client();
+    d.post_head(whole.len(), true);
+    d.continued();
+    d.send_raw(whole.as_bytes());
+    assert_eq!(d.response().status, 201);
+    // And the connections that read bodies serve more requests.
+    assert_eq!(a.request("GET", "/status", None).status, 200);
+}
+
+#[test]
+fn a_body_still_waiting_for_the_budget_at_its_request_timeout_gets_503() {
+    let server = Server::start(Config {
+        max_body_memory: 2 * BODY,
+        request_timeout: Duration::from_millis(800),
+        ..config(1, 10)
+    });
+    let body = padded_job(BODY);
+    // The waiting request must start before the two that take the budget,
+    // so that its timeout comes first. Its first line rides behind a
+    // request that is answered: once the answer is back, the server is
+    // reading it. If this machine is too loaded to set everything up
+    // within the timeout, the waiting request gets a 408 instead: again.
+    let mut attempts = 0;
+    let (response, mut c) = loop {
+        attempts += 1;
+        let mut c = server.client();
+        c.send_raw(b"GET /status HTTP/1.1\r\nHost: test\r\n\r\nPOST /jobs HTTP/1.1\r\n");
+        assert_eq!(c.response().status, 200);
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let mut holder = server.client();
+            holder.post_head(BODY, true);
+            holder.continued();
+            holders.push(holder);
+        }
+        c.send_raw(format!("Host: test\r\nContent-Length: {BODY}\r\n\r\n").as_bytes());
+        c.send_raw(&body.as_bytes()[..BODY / 2]);
+        let response = c.response();
+        drop(holders);
+        if response.status != 408 || attempts == 5 {
+            break (response, c);
+        }
+    };
+    assert_eq!(response.status, 503, "{response:?}");
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert!(response.error().contains("try again later"), "{response:?}");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(c.closed());
+    // The holders are gone, so the whole budget is free again (once the
+    // server has seen them close).
+    let whole = padded_job(2 * BODY);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut d = server.client();
+        d.post_head(whole.len(), false);
+        d.send_raw(whole.as_bytes());
+        let response = d.response();
+        if response.status == 201 {
+            break;
+        }
+        assert_eq!(response.status, 503, "{response:?}");
+        assert!(Instant::now() < deadline, "the budget never came back");
+    }
+}
+
+#[test]
+fn a_body_waiting_for_the_budget_does_not_hold_up_shutdown() {
+    let server = Server::start(Config {
+        max_body_memory: BODY,
+        // Long enough that only the stop can end the wait in time.
+        request_timeout: Duration::from_secs(60),
+        drain_timeout: Duration::from_secs(60),
+        ..config(1, 10)
+    });
+    let mut holder = server.client();
+    holder.post_head(BODY, true);
+    holder.continued();
+    // The waiting head rides behind a request that is answered: once the
+    // answer is back, the server has read the head.
+    let mut waiting = server.client();
+    waiting.send_raw(
+        format!(
+            "GET /status HTTP/1.1\r\nHost: test\r\n\r\n\
+             POST /jobs HTTP/1.1\r\nHost: test\r\nContent-Length: {BODY}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(waiting.response().status, 200);
+    let stopping = Instant::now();
+    let stopped = thread::spawn(move || server.stop());
+    // The waiting body is refused at once...
+    let response = waiting.response();
+    assert_eq!(response.status, 503, "{response:?}");
+    assert!(response.error().contains("shutting down"), "{response:?}");
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert!(waiting.closed());
+    // ...and once the one being read ends, the server stops, without
+    // running out its drain timeout.
+    drop(holder);
+    stopped.join().unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(30));
 }
 
 #[test]

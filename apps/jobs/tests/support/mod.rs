@@ -215,6 +215,56 @@ impl Client {
         self.buf.extend_from_slice(&chunk[..n]);
     }
 
+    /// Sends the head of a `POST /jobs` announcing a body of `length`
+    /// bytes, with `Expect: 100-continue` if `expect_continue`.
+    pub fn post_head(&mut self, length: usize, expect_continue: bool) {
+        let expect = if expect_continue {
+            "Expect: 100-continue\r\n"
+        } else {
+            ""
+        };
+        self.send_raw(
+            format!(
+                "POST /jobs HTTP/1.1\r\nHost: test\r\n{expect}Content-Length: {length}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+
+    /// Reads a `100 Continue`.
+    pub fn continued(&mut self) {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        while self.buf.len() < CONTINUE.len() {
+            self.fill();
+        }
+        assert_eq!(
+            &self.buf[..CONTINUE.len()],
+            CONTINUE,
+            "{:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.buf.drain(..CONTINUE.len());
+    }
+
+    /// Whether nothing arrives for `wait`. Evidence that the server has not
+    /// answered yet, never that it will not.
+    pub fn silent_for(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0; 4096];
+        let silent = match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                false
+            }
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        self.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        silent && self.buf.is_empty()
+    }
+
     /// Whether the server closed the connection (after anything unread).
     pub fn closed(&mut self) -> bool {
         let mut chunk = [0; 4096];
@@ -226,6 +276,14 @@ impl Client {
             }
         }
     }
+}
+
+/// A valid `sleep` job padded with spaces to exactly `length` bytes.
+pub fn padded_job(length: usize) -> String {
+    let job = r#"{"type":"sleep","payload":{"ms":1}}"#;
+    let body = format!("{job}{}", " ".repeat(length - job.len()));
+    assert_eq!(body.len(), length);
+    body
 }
 
 pub fn config(workers: usize, queue_capacity: usize) -> Config {
