@@ -1,19 +1,83 @@
 //! The `http` job: one `GET` over pollen's own `TcpStream`, within a
 //! deadline.
+//!
+//! # The URL
+//!
+//! `http://host[:port][/path][?query]`, read by [`http::Uri`]. Only
+//! `http` is taken: `https` is refused (there is no TLS here), and so are
+//! user info (`user@host`), a port that is not a number from 1 to 65535,
+//! a missing host, and spaces or control characters anywhere. An IPv6
+//! address goes in brackets (`http://[::1]:8080/`). The path defaults to
+//! `/`, the query is sent as written, a `#fragment` is not sent.
+//!
+//! # The exchange
+//!
+//! The request is `GET path HTTP/1.1` with `Host`, `User-Agent:
+//! pollen-jobs`, `Accept: */*` and `Connection: close`. The response's
+//! head is read with `httparse` (at most [`MAX_HEAD`] bytes and
+//! [`MAX_HEADERS`] headers); interim `1xx` heads (other than `101`) are
+//! skipped. An answer that is not `2xx` fails the job with its status,
+//! and its body is not read. Otherwise the body is framed as HTTP/1.1
+//! says (RFC 9112, section 6.3), the first rule that applies winning:
+//!
+//! 1. `204` and `304` answers have none;
+//! 2. a `Transfer-Encoding` whose last coding is `chunked`: the chunks are
+//!    decoded (each size line read by [`httparse::parse_chunk_size`]), the
+//!    trailer section is read and ignored; any other `Transfer-Encoding`
+//!    runs to the end of the stream;
+//! 3. a `Content-Length`: exactly that many bytes (the same value repeated
+//!    is fine; a value that is not a number, or two different ones, fail
+//!    the job);
+//! 4. otherwise, up to the end of the stream.
+//!
+//! A body whose length is known (1 to 3) is not waited past: a server
+//! that keeps the connection open works. A body that ends early, a
+//! malformed chunk, or a head that is not HTTP fails the job.
+//!
+//! # The cap
+//!
+//! At most [`MAX_RESPONSE`] (1 MiB) of body is read. Past it, reading
+//! stops and the job still succeeds, with `"truncated": true` in its
+//! result: the job asks whether a URL answers, and a large answer is an
+//! answer (failing it would only retry it for nothing). What comes past
+//! the cap is neither waited for nor checked.
+//!
+//! # The result
+//!
+//! `{"status": 200, "bytes": N}`, where `bytes` counts the body read
+//! (decoded, for chunks), plus `"content_type"` when the server sent
+//! one and `"truncated": true` when the body was cut at the cap.
+//!
+//! # The deadline
+//!
+//! Resolving the host, connecting, sending and reading all happen within
+//! the job's `timeout_ms` ([`HTTP_TIMEOUT`] when it does not say, at most
+//! [`MAX_HTTP_TIMEOUT_MS`](crate::MAX_HTTP_TIMEOUT_MS)). Past it the
+//! attempt fails and the connection is dropped.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use pollen::io::{AsyncReadExt, AsyncWriteExt};
+use http::Uri;
+use httparse::Status;
+use pollen::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use pollen::net::TcpStream;
 use serde_json::{Value, json};
 
-/// How long an `http` job's request may take, connecting included.
+/// How long an `http` job's request may take, connecting included, when
+/// its payload gives no `timeout_ms`.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most bytes of a response read (the rest is not waited for).
-const MAX_RESPONSE: usize = 1 << 20;
-/// The most headers in a response.
+/// The most body bytes read of a response (past it, reading stops and the
+/// result says `"truncated": true`).
+const MAX_RESPONSE: u64 = 1 << 20;
+/// The most bytes of a response's head, and of its trailer section.
+const MAX_HEAD: usize = 64 * 1024;
+/// The most headers in a response's head, and in its trailer section.
 const MAX_HEADERS: usize = 64;
+/// The longest line giving a chunk's size (extensions included).
+const MAX_CHUNK_LINE: usize = 4096;
+/// How much is asked of the stream at a time.
+const READ_SIZE: usize = 8192;
 
 /// Where an `http` job's request goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,61 +90,69 @@ pub(crate) struct Target {
     path: String,
 }
 
+// === impl Target ===
+
 impl Target {
-    /// Reads `http://host[:port][/path]`.
+    /// Reads `http://host[:port][/path][?query]` (see the module docs for
+    /// what is refused).
     ///
     /// # Errors
     ///
     /// What is wrong with the URL (`https` is not supported: there is no
     /// TLS).
     pub(crate) fn parse(url: &str) -> Result<Target, String> {
-        let rest = if let Some(rest) = url.strip_prefix("http://") {
-            rest
-        } else if url.starts_with("https://") {
-            return Err(format!(
-                "{url:?}: https is not supported (no TLS), only http://"
-            ));
-        } else {
-            return Err(format!("{url:?} is not an http:// URL"));
-        };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(at) if rest[at..].starts_with('/') => (&rest[..at], rest[at..].to_owned()),
-            Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
-            None => (rest, "/".to_owned()),
-        };
-        if authority.contains('@') {
-            return Err(format!("{url:?}: user info in the URL is not supported"));
-        }
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| format!("{url:?}: an IPv6 address without its closing ]"))?;
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(format!("{url:?} has no host"));
-        }
-        let port = match port {
-            None => 80,
-            Some(port) => port
-                .parse()
-                .ok()
-                .filter(|&port| port != 0)
-                .ok_or_else(|| format!("{url:?}: {port:?} is not a port"))?,
-        };
-        if path
+        // `Uri` refuses these too, but says less about why.
+        if url
             .bytes()
             .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         {
-            return Err(format!("{url:?}: spaces or control characters in the path"));
+            return Err(format!("{url:?}: spaces or control characters in the URL"));
         }
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?} is not a valid URL ({e})"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "{url:?}: https is not supported (no TLS), only http://"
+                ));
+            }
+            _ => return Err(format!("{url:?} is not an http:// URL")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url:?} has no host"))?
+            .as_str();
+        if authority.contains('@') {
+            return Err(format!("{url:?}: user info in the URL is not supported"));
+        }
+        let host = uri.host().unwrap_or_default();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|host| host.strip_suffix(']'))
+            .unwrap_or(host);
+        if bare.is_empty() {
+            return Err(format!("{url:?} has no host"));
+        }
+        // `Uri` reads the port leniently (`+80`, and no port at all for one
+        // over 65535): what follows the host must be `:` and digits.
+        let after_host = authority.strip_prefix(host).unwrap_or(authority);
+        let port = match after_host.strip_prefix(':') {
+            None if after_host.is_empty() => 80,
+            None => return Err(format!("{url:?}: {after_host:?} after the host")),
+            Some(port) => Some(port)
+                .filter(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|port| port.parse().ok())
+                .filter(|&port| port != 0)
+                .ok_or_else(|| format!("{url:?}: {port:?} is not a port"))?,
+        };
+        let path = match uri.query() {
+            Some(query) => format!("{}?{query}", uri.path()),
+            None => uri.path().to_owned(),
+        };
         Ok(Target {
-            host: host.to_owned(),
+            host: bare.to_owned(),
             port,
             path,
         })
@@ -99,24 +171,40 @@ impl Target {
             format!("{host}:{}", self.port)
         }
     }
+
+    /// The request sent for it.
+    fn request(&self) -> String {
+        format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pollen-jobs\r\nAccept: */*\r\n\
+             Connection: close\r\n\r\n",
+            self.path,
+            self.host_header()
+        )
+    }
 }
 
-/// Runs an `http` job: `GET url` within [`HTTP_TIMEOUT`]; a `2xx` answer
-/// succeeds with its status and the body bytes read.
+/// Runs an `http` job: `GET url` within `timeout`; a `2xx` answer
+/// succeeds with what the module docs list.
 ///
 /// # Errors
 ///
-/// The URL could not be resolved or reached, the answer was not HTTP or
-/// not `2xx`, or it all took too long.
-pub(crate) async fn get(url: &str) -> Result<Value, String> {
+/// The URL could not be resolved or reached, the answer was not HTTP,
+/// was badly framed or not `2xx`, or it all took over `timeout`.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the connection; nothing else is left behind.
+pub(crate) async fn get(url: &str, timeout: Duration) -> Result<Value, String> {
     let target = Target::parse(url)?;
-    pollen::time::timeout(HTTP_TIMEOUT, exchange(&target))
+    pollen::time::timeout(timeout, exchange(&target))
         .await
-        .map_err(|_| format!("GET {url} took over {HTTP_TIMEOUT:?}"))?
+        .map_err(|_| format!("GET {url} took over {timeout:?}"))?
+        .map(Response::into_json)
         .map_err(|e| format!("GET {url}: {e}"))
 }
 
-async fn exchange(target: &Target) -> Result<Value, String> {
+/// Resolves, connects, and runs the request over the connection.
+async fn exchange(target: &Target) -> Result<Response, String> {
     // Name resolution blocks: it runs on the blocking pool.
     let (host, port) = (target.host.clone(), target.port);
     let addrs: Vec<SocketAddr> =
@@ -126,68 +214,333 @@ async fn exchange(target: &Target) -> Result<Value, String> {
             .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
             .collect();
     let mut last = format!("{} resolves to no address", target.host);
-    let mut stream = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
-            Ok(connected) => {
-                stream = Some(connected);
-                break;
-            }
+            Ok(stream) => return request(stream, target).await,
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
         }
     }
-    let mut stream = stream.ok_or(last)?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pollen-jobs\r\nAccept: */*\r\n\
-         Connection: close\r\n\r\n",
-        target.path,
-        target.host_header()
-    );
+    Err(last)
+}
+
+/// Sends the request for `target` over `stream` and reads the response.
+async fn request<S>(mut stream: S, target: &Target) -> Result<Response, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     stream
-        .write_all(request.as_bytes())
+        .write_all(target.request().as_bytes())
         .await
         .map_err(|e| format!("sending the request failed: {e}"))?;
-    // `Connection: close`: the response ends where the stream does (or at
-    // its Content-Length, which is all that is read of a kept-open one).
-    let mut buf = Vec::new();
-    let mut chunk = [0; 8192];
-    let (status, head) = loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("reading the response failed: {e}"))?;
-        if n == 0 {
-            return Err("the server closed the connection before the response's head".into());
+    read_response(stream).await
+}
+
+/// What was read of a `2xx` response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Response {
+    status: u16,
+    /// The `Content-Type` header, if there was one.
+    content_type: Option<String>,
+    /// The body bytes read (decoded, for chunks).
+    bytes: u64,
+    /// Reading stopped at [`MAX_RESPONSE`] with more to come.
+    truncated: bool,
+}
+
+// === impl Response ===
+
+impl Response {
+    /// The job's result.
+    fn into_json(self) -> Value {
+        let mut result = json!({ "status": self.status, "bytes": self.bytes });
+        if let Some(content_type) = self.content_type {
+            result["content_type"] = Value::String(content_type);
         }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(head)) => {
-                break (response.code.unwrap_or(0), head);
+        if self.truncated {
+            result["truncated"] = Value::Bool(true);
+        }
+        result
+    }
+}
+
+/// Reads a response from `stream`: its head, then (for a `2xx` answer)
+/// its body as the head frames it, up to [`MAX_RESPONSE`] bytes.
+///
+/// # Errors
+///
+/// The answer is not `2xx` (its body is not read), or not HTTP, or badly
+/// framed, or the stream ends or fails before the body does.
+async fn read_response<R: AsyncRead + Unpin>(stream: R) -> Result<Response, String> {
+    let mut reader = Reader {
+        stream,
+        buf: Vec::new(),
+    };
+    let head = reader.head().await?;
+    if !(200..300).contains(&head.status) {
+        return Err(format!("the server answered {}", head.status));
+    }
+    let (bytes, truncated) = match head.framing {
+        Framing::Empty => (0, false),
+        Framing::Length(length) => {
+            let want = length.min(MAX_RESPONSE);
+            let got = reader.skip(want).await?;
+            if got < want {
+                return Err(format!(
+                    "the server closed the connection after {got} of the body's {length} bytes"
+                ));
             }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(format!("the response's head is over {MAX_RESPONSE} bytes"));
-            }
-            Err(e) => return Err(format!("the response is not HTTP: {e}")),
+            (got, length > MAX_RESPONSE)
+        }
+        Framing::Chunked => reader.chunks().await?,
+        Framing::ToEnd => {
+            // One byte more than the cap tells a body of exactly the cap
+            // from a longer one.
+            let got = reader.skip(MAX_RESPONSE + 1).await?;
+            (got.min(MAX_RESPONSE), got > MAX_RESPONSE)
         }
     };
-    let mut bytes = buf.len() - head;
-    while bytes < MAX_RESPONSE {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => bytes += n,
+    Ok(Response {
+        status: head.status,
+        content_type: head.content_type,
+        bytes,
+        truncated,
+    })
+}
+
+/// How a response's body is delimited (RFC 9112, section 6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// There is none (`1xx`, `204`, `304`).
+    Empty,
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// `Content-Length`.
+    Length(u64),
+    /// Up to the end of the stream.
+    ToEnd,
+}
+
+/// What is kept of a response's head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Head {
+    status: u16,
+    framing: Framing,
+    content_type: Option<String>,
+}
+
+// === impl Head ===
+
+impl Head {
+    /// Reads what matters of a parsed head.
+    fn new(status: u16, headers: &[httparse::Header<'_>]) -> Result<Head, String> {
+        let content_type = headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case("content-type"))
+            .map(|header| String::from_utf8_lossy(header.value).trim().to_owned());
+        Ok(Head {
+            status,
+            framing: Framing::of(status, headers)?,
+            content_type,
+        })
+    }
+}
+
+// === impl Framing ===
+
+impl Framing {
+    /// How the body of a response with `status` and `headers` is framed.
+    fn of(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, String> {
+        if (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(Framing::Empty);
+        }
+        let named = |name: &'static str| {
+            headers
+                .iter()
+                .filter(move |header| header.name.eq_ignore_ascii_case(name))
+                .flat_map(|header| header.value.split(|&b| b == b','))
+                .map(<[u8]>::trim_ascii)
+                .filter(|value| !value.is_empty())
+        };
+        // Transfer-Encoding overrides Content-Length.
+        if let Some(last) = named("transfer-encoding").next_back() {
+            return Ok(if last.eq_ignore_ascii_case(b"chunked") {
+                Framing::Chunked
+            } else {
+                Framing::ToEnd
+            });
+        }
+        let mut length = None;
+        for value in named("content-length") {
+            let parsed = Some(value)
+                .filter(|value| value.iter().all(u8::is_ascii_digit))
+                .and_then(|value| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "invalid Content-Length {:?}",
+                        String::from_utf8_lossy(value)
+                    )
+                })?;
+            match length {
+                Some(earlier) if earlier != parsed => {
+                    return Err(format!(
+                        "conflicting Content-Length values {earlier} and {parsed}"
+                    ));
+                }
+                _ => length = Some(parsed),
+            }
+        }
+        Ok(length.map_or(Framing::ToEnd, Framing::Length))
+    }
+}
+
+/// A response being read: the stream and what was read of it but not
+/// used yet.
+struct Reader<R> {
+    stream: R,
+    buf: Vec<u8>,
+}
+
+// === impl Reader ===
+
+impl<R: AsyncRead + Unpin> Reader<R> {
+    /// Reads more of the stream into the buffer; `false` at its end.
+    async fn fill(&mut self) -> Result<bool, String> {
+        let len = self.buf.len();
+        self.buf.resize(len + READ_SIZE, 0);
+        let read = self.stream.read(&mut self.buf[len..]).await;
+        self.buf.truncate(len + read.as_ref().map_or(0, |&n| n));
+        read.map(|n| n > 0)
+            .map_err(|e| format!("reading the response failed: {e}"))
+    }
+
+    /// Reads the final head (skipping interim `1xx` ones).
+    async fn head(&mut self) -> Result<Head, String> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&self.buf) {
+                Ok(Status::Complete(len)) => {
+                    let status = response.code.unwrap_or_default();
+                    let interim = (100..200).contains(&status) && status != 101;
+                    let head = Head::new(status, response.headers)?;
+                    self.buf.drain(..len);
+                    if !interim {
+                        return Ok(head);
+                    }
+                }
+                Ok(Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    return Err(format!("the response's head is over {MAX_HEAD} bytes"));
+                }
+                Ok(Status::Partial) => {
+                    if !self.fill().await? {
+                        return Err(
+                            "the server closed the connection before the response's head".into(),
+                        );
+                    }
+                }
+                Err(e) => return Err(format!("the response is not HTTP: {e}")),
+            }
         }
     }
-    if !(200..300).contains(&status) {
-        return Err(format!("the server answered {status}"));
+
+    /// Reads and drops up to `n` bytes; fewer only where the stream ends.
+    /// Returns how many.
+    async fn skip(&mut self, n: u64) -> Result<u64, String> {
+        let mut skipped = 0;
+        loop {
+            let left = usize::try_from(n - skipped).unwrap_or(usize::MAX);
+            let here = self.buf.len().min(left);
+            self.buf.drain(..here);
+            skipped += here as u64;
+            if skipped == n || !self.fill().await? {
+                return Ok(skipped);
+            }
+        }
     }
-    Ok(json!({ "status": status, "bytes": bytes }))
+
+    /// Reads a chunked body and its trailer section; returns the bytes of
+    /// data read and whether it stopped at [`MAX_RESPONSE`].
+    async fn chunks(&mut self) -> Result<(u64, bool), String> {
+        const CLOSED: &str = "the server closed the connection in the middle of a chunk";
+        let mut bytes = 0;
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(Status::Complete((len, size))) => {
+                        self.buf.drain(..len);
+                        break size;
+                    }
+                    Ok(Status::Partial) if self.buf.len() > MAX_CHUNK_LINE => {
+                        return Err(format!(
+                            "a chunk's size line is over {MAX_CHUNK_LINE} bytes"
+                        ));
+                    }
+                    Ok(Status::Partial) => {
+                        if !self.fill().await? {
+                            return Err(CLOSED.into());
+                        }
+                    }
+                    Err(httparse::InvalidChunkSize) => {
+                        let line = self.buf.split(|&b| b == b'\n').next().unwrap_or_default();
+                        return Err(format!(
+                            "invalid chunk size line {:?}",
+                            String::from_utf8_lossy(line).trim_end()
+                        ));
+                    }
+                }
+            };
+            if size == 0 {
+                break;
+            }
+            let room = MAX_RESPONSE - bytes;
+            if size > room {
+                if self.skip(room).await? < room {
+                    return Err(CLOSED.into());
+                }
+                return Ok((MAX_RESPONSE, true));
+            }
+            if self.skip(size).await? < size {
+                return Err(CLOSED.into());
+            }
+            bytes += size;
+            while self.buf.len() < 2 {
+                if !self.fill().await? {
+                    return Err(CLOSED.into());
+                }
+            }
+            if !self.buf.starts_with(b"\r\n") {
+                return Err(format!("a chunk of {size} bytes is followed by more data"));
+            }
+            self.buf.drain(..2);
+        }
+        // The trailer section: fields to ignore, then an empty line.
+        loop {
+            let mut trailers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::parse_headers(&self.buf, &mut trailers) {
+                Ok(Status::Complete(_)) => return Ok((bytes, false)),
+                Ok(Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    return Err(format!("the trailer section is over {MAX_HEAD} bytes"));
+                }
+                Ok(Status::Partial) => {
+                    if !self.fill().await? {
+                        return Err(
+                            "the server closed the connection in the trailer section".into()
+                        );
+                    }
+                }
+                Err(e) => return Err(format!("the trailer section is not HTTP: {e}")),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::pending;
+
+    use pollen::io::duplex;
+    use pollen::net::TcpListener;
+
     use super::*;
 
     fn target(host: &str, port: u16, path: &str) -> Target {
@@ -216,6 +569,10 @@ mod tests {
             Target::parse("http://[::1]:9000/a"),
             Ok(target("::1", 9000, "/a"))
         );
+        assert_eq!(
+            Target::parse("http://host/a#not-sent"),
+            Ok(target("host", 80, "/a"))
+        );
         assert_eq!(target("::1", 9000, "/").host_header(), "[::1]:9000");
         assert_eq!(target("h", 80, "/").host_header(), "h");
     }
@@ -225,16 +582,269 @@ mod tests {
         for (url, why) in [
             ("https://example.com", "https is not supported"),
             ("ftp://example.com", "not an http:// URL"),
-            ("http://", "has no host"),
+            ("example.com", "not an http:// URL"),
+            ("http://", "not a valid URL"),
             ("http://:80/", "has no host"),
+            ("http://[]/", "has no host"),
             ("http://host:99999/", "is not a port"),
             ("http://host:0/", "is not a port"),
+            ("http://host:+80/", "is not a port"),
+            ("http://host:/", "is not a port"),
             ("http://user@host/", "user info"),
-            ("http://[::1/", "closing ]"),
+            ("http://[::1/", "not a valid URL"),
             ("http://host/a b", "spaces"),
         ] {
             let error = Target::parse(url).unwrap_err();
             assert!(error.contains(why), "{url}: {error}");
         }
+    }
+
+    /// What reading `answer` gives when the server sends it through a pipe
+    /// of `pipe` bytes (1 delivers it a byte at a time), then closes its
+    /// end or, with `close` false, keeps it open for good.
+    ///
+    /// Under paused time: a reader that waited for the end of a kept-open
+    /// stream would meet the minute's deadline at once, not hang.
+    async fn read(answer: &[u8], pipe: usize, close: bool) -> Result<Response, String> {
+        let (client, mut server) = duplex(pipe);
+        let answer = answer.to_vec();
+        let _server = pollen::spawn(async move {
+            // Fails only once the reader stopped reading (the cap).
+            let _ = server.write_all(&answer).await;
+            if close {
+                drop(server);
+            } else {
+                pending::<()>().await;
+            }
+        });
+        pollen::time::timeout(Duration::from_secs(60), read_response(client))
+            .await
+            .expect("the response is read without waiting for the end of the stream")
+    }
+
+    fn ok(bytes: u64) -> Response {
+        Response {
+            status: 200,
+            content_type: None,
+            bytes,
+            truncated: false,
+        }
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn content_length_is_not_waited_past() {
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
+        for pipe in [1, 4096] {
+            let response = read(answer, pipe, false).await.unwrap();
+            assert_eq!(
+                response,
+                Response {
+                    content_type: Some("text/plain".into()),
+                    ..ok(5)
+                }
+            );
+        }
+        assert_eq!(
+            response_json(&read(answer, 4096, false).await.unwrap()),
+            json!({ "status": 200, "bytes": 5, "content_type": "text/plain" })
+        );
+        // The same length twice is one length; nothing after it is read.
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nokHTTP/1.1 500 No\r\n";
+        assert_eq!(read(answer, 4096, false).await, Ok(ok(2)));
+        // No body at all for a 204, whatever the head says.
+        let answer = b"HTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(
+            read(answer, 4096, false).await,
+            Ok(Response {
+                status: 204,
+                ..ok(0)
+            })
+        );
+    }
+
+    fn response_json(response: &Response) -> Value {
+        response.clone().into_json()
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn interim_answers_are_skipped() {
+        let answer = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n\
+                       HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(read(answer, 7, false).await, Ok(ok(2)));
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn chunks_are_decoded_and_trailers_skipped() {
+        let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       5\r\nhello\r\n\
+                       1;name=value\r\n \r\n\
+                       A\r\n0123456789\r\n\
+                       0\r\nExpires: never\r\nX-Checksum: 42\r\n\r\n";
+        for pipe in [1, 3, 4096] {
+            assert_eq!(read(answer, pipe, false).await, Ok(ok(16)), "pipe {pipe}");
+        }
+        // Transfer-Encoding wins over Content-Length.
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       3\r\nabc\r\n0\r\n\r\n";
+        assert_eq!(read(answer, 4096, false).await, Ok(ok(3)));
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn without_a_length_the_body_runs_to_the_end_of_the_stream() {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>hi</p>";
+        let response = read(answer, 2, true).await.unwrap();
+        assert_eq!(response.bytes, 9);
+        assert!(!response.truncated);
+        // So does one with a coding other than chunked last.
+        let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nzzz";
+        assert_eq!(read(answer, 4096, true).await, Ok(ok(3)));
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn bad_framing_fails_and_says_why() {
+        for (answer, why) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nabc\r\n0\r\n\r\n"[..],
+                "invalid chunk size line \"xyz\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+                "a chunk of 3 bytes is followed by more data",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+                "in the middle of a chunk",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n",
+                "in the trailer section",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",
+                "closed the connection after 3 of the body's 5 bytes",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
+                "conflicting Content-Length values 5 and 6",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nabcde",
+                "invalid Content-Length \"+5\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\n",
+                "invalid Content-Length \"five\"",
+            ),
+            (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "the response is not HTTP"),
+            (b"HTTP/1.1 200 OK\r\n", "before the response's head"),
+        ] {
+            let error = read(answer, 4096, true).await.unwrap_err();
+            assert!(error.contains(why), "{error}");
+        }
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn an_answer_other_than_2xx_fails_without_its_body_being_read() {
+        // No length and kept open: reading the body would never end.
+        let answer = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>no";
+        assert_eq!(
+            read(answer, 4096, false).await,
+            Err("the server answered 404".into())
+        );
+    }
+
+    #[pollen::test(start_paused = true)]
+    async fn bodies_past_the_cap_are_cut_there_and_say_so() {
+        let cap = usize::try_from(MAX_RESPONSE).unwrap();
+        let body = vec![b'x'; 2 * cap];
+        let cut = Response {
+            truncated: true,
+            ..ok(MAX_RESPONSE)
+        };
+
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        answer.extend_from_slice(&body);
+        assert_eq!(read(&answer, 65536, false).await, Ok(cut.clone()));
+        assert_eq!(
+            response_json(&cut),
+            json!({ "status": 200, "bytes": MAX_RESPONSE, "truncated": true })
+        );
+
+        let mut answer = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        answer.extend_from_slice(&body);
+        assert_eq!(read(&answer, 65536, true).await, Ok(cut.clone()));
+        // Exactly the cap, then the end: all of it.
+        answer.truncate(answer.len() - cap);
+        assert_eq!(read(&answer, 65536, true).await, Ok(ok(MAX_RESPONSE)));
+
+        let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..3 {
+            answer.extend_from_slice(format!("{:x}\r\n", cap / 2 + 1).as_bytes());
+            answer.extend_from_slice(&body[..cap / 2 + 1]);
+            answer.extend_from_slice(b"\r\n");
+        }
+        answer.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(read(&answer, 65536, false).await, Ok(cut));
+    }
+
+    /// Accepts one connection, reads a request's head, answers `answer`,
+    /// and hands back the head and the connection, still open.
+    async fn serve_one(listener: TcpListener, answer: &'static [u8]) -> (String, TcpStream) {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "{head:?}");
+            head.push(byte[0]);
+        }
+        stream.write_all(answer).await.unwrap();
+        (String::from_utf8(head).unwrap(), stream)
+    }
+
+    #[pollen::test]
+    async fn a_server_keeping_the_connection_open_is_not_waited_for() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = pollen::spawn(serve_one(
+            listener,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
+              Content-Type: text/plain; charset=utf-8\r\n\r\nok",
+        ));
+        // Far more than the test takes, unless it waited for the end.
+        let url = format!("http://{addr}/status?verbose=1");
+        let result = get(&url, Duration::from_secs(60)).await;
+        let (request, _open) = server.await.unwrap();
+        assert_eq!(
+            result,
+            Ok(json!({
+                "status": 200,
+                "bytes": 2,
+                "content_type": "text/plain; charset=utf-8",
+            }))
+        );
+        assert_eq!(
+            request,
+            format!(
+                "GET /status?verbose=1 HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: pollen-jobs\r\n\
+                 Accept: */*\r\nConnection: close\r\n\r\n"
+            )
+        );
+    }
+
+    #[pollen::test]
+    async fn a_server_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = pollen::spawn(serve_one(listener, b""));
+        let url = format!("http://{addr}/slow");
+        let started = std::time::Instant::now();
+        let error = get(&url, Duration::from_millis(200)).await.unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert_eq!(error, format!("GET {url} took over 200ms"));
+        let (request, _open) = server.await.unwrap();
+        assert!(request.starts_with("GET /slow HTTP/1.1\r\n"), "{request}");
     }
 }
