@@ -1,243 +1,25 @@
-//! The `http` job: one `GET` over pollen's own `TcpStream`, within a
-//! deadline.
-//!
-//! # The URL
-//!
-//! `http://host[:port][/path][?query]`, read by [`http::Uri`]. Only
-//! `http` is taken: `https` is refused (there is no TLS here), and so are
-//! user info (`user@host`), a port that is not a number from 1 to 65535,
-//! a missing host, and spaces or control characters anywhere. An IPv6
-//! address goes in brackets (`http://[::1]:8080/`). The path defaults to
-//! `/`, the query is sent as written, a `#fragment` is not sent.
-//!
-//! # The exchange
-//!
-//! The request is `GET path HTTP/1.1` with `Host`, `User-Agent:
-//! pollen-jobs`, `Accept: */*` and `Connection: close`. The response's
-//! head is read with `httparse` (at most [`MAX_HEAD`] bytes and
-//! [`MAX_HEADERS`] headers); interim `1xx` heads (other than `101`) are
-//! skipped. An answer that is not `2xx` fails the job with its status,
-//! and its body is not read. Otherwise the body is framed as HTTP/1.1
-//! says (RFC 9112, section 6.3), the first rule that applies winning:
-//!
-//! 1. `204` and `304` answers have none;
-//! 2. a `Transfer-Encoding` whose last coding is `chunked`: the chunks are
-//!    decoded (each size line read by [`httparse::parse_chunk_size`]), the
-//!    trailer section is read and ignored; any other `Transfer-Encoding`
-//!    runs to the end of the stream;
-//! 3. a `Content-Length`: exactly that many bytes (the same value repeated
-//!    is fine; a value that is not a number, or two different ones, fail
-//!    the job);
-//! 4. otherwise, up to the end of the stream.
-//!
-//! A body whose length is known (1 to 3) is not waited past: a server
-//! that keeps the connection open works. A body that ends early, a
-//! malformed chunk, or a head that is not HTTP fails the job.
-//!
-//! # The cap
-//!
-//! At most [`MAX_RESPONSE`] (1 MiB) of body is read. Past it, reading
-//! stops and the job still succeeds, with `"truncated": true` in its
-//! result: the job asks whether a URL answers, and a large answer is an
-//! answer (failing it would only retry it for nothing). What comes past
-//! the cap is neither waited for nor checked.
-//!
-//! # The result
-//!
-//! `{"status": 200, "bytes": N}`, where `bytes` counts the body read
-//! (decoded, for chunks), plus `"content_type"` when the server sent
-//! one and `"truncated": true` when the body was cut at the cap.
-//!
-//! # The deadline
-//!
-//! Resolving the host, connecting, sending and reading all happen within
-//! the job's `timeout_ms` ([`HTTP_TIMEOUT`] when it does not say, at most
-//! [`MAX_HTTP_TIMEOUT_MS`](crate::MAX_HTTP_TIMEOUT_MS)). Past it the
-//! attempt fails and the connection is dropped.
+//! An `http` job's response: its head, how its body is framed, and the
+//! body read up to the cap (see the parent module's docs for the rules).
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
-
-use http::Uri;
 use httparse::Status;
-use pollen::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use pollen::net::TcpStream;
+use pollen::io::{AsyncRead, AsyncReadExt};
 use serde_json::{Value, json};
 
-/// How long an `http` job's request may take, connecting included, when
-/// its payload gives no `timeout_ms`.
-pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most body bytes read of a response (past it, reading stops and the
 /// result says `"truncated": true`).
-const MAX_RESPONSE: u64 = 1 << 20;
+pub(super) const MAX_RESPONSE: u64 = 1 << 20;
 /// The most bytes of a response's head, and of its trailer section.
-const MAX_HEAD: usize = 64 * 1024;
+pub(super) const MAX_HEAD: usize = 64 * 1024;
 /// The most headers in a response's head, and in its trailer section.
-const MAX_HEADERS: usize = 64;
+pub(super) const MAX_HEADERS: usize = 64;
 /// The longest line giving a chunk's size (extensions included).
 const MAX_CHUNK_LINE: usize = 4096;
 /// How much is asked of the stream at a time.
 const READ_SIZE: usize = 8192;
 
-/// Where an `http` job's request goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Target {
-    /// The host as written (a name, an IPv4 address, or an IPv6 address
-    /// without its brackets).
-    host: String,
-    port: u16,
-    /// The path and query, starting with `/`.
-    path: String,
-}
-
-// === impl Target ===
-
-impl Target {
-    /// Reads `http://host[:port][/path][?query]` (see the module docs for
-    /// what is refused).
-    ///
-    /// # Errors
-    ///
-    /// What is wrong with the URL (`https` is not supported: there is no
-    /// TLS).
-    pub(crate) fn parse(url: &str) -> Result<Target, String> {
-        // `Uri` refuses these too, but says less about why.
-        if url
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return Err(format!("{url:?}: spaces or control characters in the URL"));
-        }
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("{url:?} is not a valid URL ({e})"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "{url:?}: https is not supported (no TLS), only http://"
-                ));
-            }
-            _ => return Err(format!("{url:?} is not an http:// URL")),
-        }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("{url:?} has no host"))?
-            .as_str();
-        if authority.contains('@') {
-            return Err(format!("{url:?}: user info in the URL is not supported"));
-        }
-        let host = uri.host().unwrap_or_default();
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|host| host.strip_suffix(']'))
-            .unwrap_or(host);
-        if bare.is_empty() {
-            return Err(format!("{url:?} has no host"));
-        }
-        // `Uri` reads the port leniently (`+80`, and no port at all for one
-        // over 65535): what follows the host must be `:` and digits.
-        let after_host = authority.strip_prefix(host).unwrap_or(authority);
-        let port = match after_host.strip_prefix(':') {
-            None if after_host.is_empty() => 80,
-            None => return Err(format!("{url:?}: {after_host:?} after the host")),
-            Some(port) => Some(port)
-                .filter(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|port| port.parse().ok())
-                .filter(|&port| port != 0)
-                .ok_or_else(|| format!("{url:?}: {port:?} is not a port"))?,
-        };
-        let path = match uri.query() {
-            Some(query) => format!("{}?{query}", uri.path()),
-            None => uri.path().to_owned(),
-        };
-        Ok(Target {
-            host: bare.to_owned(),
-            port,
-            path,
-        })
-    }
-
-    /// The `Host` header's value.
-    fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 80 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    /// The request sent for it.
-    fn request(&self) -> String {
-        format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pollen-jobs\r\nAccept: */*\r\n\
-             Connection: close\r\n\r\n",
-            self.path,
-            self.host_header()
-        )
-    }
-}
-
-/// Runs an `http` job: `GET url` within `timeout`; a `2xx` answer
-/// succeeds with what the module docs list.
-///
-/// # Errors
-///
-/// The URL could not be resolved or reached, the answer was not HTTP,
-/// was badly framed or not `2xx`, or it all took over `timeout`.
-///
-/// # Cancel safety
-///
-/// Dropping it drops the connection; nothing else is left behind.
-pub(crate) async fn get(url: &str, timeout: Duration) -> Result<Value, String> {
-    let target = Target::parse(url)?;
-    pollen::time::timeout(timeout, exchange(&target))
-        .await
-        .map_err(|_| format!("GET {url} took over {timeout:?}"))?
-        .map(Response::into_json)
-        .map_err(|e| format!("GET {url}: {e}"))
-}
-
-/// Resolves, connects, and runs the request over the connection.
-async fn exchange(target: &Target) -> Result<Response, String> {
-    // Name resolution blocks: it runs on the blocking pool.
-    let (host, port) = (target.host.clone(), target.port);
-    let addrs: Vec<SocketAddr> =
-        pollen::spawn_blocking(move || (host.as_str(), port).to_socket_addrs())
-            .await
-            .map_err(|e| format!("resolving the host failed: {e}"))?
-            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
-            .collect();
-    let mut last = format!("{} resolves to no address", target.host);
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return request(stream, target).await,
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    Err(last)
-}
-
-/// Sends the request for `target` over `stream` and reads the response.
-async fn request<S>(mut stream: S, target: &Target) -> Result<Response, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    stream
-        .write_all(target.request().as_bytes())
-        .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
-    read_response(stream).await
-}
-
 /// What was read of a `2xx` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Response {
+pub(super) struct Response {
     status: u16,
     /// The `Content-Type` header, if there was one.
     content_type: Option<String>,
@@ -251,7 +33,7 @@ struct Response {
 
 impl Response {
     /// The job's result.
-    fn into_json(self) -> Value {
+    pub(super) fn into_json(self) -> Value {
         let mut result = json!({ "status": self.status, "bytes": self.bytes });
         if let Some(content_type) = self.content_type {
             result["content_type"] = Value::String(content_type);
@@ -270,7 +52,7 @@ impl Response {
 ///
 /// The answer is not `2xx` (its body is not read), or not HTTP, or badly
 /// framed, or the stream ends or fails before the body does.
-async fn read_response<R: AsyncRead + Unpin>(stream: R) -> Result<Response, String> {
+pub(super) async fn read_response<R: AsyncRead + Unpin>(stream: R) -> Result<Response, String> {
     let mut reader = Reader {
         stream,
         buf: Vec::new(),
@@ -537,67 +319,11 @@ impl<R: AsyncRead + Unpin> Reader<R> {
 #[cfg(test)]
 mod tests {
     use std::future::pending;
+    use std::time::Duration;
 
-    use pollen::io::duplex;
-    use pollen::net::TcpListener;
+    use pollen::io::{AsyncWriteExt, duplex};
 
     use super::*;
-
-    fn target(host: &str, port: u16, path: &str) -> Target {
-        Target {
-            host: host.to_owned(),
-            port,
-            path: path.to_owned(),
-        }
-    }
-
-    #[test]
-    fn urls_are_read() {
-        assert_eq!(
-            Target::parse("http://example.com"),
-            Ok(target("example.com", 80, "/"))
-        );
-        assert_eq!(
-            Target::parse("http://127.0.0.1:8080/status?x=1"),
-            Ok(target("127.0.0.1", 8080, "/status?x=1"))
-        );
-        assert_eq!(
-            Target::parse("http://host?q"),
-            Ok(target("host", 80, "/?q"))
-        );
-        assert_eq!(
-            Target::parse("http://[::1]:9000/a"),
-            Ok(target("::1", 9000, "/a"))
-        );
-        assert_eq!(
-            Target::parse("http://host/a#not-sent"),
-            Ok(target("host", 80, "/a"))
-        );
-        assert_eq!(target("::1", 9000, "/").host_header(), "[::1]:9000");
-        assert_eq!(target("h", 80, "/").host_header(), "h");
-    }
-
-    #[test]
-    fn bad_urls_say_why() {
-        for (url, why) in [
-            ("https://example.com", "https is not supported"),
-            ("ftp://example.com", "not an http:// URL"),
-            ("example.com", "not an http:// URL"),
-            ("http://", "not a valid URL"),
-            ("http://:80/", "has no host"),
-            ("http://[]/", "has no host"),
-            ("http://host:99999/", "is not a port"),
-            ("http://host:0/", "is not a port"),
-            ("http://host:+80/", "is not a port"),
-            ("http://host:/", "is not a port"),
-            ("http://user@host/", "user info"),
-            ("http://[::1/", "not a valid URL"),
-            ("http://host/a b", "spaces"),
-        ] {
-            let error = Target::parse(url).unwrap_err();
-            assert!(error.contains(why), "{url}: {error}");
-        }
-    }
 
     /// What reading `answer` gives when the server sends it through a pipe
     /// of `pipe` bytes (1 delivers it a byte at a time), then closes its
@@ -788,63 +514,5 @@ mod tests {
         }
         answer.extend_from_slice(b"0\r\n\r\n");
         assert_eq!(read(&answer, 65536, false).await, Ok(cut));
-    }
-
-    /// Accepts one connection, reads a request's head, answers `answer`,
-    /// and hands back the head and the connection, still open.
-    async fn serve_one(listener: TcpListener, answer: &'static [u8]) -> (String, TcpStream) {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "{head:?}");
-            head.push(byte[0]);
-        }
-        stream.write_all(answer).await.unwrap();
-        (String::from_utf8(head).unwrap(), stream)
-    }
-
-    #[pollen::test]
-    async fn a_server_keeping_the_connection_open_is_not_waited_for() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = pollen::spawn(serve_one(
-            listener,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
-              Content-Type: text/plain; charset=utf-8\r\n\r\nok",
-        ));
-        // Far more than the test takes, unless it waited for the end.
-        let url = format!("http://{addr}/status?verbose=1");
-        let result = get(&url, Duration::from_secs(60)).await;
-        let (request, _open) = server.await.unwrap();
-        assert_eq!(
-            result,
-            Ok(json!({
-                "status": 200,
-                "bytes": 2,
-                "content_type": "text/plain; charset=utf-8",
-            }))
-        );
-        assert_eq!(
-            request,
-            format!(
-                "GET /status?verbose=1 HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: pollen-jobs\r\n\
-                 Accept: */*\r\nConnection: close\r\n\r\n"
-            )
-        );
-    }
-
-    #[pollen::test]
-    async fn a_server_that_never_answers_times_out() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = pollen::spawn(serve_one(listener, b""));
-        let url = format!("http://{addr}/slow");
-        let started = std::time::Instant::now();
-        let error = get(&url, Duration::from_millis(200)).await.unwrap_err();
-        assert!(started.elapsed() >= Duration::from_millis(200));
-        assert_eq!(error, format!("GET {url} took over 200ms"));
-        let (request, _open) = server.await.unwrap();
-        assert!(request.starts_with("GET /slow HTTP/1.1\r\n"), "{request}");
     }
 }
