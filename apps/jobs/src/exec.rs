@@ -37,7 +37,9 @@ pub(crate) async fn run(kind: JobKind, attempt: u32) -> Result<Value, String> {
                 .ok_or_else(|| "abandoned".to_owned())?;
             Ok(json!({ "iterations": iterations, "checksum": checksum }))
         }
-        JobKind::Http { url } => crate::fetch::get(&url).await,
+        JobKind::Http { url, timeout_ms } => {
+            crate::fetch::get(&url, Duration::from_millis(timeout_ms)).await
+        }
         JobKind::Fail { times, panic } => {
             if attempt <= times && panic {
                 panic!("panicking on purpose: attempt {attempt} of the first {times}");

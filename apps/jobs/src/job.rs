@@ -67,6 +67,10 @@ impl Priority {
     }
 }
 
+/// The longest `timeout_ms` an `http` job may ask for: five minutes (it
+/// defaults to [`HTTP_TIMEOUT`](crate::HTTP_TIMEOUT)).
+pub const MAX_HTTP_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
 /// A job's id: a number, shown to clients as a decimal string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId(pub u64);
@@ -101,11 +105,17 @@ pub enum JobKind {
         /// How many steps.
         iterations: u64,
     },
-    /// `GET url` (`http://host[:port][/path]`) over pollen's
-    /// `TcpStream`, within ten seconds; a `2xx` answer succeeds.
+    /// `GET url` (`http://host[:port][/path][?query]`) over pollen's
+    /// `TcpStream`, within `timeout_ms`; a `2xx` answer succeeds with its
+    /// status and the size of its body (read up to 1 MiB, framed by
+    /// `Content-Length` or chunks, or by the end of the stream).
     Http {
         /// Where to.
         url: String,
+        /// How long the whole request may take, connecting included, in
+        /// milliseconds: from 1 to [`MAX_HTTP_TIMEOUT_MS`], by default
+        /// [`HTTP_TIMEOUT`](crate::HTTP_TIMEOUT).
+        timeout_ms: u64,
     },
     /// Fails its first `times` attempts, then succeeds (for tests and
     /// demos of retries, dead letters and the supervisor).
@@ -166,6 +176,9 @@ pub const STATUSES: [&str; 6] = [
     "failed",
     "dead",
 ];
+
+/// An `http` job's `timeout_ms` when its payload does not say.
+const DEFAULT_HTTP_TIMEOUT_MS: u64 = crate::HTTP_TIMEOUT.as_millis() as u64;
 
 /// The job types, as a client names them.
 pub const JOB_TYPES: &str = "sleep, cpu, http, fail";
@@ -283,12 +296,15 @@ impl JobSpec {
                 }
             }
             "http" => {
-                let mut payload = Payload::new("http", payload, &["url"])?;
+                let mut payload = Payload::new("http", payload, &["url", "timeout_ms"])?;
                 let url = payload.string("url")?;
                 crate::fetch::Target::parse(&url).map_err(|why| {
                     InvalidJob::Invalid(format!("the payload of an http job: `url` {why}"))
                 })?;
-                JobKind::Http { url }
+                let timeout_ms = payload
+                    .optional_number("timeout_ms", 1, MAX_HTTP_TIMEOUT_MS)?
+                    .unwrap_or(DEFAULT_HTTP_TIMEOUT_MS);
+                JobKind::Http { url, timeout_ms }
             }
             "fail" => {
                 let mut payload = Payload::new("fail", payload, &["times", "panic"])?;
@@ -394,6 +410,27 @@ impl Payload {
         })
     }
 
+    /// The whole number in field `name`, from `min` to `max`, if the field
+    /// is there.
+    fn optional_number(
+        &mut self,
+        name: &str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, InvalidJob> {
+        let kind = self.kind;
+        let Some(value) = self.fields.remove(name) else {
+            return Ok(None);
+        };
+        match value.as_u64().filter(|n| (min..=max).contains(n)) {
+            Some(n) => Ok(Some(n)),
+            None => Err(InvalidJob::Invalid(format!(
+                "the payload of a {kind} job: `{name}` must be a whole number from {min} to \
+                 {max}, got {value}"
+            ))),
+        }
+    }
+
     /// The string in field `name`.
     fn string(&mut self, name: &str) -> Result<String, InvalidJob> {
         let kind = self.kind;
@@ -439,7 +476,9 @@ impl JobKind {
         match self {
             JobKind::Sleep { ms } => serde_json::json!({ "ms": ms }),
             JobKind::Cpu { iterations } => serde_json::json!({ "iterations": iterations }),
-            JobKind::Http { url } => serde_json::json!({ "url": url }),
+            JobKind::Http { url, timeout_ms } => {
+                serde_json::json!({ "url": url, "timeout_ms": timeout_ms })
+            }
             JobKind::Fail {
                 times,
                 panic: false,
@@ -643,6 +682,46 @@ mod tests {
             error(r#"{"type":"sleep","payload":{"ms":0},"run_at":"2999-01-01T00:00:00Z"}"#)
                 .contains("more than a year ahead")
         );
+    }
+
+    #[test]
+    fn http_jobs_take_a_timeout_that_their_payload_keeps() {
+        let parse = |body: &str| JobSpec::parse(body.as_bytes()).unwrap();
+        let plain = parse(r#"{"type":"http","payload":{"url":"http://h/"}}"#);
+        assert_eq!(
+            plain.kind,
+            JobKind::Http {
+                url: "http://h/".into(),
+                timeout_ms: 10_000
+            }
+        );
+        let quick = parse(r#"{"type":"http","payload":{"url":"http://h/","timeout_ms":250}}"#);
+        assert_eq!(
+            quick.kind.payload(),
+            serde_json::json!({ "url": "http://h/", "timeout_ms": 250 })
+        );
+        // What the journal stores and reads back.
+        for spec in [plain, quick] {
+            let stored =
+                serde_json::json!({ "type": spec.kind.name(), "payload": spec.kind.payload() });
+            assert_eq!(parse(&stored.to_string()), spec);
+        }
+        for (timeout, got) in [
+            ("0", "0"),
+            ("300001", "300001"),
+            ("1.5", "1.5"),
+            ("\"1s\"", "\"1s\""),
+        ] {
+            assert_eq!(
+                error(&format!(
+                    r#"{{"type":"http","payload":{{"url":"http://h/","timeout_ms":{timeout}}}}}"#
+                )),
+                format!(
+                    "invalid job: the payload of a http job: `timeout_ms` must be a whole number \
+                     from 1 to 300000, got {got}"
+                )
+            );
+        }
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub use self::fetch::HTTP_TIMEOUT;
 pub use self::http::{MAX_HEAD, MAX_HEADERS, READ_SIZE};
 pub use self::job::{
     DEFAULT_MAX_RETRIES, InvalidJob, JOB_TYPES, JobId, JobKind, JobSpec, JobView,
-    MAX_CPU_ITERATIONS, MAX_DELAY, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, Priority, STATUSES, StateView,
+    MAX_CPU_ITERATIONS, MAX_DELAY, MAX_HTTP_TIMEOUT_MS, MAX_RETRIES_LIMIT, MAX_SLEEP_MS, Priority,
+    STATUSES, StateView,
 };
 pub use self::journal::{JOURNAL_FILE, LOCK_FILE};
 pub use self::metrics::{DURATION_BUCKETS, Histogram, Metrics};

@@ -666,6 +666,34 @@ fn http_jobs_get_a_url_and_fail_on_errors() {
 }
 
 #[test]
+fn http_jobs_take_a_timeout_in_range_and_show_it() {
+    let server = Server::start(config(1, 10));
+    for timeout_ms in [0, 300_001] {
+        let body = json!({
+            "type": "http",
+            "payload": { "url": "http://127.0.0.1:9/", "timeout_ms": timeout_ms },
+        })
+        .to_string();
+        let response = server.request("POST", "/jobs", Some(&body));
+        assert_eq!(response.status, 400);
+        assert!(
+            response
+                .error()
+                .contains("`timeout_ms` must be a whole number from 1 to 300000"),
+            "{response:?}"
+        );
+    }
+    let target = target_server();
+    let url = format!("http://{target}/ok");
+    let id = server.submit(json!({
+        "type": "http",
+        "payload": { "url": url, "timeout_ms": 1500 },
+    }));
+    let done = server.wait_for(&id, "completed");
+    assert_eq!(done["payload"], json!({ "url": url, "timeout_ms": 1500 }));
+}
+
+#[test]
 fn metrics_are_in_the_prometheus_text_format() {
     let server = Server::start(config(2, 10));
     let ok = server.submit(json!({ "type": "sleep", "payload": { "ms": 1 } }));
