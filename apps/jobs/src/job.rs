@@ -370,12 +370,20 @@ fn schedule(
 
 /// A payload being read: an object with only the fields its type takes.
 struct Payload {
-    kind: &'static str,
+    /// The job, as error messages name it ("a sleep job").
+    job: &'static str,
     fields: serde_json::Map<String, Value>,
 }
 
 impl Payload {
     fn new(kind: &'static str, payload: Value, takes: &[&str]) -> Result<Payload, InvalidJob> {
+        let job = match kind {
+            "http" => "an http job",
+            "sleep" => "a sleep job",
+            "cpu" => "a cpu job",
+            "fail" => "a fail job",
+            other => unreachable!("no job type {other:?}"),
+        };
         let listed = takes
             .iter()
             .map(|field| format!("`{field}`"))
@@ -383,28 +391,28 @@ impl Payload {
             .join(", ");
         let Value::Object(fields) = payload else {
             return Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job must be an object with {listed}, got {payload}"
+                "the payload of {job} must be an object with {listed}, got {payload}"
             )));
         };
         if let Some(unknown) = fields.keys().find(|name| !takes.contains(&name.as_str())) {
             return Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job has an unknown field `{unknown}` (it takes {listed})"
+                "the payload of {job} has an unknown field `{unknown}` (it takes {listed})"
             )));
         }
-        Ok(Payload { kind, fields })
+        Ok(Payload { job, fields })
     }
 
     /// The whole number in field `name`, at most `max`.
     fn number(&mut self, name: &str, max: u64) -> Result<u64, InvalidJob> {
-        let kind = self.kind;
+        let job = self.job;
         let value = self.fields.remove(name).ok_or_else(|| {
             InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: missing field `{name}`"
+                "the payload of {job}: missing field `{name}`"
             ))
         })?;
         value.as_u64().filter(|&n| n <= max).ok_or_else(|| {
             InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: `{name}` must be a whole number from 0 to {max}, \
+                "the payload of {job}: `{name}` must be a whole number from 0 to {max}, \
                  got {value}"
             ))
         })
@@ -418,14 +426,14 @@ impl Payload {
         min: u64,
         max: u64,
     ) -> Result<Option<u64>, InvalidJob> {
-        let kind = self.kind;
+        let job = self.job;
         let Some(value) = self.fields.remove(name) else {
             return Ok(None);
         };
         match value.as_u64().filter(|n| (min..=max).contains(n)) {
             Some(n) => Ok(Some(n)),
             None => Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: `{name}` must be a whole number from {min} to \
+                "the payload of {job}: `{name}` must be a whole number from {min} to \
                  {max}, got {value}"
             ))),
         }
@@ -433,26 +441,26 @@ impl Payload {
 
     /// The string in field `name`.
     fn string(&mut self, name: &str) -> Result<String, InvalidJob> {
-        let kind = self.kind;
+        let job = self.job;
         match self.fields.remove(name) {
             Some(Value::String(value)) => Ok(value),
             None => Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: missing field `{name}`"
+                "the payload of {job}: missing field `{name}`"
             ))),
             Some(other) => Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: `{name}` must be a string, got {other}"
+                "the payload of {job}: `{name}` must be a string, got {other}"
             ))),
         }
     }
 
     /// The boolean in field `name`, `false` when it is absent.
     fn flag(&mut self, name: &str) -> Result<bool, InvalidJob> {
-        let kind = self.kind;
+        let job = self.job;
         match self.fields.remove(name) {
             None => Ok(false),
             Some(Value::Bool(flag)) => Ok(flag),
             Some(other) => Err(InvalidJob::Invalid(format!(
-                "the payload of a {kind} job: `{name}` must be true or false, got {other}"
+                "the payload of {job}: `{name}` must be true or false, got {other}"
             ))),
         }
     }
@@ -717,7 +725,7 @@ mod tests {
                     r#"{{"type":"http","payload":{{"url":"http://h/","timeout_ms":{timeout}}}}}"#
                 )),
                 format!(
-                    "invalid job: the payload of a http job: `timeout_ms` must be a whole number \
+                    "invalid job: the payload of an http job: `timeout_ms` must be a whole number \
                      from 1 to 300000, got {got}"
                 )
             );
