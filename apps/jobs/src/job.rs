@@ -406,9 +406,7 @@ impl Payload {
     fn number(&mut self, name: &str, max: u64) -> Result<u64, InvalidJob> {
         let job = self.job;
         let value = self.fields.remove(name).ok_or_else(|| {
-            InvalidJob::Invalid(format!(
-                "the payload of {job}: missing field `{name}`"
-            ))
+            InvalidJob::Invalid(format!("the payload of {job}: missing field `{name}`"))
         })?;
         value.as_u64().filter(|&n| n <= max).ok_or_else(|| {
             InvalidJob::Invalid(format!(

@@ -25,12 +25,19 @@
 //!   dashboard later.
 //! - A failed attempt is retried after `retry_base`, then twice that, and
 //!   so on ([`backoff`]), up to the job's `max_retries`; then the job is
-//!   **dead** until `POST /dead/{id}/retry` queues it again.
+//!   **dead** until `POST /dead/{id}/retry` queues it again or it is
+//!   deleted. Past `max_dead` dead jobs, the oldest death is deleted.
+//! - Pending jobs wait in one line per [`Priority`], taken in strict order
+//!   (high, normal, low). A job submitted with `delay_ms` or `run_at` is
+//!   **scheduled** until then; scheduled jobs and failed ones waiting for
+//!   their retry share one set ordered by time, which the actor sleeps on.
+//! - `GET /jobs` lists jobs by id, a page at a time ([`JobQuery`]);
+//!   `DELETE /jobs/{id}` deletes one no worker has.
 //!
 //! # Backpressure
 //!
-//! Jobs waiting to run (pending, or failed and waiting for their retry)
-//! are at most `queue_capacity`: past that, `POST /jobs` answers `503`
+//! Jobs waiting to run (scheduled, pending, or failed and waiting for
+//! their retry) are at most `queue_capacity`: past that, `POST /jobs` answers `503`
 //! with `Retry-After`, and nothing accepted is dropped. A job leaves the
 //! queue only when a worker is free for it.
 //!

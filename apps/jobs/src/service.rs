@@ -22,8 +22,8 @@ use crate::workers;
 pub struct QueueConfig {
     /// Worker tasks: the most jobs that run at once.
     pub workers: usize,
-    /// The most jobs waiting to run (pending, or failed and waiting for a
-    /// retry) before submissions are refused.
+    /// The most jobs waiting to run (scheduled, pending, or failed and
+    /// waiting for a retry) before submissions are refused.
     pub queue_capacity: usize,
     /// The wait before a failed job's first retry; it doubles for each
     /// retry after that.

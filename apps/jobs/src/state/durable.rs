@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Actor, COMPACT_MIN, MAX_BACKOFF, Record, State, unix_ms};
+use super::{Actor, COMPACT_MIN, MAX_BACKOFF, Record, State, duration_ms, unix_ms};
 use crate::error::SubmitError;
 use crate::job::{JobId, JobSpec};
 use crate::journal::{self, End, Entry, Recovery, Replayed, Write, Written};
@@ -190,7 +190,7 @@ impl Record {
             },
             State::Completed { result, duration } => End::Completed {
                 result: result.clone(),
-                duration_ms: duration.as_secs_f64() * 1000.0,
+                duration_ms: duration_ms(*duration),
             },
             State::Dead { error } => End::Dead {
                 error: error.clone(),

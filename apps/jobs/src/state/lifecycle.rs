@@ -8,7 +8,7 @@ use std::time::Duration;
 use pollen::channel::oneshot;
 use serde_json::Value;
 
-use super::{Actor, Record, State, backoff, millis, unix_ms, unix_ms_of};
+use super::{Actor, Record, State, backoff, duration_ms, millis, unix_ms, unix_ms_of};
 use crate::error::{DeleteError, RetryError, SubmitError};
 use crate::events::Event;
 use crate::job::{JobId, JobSpec, JobView};
@@ -152,7 +152,7 @@ impl Actor {
                 let entry = Entry::Done {
                     id: id.0,
                     result: result.clone(),
-                    duration_ms: duration.as_secs_f64() * 1000.0,
+                    duration_ms: duration_ms(duration),
                 };
                 self.end(id, State::Completed { result, duration }, entry);
             }

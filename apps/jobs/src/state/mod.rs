@@ -448,6 +448,13 @@ fn unix_ms_of(time: std::time::SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).map_or(0, millis)
 }
 
+/// `duration` in milliseconds, to the microsecond (so that JSON shows
+/// `2000.526`, not `2000.5259999999998`).
+fn duration_ms(duration: Duration) -> f64 {
+    // Exact in an f64 for any duration under 285 years.
+    duration.as_micros() as f64 / 1000.0
+}
+
 fn millis(duration: Duration) -> u64 {
     duration.as_millis().try_into().unwrap_or(u64::MAX)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use pollen::time::Instant;
 
-use super::{Actor, State, THROUGHPUT_WINDOW, millis};
+use super::{Actor, State, THROUGHPUT_WINDOW, duration_ms, millis};
 use crate::job::{JobId, JobView, StateView};
 use crate::queue::{JobPage, JobQuery, Status};
 
@@ -30,7 +30,7 @@ impl Actor {
             State::Running { worker } => StateView::Running { worker: *worker },
             State::Completed { result, duration } => StateView::Completed {
                 result: result.clone(),
-                duration_ms: duration.as_secs_f64() * 1000.0,
+                duration_ms: duration_ms(*duration),
             },
             State::Failed {
                 error, retry_at, ..
