@@ -218,3 +218,21 @@ async fn ready_reports_what_the_stream_is_ready_for() {
     assert!(ready.is_read_closed() || ready.is_readable());
     assert_eq!(server.try_read(&mut buf).unwrap(), 0);
 }
+
+#[pollen::test(flavor = "current_thread")]
+async fn host_names_are_looked_up_on_the_blocking_pool_and_literals_are_not() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Literals never leave the worker.
+    let literal = TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    drop(literal);
+    assert_eq!(Handle::current().metrics().num_blocking_threads(), 0);
+    // A name goes to the resolver on the blocking pool.
+    let named = TcpStream::connect(("localhost", port)).await.unwrap();
+    assert_eq!(named.peer_addr().unwrap().port(), port);
+    assert_eq!(Handle::current().metrics().num_blocking_threads(), 1);
+    // Each address the name resolves to is tried in turn.
+    pollen::net::UdpSocket::bind("localhost:0").await.unwrap();
+}

@@ -8,9 +8,10 @@
 //! [`AsyncWriteExt`](crate::io::AsyncWriteExt) into scope for `read`,
 //! `read_exact`, `write_all` and friends.
 //!
-//! Addresses given as host names are resolved with the operating system's
-//! resolver (`ToSocketAddrs`), which blocks the thread while it asks DNS;
-//! pass `SocketAddr`s (or IP literals) in latency-sensitive code.
+//! Addresses are anything [`ToSocketAddrs`] takes. Socket addresses and IP
+//! literals are used as they are; host names are looked up with the
+//! operating system's resolver on the blocking pool, so that a slow DNS
+//! server never stalls a worker.
 
 /// `AsyncRead` and `AsyncWrite` for a socket type and for a shared
 /// reference to it (so one task can read while another writes), forwarding
@@ -68,6 +69,7 @@ mod tcp;
 mod udp;
 mod unix;
 
+pub use self::addr::ToSocketAddrs;
 pub use self::tcp::listener::TcpListener;
 pub use self::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use self::tcp::stream::TcpStream;

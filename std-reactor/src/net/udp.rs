@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use crate::io::registration::PollEvented;
 use crate::io::{Interest, Ready};
-use crate::net::addr::each_addr;
+use crate::net::ToSocketAddrs;
+use crate::net::addr::{each_addr, resolve};
 
 /// A UDP socket.
 ///
@@ -104,7 +105,7 @@ impl UdpSocket {
     ///
     /// Cancel safe: the datagram is either sent whole or not at all.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(|| {
+        let target = resolve(&target).await?.into_iter().next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "pollen: no address to send to")
         })?;
         std::future::poll_fn(|cx| self.poll_send_to(cx, buf, target)).await

@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{Context, Poll, ready};
 
 use crate::io::Interest;
 use crate::io::registration::PollEvented;
 use crate::net::TcpStream;
+use crate::net::ToSocketAddrs;
 use crate::net::addr::each_addr;
 
 /// A TCP socket that accepts connections.

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll};
 
 use crate::io::registration::PollEvented;
 use crate::io::{Interest, Ready};
+use crate::net::ToSocketAddrs;
 use crate::net::addr::each_addr;
 
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
