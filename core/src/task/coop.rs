@@ -135,6 +135,13 @@ pub(crate) async fn proceed() -> RestoreOnPending {
     core::future::poll_fn(poll_proceed).await
 }
 
+/// Whether this thread is polling a task (that is not
+/// [`unconstrained`]); always `false` without the `std` feature.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) fn in_task_poll() -> bool {
+    imp::with(|b| b.get()).is_some()
+}
+
 /// Whether the current task poll has budget left (always `true` outside a
 /// task, or without the `std` feature).
 pub fn has_budget_remaining() -> bool {
