@@ -236,3 +236,74 @@ async fn host_names_are_looked_up_on_the_blocking_pool_and_literals_are_not() {
     // Each address the name resolves to is tried in turn.
     pollen::net::UdpSocket::bind("localhost:0").await.unwrap();
 }
+
+#[pollen::test]
+async fn a_tcp_socket_sets_its_options_then_listens_or_connects() {
+    use pollen::net::TcpSocket;
+
+    let server = TcpSocket::new_v4().unwrap();
+    server.set_reuseaddr(true).unwrap();
+    server.set_recv_buffer_size(64 * 1024).unwrap();
+    assert!(server.reuseaddr().unwrap());
+    assert!(server.recv_buffer_size().unwrap() >= 64 * 1024);
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    assert_ne!(addr.port(), 0);
+    let listener = server.listen(2048).unwrap();
+    assert_eq!(listener.local_addr().unwrap(), addr);
+
+    let client = TcpSocket::new_v4().unwrap();
+    client.set_nodelay(true).unwrap();
+    client.set_keepalive(true).unwrap();
+    client.set_linger(Some(Duration::ZERO)).unwrap();
+    assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+    // An outgoing connection from a chosen local address.
+    client.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let from = client.local_addr().unwrap();
+    let (stream, accepted) = pollen::join!(client.connect(addr), listener.accept());
+    let mut stream = stream.unwrap();
+    let (mut peer, peer_addr) = accepted.unwrap();
+    assert_eq!(peer_addr, from);
+    assert!(stream.nodelay().unwrap());
+    stream.write_all(b"ping").await.unwrap();
+    let mut buf = [0; 4];
+    peer.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+}
+
+#[pollen::test]
+async fn tcp_sockets_share_a_port_only_with_reuseport() {
+    use pollen::net::TcpSocket;
+
+    let first = TcpSocket::new_v4().unwrap();
+    first.set_reuseport(true).unwrap();
+    first.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let _first = first.listen(16).unwrap();
+    let second = TcpSocket::new_v4().unwrap();
+    second.set_reuseport(true).unwrap();
+    assert!(second.reuseport().unwrap());
+    second.bind(addr).unwrap();
+    let _second = second.listen(16).unwrap();
+    let third = TcpSocket::new_v4().unwrap();
+    let error = third.bind(addr).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+}
+
+#[pollen::test]
+async fn a_tcp_socket_connecting_to_a_closed_port_is_refused() {
+    use pollen::net::TcpSocket;
+
+    // A port that was free a moment ago: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let error = TcpSocket::new_v4()
+        .unwrap()
+        .connect(addr)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+}

@@ -26,6 +26,8 @@ fn runtime_types() {
 fn socket_types() {
     send::<pollen::net::TcpListener>();
     sync::<pollen::net::TcpListener>();
+    send::<pollen::net::TcpSocket>();
+    sync::<pollen::net::TcpSocket>();
     send::<pollen::net::TcpStream>();
     sync::<pollen::net::TcpStream>();
     send::<pollen::net::OwnedReadHalf>();

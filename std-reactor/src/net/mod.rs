@@ -71,6 +71,7 @@ mod unix;
 
 pub use self::addr::ToSocketAddrs;
 pub use self::tcp::listener::TcpListener;
+pub use self::tcp::socket::TcpSocket;
 pub use self::tcp::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use self::tcp::stream::TcpStream;
 pub use self::udp::UdpSocket;
