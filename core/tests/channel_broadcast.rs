@@ -94,3 +94,19 @@ fn the_arc_channel_works() {
     assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(rx2.try_recv(), Ok(1));
 }
+
+#[test]
+fn a_resubscribed_receiver_starts_from_now() {
+    static CH: Channel<u32, 8> = Channel::new();
+    let (tx, mut old) = CH.split().unwrap();
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    let mut new = old.resubscribe();
+    assert_eq!(tx.receiver_count(), 2);
+    assert_eq!(new.try_recv(), Err(TryRecvError::Empty));
+    tx.send(3).unwrap();
+    assert_eq!(new.try_recv(), Ok(3));
+    assert_eq!(old.try_recv(), Ok(1), "the old one keeps its place");
+    drop(new);
+    assert_eq!(tx.receiver_count(), 1);
+}

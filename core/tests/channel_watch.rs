@@ -102,3 +102,54 @@ fn the_arc_channel_works() {
     assert_eq!(rx.get(), "y");
     assert_eq!(rx.has_changed(), Ok(true));
 }
+
+#[test]
+fn send_if_modified_tells_receivers_only_of_a_change() {
+    static CH: Channel<u32> = Channel::new(0);
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let mut changed = pin!(rx.changed());
+    assert!(changed.as_mut().poll(&mut cx).is_pending());
+    assert!(!tx.send_if_modified(|v| {
+        let odd = *v % 2 == 1;
+        if odd {
+            *v += 1;
+        }
+        odd
+    }));
+    assert_eq!(counter.wakes(), 0, "nothing changed");
+    assert!(tx.send_if_modified(|v| {
+        *v = 5;
+        true
+    }));
+    assert_eq!(counter.wakes(), 1);
+    assert_eq!(changed.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+}
+
+#[test]
+fn wait_for_returns_the_first_value_that_fits() {
+    static CH: Channel<u32> = Channel::new(1);
+    let (tx, mut rx) = CH.split().unwrap();
+    let (counter, waker) = CountWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    {
+        // The current value fits: at once.
+        let mut odd = pin!(rx.wait_for(|v| v % 2 == 1));
+        assert_eq!(odd.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
+    }
+    {
+        let mut big = pin!(rx.wait_for(|v| *v >= 10));
+        assert!(big.as_mut().poll(&mut cx).is_pending());
+        tx.send(4).unwrap();
+        assert_eq!(counter.wakes(), 1);
+        assert!(big.as_mut().poll(&mut cx).is_pending(), "4 does not fit");
+        tx.send(12).unwrap();
+        assert_eq!(big.as_mut().poll(&mut cx), Poll::Ready(Ok(12)));
+    }
+    assert_eq!(rx.has_changed(), Ok(false), "12 is marked seen");
+    let mut never = pin!(rx.wait_for(|v| *v == 0));
+    assert!(never.as_mut().poll(&mut cx).is_pending());
+    drop(tx);
+    assert!(matches!(never.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
+}

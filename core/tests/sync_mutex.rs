@@ -99,3 +99,10 @@ fn owned_guards_move_into_threads_and_unlock_on_drop() {
     let guard = mutex.clone().try_lock_owned().unwrap();
     assert_eq!(*guard, 1);
 }
+
+#[test]
+fn into_inner_takes_the_value_out() {
+    let mutex = Mutex::new(vec![1, 2]);
+    mutex.try_lock().unwrap().push(3);
+    assert_eq!(mutex.into_inner(), [1, 2, 3]);
+}

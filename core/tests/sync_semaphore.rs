@@ -164,3 +164,43 @@ fn owned_permits_move_into_tasks_and_come_back() {
     drop((b, c));
     assert_eq!(sem.available_permits(), 2);
 }
+
+#[test]
+fn permits_merge_split_and_are_forgotten() {
+    let sem = Semaphore::new(10);
+    let mut permit = sem.try_acquire_many(4).unwrap();
+    permit.merge(sem.try_acquire_many(2).unwrap());
+    assert_eq!(permit.num_permits(), 6);
+    assert_eq!(sem.available_permits(), 4);
+    let part = permit.split(5).unwrap();
+    assert!(permit.split(2).is_none(), "it holds one");
+    assert_eq!((permit.num_permits(), part.num_permits()), (1, 5));
+    drop(part);
+    assert_eq!(sem.available_permits(), 9);
+    // Only what is free now can be forgotten.
+    assert_eq!(sem.forget_permits(20), 9);
+    assert_eq!(sem.available_permits(), 0);
+    drop(permit);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
+#[should_panic(expected = "merging permits of two different semaphores")]
+fn permits_of_two_semaphores_do_not_merge() {
+    let (a, b) = (Semaphore::new(1), Semaphore::new(1));
+    let mut permit = a.try_acquire().unwrap();
+    permit.merge(b.try_acquire().unwrap());
+}
+
+#[test]
+#[cfg(feature = "alloc")]
+fn owned_permits_merge_and_split() {
+    let sem = std::sync::Arc::new(Semaphore::new(3));
+    let mut permit = sem.clone().try_acquire_owned().unwrap();
+    permit.merge(sem.clone().try_acquire_owned().unwrap());
+    let one = permit.split(1).unwrap();
+    assert_eq!((permit.num_permits(), one.num_permits()), (1, 1));
+    one.forget();
+    drop(permit);
+    assert_eq!(sem.available_permits(), 2);
+}

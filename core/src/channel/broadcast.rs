@@ -476,6 +476,19 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A new receiver, which sees the messages sent from now on (not those
+    /// this one has yet to read), as [`Sender::subscribe`] makes them.
+    pub fn resubscribe(&self) -> Self {
+        let next = self.handle.lock(|v| {
+            *v.receivers += 1;
+            *v.tail
+        });
+        Receiver {
+            handle: self.handle.duplicate(),
+            next,
+        }
+    }
 }
 
 impl<T, M: RawMutex> Clone for Receiver<'_, T, M> {

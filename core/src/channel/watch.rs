@@ -258,6 +258,23 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
         self.handle.changed.notify_waiters();
     }
 
+    /// Changes the value in place with `modify` (under the lock: keep it
+    /// short), which says whether it changed anything: only then do the
+    /// receivers hear of it. Returns what `modify` said.
+    pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
+        let modified = self.handle.state.lock(|s| {
+            let modified = modify(&mut s.value);
+            if modified {
+                s.version += 1;
+            }
+            modified
+        });
+        if modified {
+            self.handle.changed.notify_waiters();
+        }
+        modified
+    }
+
     /// Runs `f` on the current value.
     pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         self.handle.state.lock(|s| f(&s.value))
@@ -389,6 +406,43 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
             if let Some(news) = news {
                 coop.made_progress();
                 return news;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until the value satisfies `f` (the current one first, then
+    /// each new one; `f` runs under the lock: keep it short), marks it seen
+    /// and returns a copy of it.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] if the sender goes before a value satisfies `f`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe; the values `f` turned down stay marked seen.
+    pub async fn wait_for(&mut self, mut f: impl FnMut(&T) -> bool) -> Result<T, RecvError>
+    where
+        T: Clone,
+    {
+        let coop = crate::task::coop::proceed().await;
+        loop {
+            let notified = self.handle.changed.notified();
+            let seen = &mut self.seen;
+            let found = self.handle.state.lock(|s| {
+                *seen = s.version;
+                if f(&s.value) {
+                    Some(Ok(s.value.clone()))
+                } else if !s.sender {
+                    Some(Err(RecvError(())))
+                } else {
+                    None
+                }
+            });
+            if let Some(found) = found {
+                coop.made_progress();
+                return found;
             }
             notified.await;
         }

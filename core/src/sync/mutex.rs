@@ -113,6 +113,13 @@ impl<T, M: RawMutex> Mutex<T, M> {
     }
 }
 
+impl<T, M> Mutex<T, M> {
+    /// The value, taken out of the mutex (no guard can exist: it is owned).
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
 impl<T: ?Sized, M: RawMutex> Mutex<T, M> {
     /// Waits until the mutex is free and locks it.
     ///

@@ -119,6 +119,16 @@ impl<M: RawMutex, X: OnRelease> RawSemaphore<M, X> {
         })
     }
 
+    /// Takes up to `n` of the free permits for good (not those owed to
+    /// waiters); returns how many.
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        self.state.lock(|s| {
+            let taken = s.permits.min(n);
+            s.permits -= taken;
+            taken
+        })
+    }
+
     /// [`try_acquire`](Self::try_acquire), then, under the same lock, `f`
     /// with the permits just taken and `value` (as [`with`](Self::with)
     /// runs it): one lock where two would do, for a channel's send when a

@@ -149,6 +149,13 @@ impl<M: RawMutex> Semaphore<M> {
         self.raw.available()
     }
 
+    /// Removes up to `n` of the permits available now, for good (as if they
+    /// were acquired and [`forget`](SemaphorePermit::forget)-ed); returns
+    /// how many it removed.
+    pub fn forget_permits(&self, n: usize) -> usize {
+        self.raw.forget(n)
+    }
+
     /// Closes the semaphore: every waiter and every later `acquire` gets
     /// `Err(AcquireError)`. Permits held stay valid and can be dropped.
     pub fn close(&self) {
@@ -179,6 +186,29 @@ impl<M: RawMutex> SemaphorePermit<'_, M> {
     /// many fewer for good.
     pub fn forget(mut self) {
         self.permits = 0;
+    }
+
+    /// Takes `other`'s permits into this one.
+    ///
+    /// # Panics
+    ///
+    /// If `other` is of another semaphore.
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            core::ptr::eq(self.semaphore, other.semaphore),
+            "pollen: merging permits of two different semaphores"
+        );
+        self.permits += core::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of its permits off into a new permit; `None` if it holds
+    /// fewer than `n`.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        self.permits = self.permits.checked_sub(n)?;
+        Some(SemaphorePermit {
+            semaphore: self.semaphore,
+            permits: n,
+        })
     }
 }
 
@@ -299,6 +329,35 @@ impl<M: RawMutex> OwnedSemaphorePermit<M> {
     /// The semaphore the permits belong to.
     pub fn semaphore(&self) -> &alloc::sync::Arc<Semaphore<M>> {
         &self.semaphore
+    }
+
+    /// Drops the permits without giving them back: the semaphore has that
+    /// many fewer for good.
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+
+    /// Takes `other`'s permits into this one.
+    ///
+    /// # Panics
+    ///
+    /// If `other` is of another semaphore.
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            alloc::sync::Arc::ptr_eq(&self.semaphore, &other.semaphore),
+            "pollen: merging permits of two different semaphores"
+        );
+        self.permits += core::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of its permits off into a new permit; `None` if it holds
+    /// fewer than `n`.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        self.permits = self.permits.checked_sub(n)?;
+        Some(OwnedSemaphorePermit {
+            semaphore: self.semaphore.clone(),
+            permits: n,
+        })
     }
 }
 
