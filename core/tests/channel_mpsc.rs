@@ -436,3 +436,32 @@ fn try_recv_many_takes_what_is_buffered_and_stores_no_waker() {
         Err(TryRecvError::Disconnected)
     );
 }
+
+#[test]
+fn try_reserve_and_what_the_halves_tell_of_the_channel() {
+    static CH: Channel<u32, 2> = Channel::new();
+    static OTHER: Channel<u32, 2> = Channel::new();
+    let (tx, mut rx) = CH.split().unwrap();
+    let (other, _other_rx) = OTHER.split().unwrap();
+    assert!(tx.same_channel(&tx.clone()));
+    assert!(!tx.same_channel(&other));
+    assert!(rx.is_empty());
+    assert_eq!((rx.capacity(), rx.max_capacity()), (2, 2));
+    let permit = tx.try_reserve().unwrap();
+    tx.try_send(1).unwrap();
+    assert_eq!(tx.try_reserve().unwrap_err(), TrySendError::Full(()));
+    assert_eq!((rx.len(), rx.capacity()), (1, 0));
+    permit.send(2);
+    assert_eq!(rx.len(), 2);
+    assert!(!rx.is_closed());
+    drop(tx);
+    // No sender left: closed, though two values wait to be received.
+    assert!(rx.is_closed());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    drop(rx);
+    let (tx, mut rx) = CH.split().unwrap();
+    rx.close();
+    assert!(rx.is_closed());
+    assert_eq!(tx.try_reserve().unwrap_err(), TrySendError::Closed(()));
+}

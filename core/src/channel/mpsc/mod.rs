@@ -525,6 +525,28 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
     pub fn max_capacity(&self) -> usize {
         self.handle.chan().sem.with(|s, _| s.extra.cap)
     }
+
+    /// Reserves a slot if one is free now (and no sender waits for one).
+    ///
+    /// # Errors
+    ///
+    /// `TrySendError::Full(())` without a free slot,
+    /// `TrySendError::Closed(())` if the receiver is gone or closed the
+    /// channel.
+    pub fn try_reserve(&self) -> Result<Permit<'_, T, M>, TrySendError<()>> {
+        match self.handle.chan().sem.try_acquire(1) {
+            Ok(()) => Ok(Permit {
+                handle: &self.handle,
+            }),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+        }
+    }
+
+    /// Whether `other` sends into the same channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        core::ptr::eq(self.handle.chan(), other.handle.chan())
+    }
 }
 
 impl<T, M: RawMutex> Clone for Sender<'_, T, M> {

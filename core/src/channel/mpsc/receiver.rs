@@ -213,6 +213,36 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         chan.sem.close();
         chan.rx_gone.notify_waiters();
     }
+
+    /// Values buffered now.
+    pub fn len(&self) -> usize {
+        self.handle.chan().sem.with(|s, _| s.extra.len)
+    }
+
+    /// Whether no value is buffered now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether no more values can be sent: the channel was closed, or
+    /// every sender is gone. (Values already buffered can still be
+    /// received.)
+    pub fn is_closed(&self) -> bool {
+        self.handle
+            .chan()
+            .sem
+            .with(|s, _| s.is_closed() || s.extra.senders == 0)
+    }
+
+    /// Free slots now.
+    pub fn capacity(&self) -> usize {
+        self.handle.chan().sem.available()
+    }
+
+    /// The channel's number of slots.
+    pub fn max_capacity(&self) -> usize {
+        self.handle.chan().sem.with(|s, _| s.extra.cap)
+    }
 }
 
 impl<T, M: RawMutex> Drop for Receiver<'_, T, M> {
