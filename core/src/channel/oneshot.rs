@@ -85,6 +85,11 @@ const TX_WAKING: usize = 1 << 6;
 /// it. Never set together with `TX_WAKING` (each needs the other half not
 /// done).
 const RX_WAKING: usize = 1 << 7;
+/// The sender's last step (under `TX_WAKING`) moved the receiver's waker
+/// out of `rx_task` to wake it by value: the cell's bits are stale (the
+/// receiver may still compare them, nothing drops them), and the release
+/// overwrites them. Set with `TX_WAKING`, kept until the release.
+const RX_TASK_TAKEN: usize = 1 << 8;
 
 /// The storage of a one-shot channel, usable in a `static`:
 /// [`split`](Channel::split) it into its two halves.
@@ -103,9 +108,11 @@ pub struct Channel<T> {
     ///
     /// While `RX_WAITING` is clear, only the receiver touches it. While it
     /// is set, the receiver may only read it, and the sender reads it once,
-    /// in its last step (under `TX_WAKING`); to write it again the receiver
-    /// clears `RX_WAITING` first, and backs off if the sender has finished.
-    /// `release` empties it when both halves are done.
+    /// in its last step (under `TX_WAKING`), moving the waker out with that
+    /// read (`RX_TASK_TAKEN`); to write it again the receiver clears
+    /// `RX_WAITING` first, and backs off if the sender has finished.
+    /// `release` empties it when both halves are done (overwriting the
+    /// moved-out bits without dropping them).
     rx_task: UnsafeCell<Option<Waker>>,
     /// The sender's task in [`Sender::closed`], woken when the receiver goes.
     tx_waker: AtomicWaker,
@@ -230,8 +237,19 @@ impl<T> Channel<T> {
             self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
         }
         // Stale wakers would keep their tasks alive.
-        // SAFETY: both halves are done with the cell (and no `TX_WAKING`).
-        drop(self.rx_task.with_mut(|t| unsafe { (*t).take() }));
+        let old = self.rx_task.with_mut(|t| {
+            if state & RX_TASK_TAKEN != 0 {
+                // SAFETY: both halves are done with the cell (and no
+                // `TX_WAKING`); the sender moved the waker out, so its bits
+                // are overwritten, not dropped.
+                unsafe { t.write(None) };
+                None
+            } else {
+                // SAFETY: both halves are done with the cell.
+                unsafe { (*t).take() }
+            }
+        });
+        drop(old);
         if state & TX_WAITING != 0 {
             drop(self.tx_waker.take());
         }
@@ -239,17 +257,19 @@ impl<T> Channel<T> {
     }
 
     /// The sender's last step: sets `TX_DONE` (and `VALUE` if `send`) and,
-    /// if the receiver waits, wakes it. Says what is left to do.
+    /// if the receiver waits, takes its waker out. Says what is left to do,
+    /// and returns the waker: the caller wakes it (by value) once it is
+    /// done with the channel.
     ///
     /// When sending to a receiver that is gone it changes nothing and
     /// returns [`SenderDone::ReceiverGone`]: the value is the sender's
     /// again, and the channel stays alive (no `TX_DONE`) while it takes it
     /// back; it then finishes as a drop.
-    fn finish_sender(&self, send: bool) -> SenderDone {
+    fn finish_sender(&self, send: bool) -> (SenderDone, Option<Waker>) {
         let mut prev = self.state.load(Ordering::Relaxed);
         let waking = loop {
             if prev & RX_DONE != 0 && send {
-                return SenderDone::ReceiverGone;
+                return (SenderDone::ReceiverGone, None);
             }
             let waking = prev & RX_WAITING != 0 && prev & RX_DONE == 0;
             let mut next = prev | TX_DONE;
@@ -257,7 +277,7 @@ impl<T> Channel<T> {
                 next |= VALUE;
             }
             if waking {
-                next |= TX_WAKING;
+                next |= TX_WAKING | RX_TASK_TAKEN;
             }
             match self
                 .state
@@ -268,33 +288,35 @@ impl<T> Channel<T> {
             }
         };
         if waking {
-            self.rx_task.with(|t| {
+            let waker = self.rx_task.with(|t| {
                 // SAFETY: `RX_WAITING` was set and we set `TX_DONE` and
                 // `TX_WAKING`: the receiver no longer writes the cell (it
                 // would clear `RX_WAITING` first and see `TX_DONE`), and
                 // nobody empties or frees it until we clear `TX_WAKING`.
-                // Acquire above saw the receiver's write.
-                if let Some(waker) = unsafe { &*t } {
-                    waker.wake_by_ref();
-                }
+                // Acquire above saw the receiver's write. The receiver may
+                // still read the bits (to compare wakers), never drop them:
+                // `RX_TASK_TAKEN` makes the waker ours, and this read moves
+                // it out without writing the cell.
+                unsafe { t.read() }
             });
             // `TX_WAKING` is set (by us): subtracting clears it, in one
             // instruction where `fetch_and` would be a loop.
             let after = self.state.fetch_sub(TX_WAKING, Ordering::AcqRel) - TX_WAKING;
             if after & RX_DONE != 0 {
-                // The receiver went while we woke it, and left the release
-                // to us (it clears `VALUE` if it took the value).
-                return SenderDone::Release(after);
+                // The receiver went meanwhile, and left the release to us
+                // (it clears `VALUE` if it took the value).
+                return (SenderDone::Release(after), waker);
             }
-            return SenderDone::Done;
+            return (SenderDone::Done, waker);
         }
-        if prev & RX_DONE != 0 && prev & RX_WAKING == 0 {
+        let done = if prev & RX_DONE != 0 && prev & RX_WAKING == 0 {
             // The receiver went first and is done: we are the last half.
             SenderDone::Release(prev | TX_DONE)
         } else {
             // The receiver is there (or still waking us: then it releases).
             SenderDone::Done
-        }
+        };
+        (done, None)
     }
 }
 
@@ -413,14 +435,12 @@ impl<T> Sender<'_, T> {
         // SAFETY: neither `VALUE` nor `TX_DONE` is set (this is the one
         // sender, and it has not sent): the slot is ours to write.
         channel.value.with_mut(|v| unsafe { (*v).write(value) });
-        match channel.finish_sender(true) {
-            SenderDone::Done => Ok(()),
+        let (done, waker) = channel.finish_sender(true);
+        match done {
+            SenderDone::Done => {}
             // SAFETY: `finish_sender` made us the last half; `this` is not
             // used again.
-            SenderDone::Release(state) => unsafe {
-                this.channel.release(state);
-                Ok(())
-            },
+            SenderDone::Release(state) => unsafe { this.channel.release(state) },
             SenderDone::ReceiverGone => {
                 // The receiver went first and never looked at the slot:
                 // the value is ours again. Without `TX_DONE` from us the
@@ -430,20 +450,29 @@ impl<T> Sender<'_, T> {
                     .value
                     .with_mut(|v| unsafe { (*v).assume_init_read() });
                 this.finish_as_drop();
-                Err(value)
+                return Err(value);
             }
         }
+        // Last, with the channel left behind: a waker may panic.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
     }
 
     /// The sender goes without (or after failing to) send: sets `TX_DONE`,
     /// and releases the channel if it is the last half.
     fn finish_as_drop(&self) {
-        match self.channel.finish_sender(false) {
+        let (done, waker) = self.channel.finish_sender(false);
+        match done {
             SenderDone::Done => {}
             // SAFETY: `finish_sender` made us the last half; this is the
             // sender's last use of the handle.
             SenderDone::Release(state) => unsafe { self.channel.release(state) },
             SenderDone::ReceiverGone => unreachable!("only a send reports the receiver gone"),
+        }
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
