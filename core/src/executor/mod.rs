@@ -323,14 +323,15 @@ impl Drop for Driving<'_> {
 impl Schedule for Executor {
     #[inline]
     fn schedule(&self, runnable: Runnable) {
-        if ticking::is(self) {
+        if let Some(_claim) = ticking::claim(self) {
             // Woken by one of our tasks, on the thread running it: no other
             // thread may touch `local`, and the driver needs no wake-up (it
             // looks at `local` before it sleeps).
             self.local.with_mut(|local| {
-                // SAFETY: this thread is inside our `tick` (`ticking` says
-                // so, and only `tick` sets it), which holds `driving`: `local`
-                // is ours.
+                // SAFETY: this thread is inside our `tick` (`ticking` said
+                // so, and only `tick` sets it), which holds `driving`, and
+                // the claim keeps a signal handler that interrupts us here
+                // off `local`: it is ours.
                 let local = unsafe { &mut *local };
                 if local.is_empty() {
                     self.local_pending.store(true, Ordering::Relaxed);
@@ -355,15 +356,39 @@ mod ticking {
     use core::ptr;
 
     use super::Executor;
+    use crate::loom::atomic::{Ordering, compiler_fence};
 
     std::thread_local! {
         static TICKING: Cell<*const Executor> = const { Cell::new(ptr::null()) };
     }
 
-    /// Whether this thread is inside `executor.tick()`.
+    /// If this thread is inside `executor.tick()`: a claim on the
+    /// executor's `local` queue until it drops. Meanwhile this thread counts
+    /// as outside the tick, so a wake in a signal handler that interrupts
+    /// the holder takes the shared queue instead of touching `local` too.
     #[inline]
-    pub(super) fn is(executor: &Executor) -> bool {
-        TICKING.with(|t| ptr::eq(t.get(), executor))
+    pub(super) fn claim(executor: &Executor) -> Option<Claim> {
+        TICKING.with(|t| {
+            if !ptr::eq(t.get(), executor) {
+                return None;
+            }
+            t.set(ptr::null());
+            // A signal handler runs on this thread: compiler fences order
+            // the mark against our use of `local`.
+            compiler_fence(Ordering::SeqCst);
+            Some(Claim(executor))
+        })
+    }
+
+    /// Gives the claim back: this thread is in the tick again.
+    pub(super) struct Claim(*const Executor);
+
+    impl Drop for Claim {
+        #[inline]
+        fn drop(&mut self) {
+            compiler_fence(Ordering::SeqCst);
+            TICKING.with(|t| t.set(self.0));
+        }
     }
 
     /// Marks this thread as inside `executor.tick()` until the guard drops
@@ -389,9 +414,11 @@ mod ticking {
     use super::Executor;
 
     #[inline]
-    pub(super) fn is(_: &Executor) -> bool {
-        false
+    pub(super) fn claim(_: &Executor) -> Option<Claim> {
+        None
     }
+
+    pub(super) struct Claim;
 
     #[inline]
     pub(super) fn enter(_: &Executor) -> Guard {
