@@ -25,7 +25,8 @@
 //!    the run (the pairs run interleaved, so this is throughput with about
 //!    `P` tasks runnable at a time, not one pair's latency).
 //!
-//! Each runtime with its ordinary API, its channels in their `Arc` form:
+//! Each runtime with its ordinary API, its channels in their heap form
+//! (an `Arc`; pollen's oneshot is a `Box` freed by its last half):
 //!
 //! - pollen: `mpsc::channel(1024)` and `oneshot::channel()` (pollen's static
 //!   forms need no heap, but the others have no such form), tasks spawned

@@ -140,6 +140,71 @@ fn spawns_from_other_threads_are_run() {
     assert_eq!(counts.polls(), 2 * per_thread as usize);
 }
 
+/// A task that waits for one wake-up, then logs `id`.
+fn sleeper(
+    id: usize,
+    slot: Arc<Mutex<Option<std::task::Waker>>>,
+    log: &Arc<Mutex<Vec<usize>>>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let log = log.clone();
+    let mut waited = false;
+    std::future::poll_fn(move |cx| {
+        if !waited {
+            waited = true;
+            *slot.lock().unwrap() = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        log.lock().unwrap().push(id);
+        std::task::Poll::Ready(())
+    })
+}
+
+#[test]
+fn wakes_from_tasks_and_other_threads_run_in_wake_order() {
+    static EX: Executor = Executor::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let slots: Vec<_> = (0..5).map(|_| Arc::new(Mutex::new(None))).collect();
+    let sleepers: Vec<_> = (0..5)
+        .map(|id| EX.spawn(sleeper(id, slots[id].clone(), &log)))
+        .collect();
+    assert_eq!(EX.tick(), 5);
+    let wake_elsewhere = |id: usize| {
+        let slot = slots[id].clone();
+        std::thread::spawn(move || slot.lock().unwrap().take().unwrap().wake())
+            .join()
+            .unwrap();
+    };
+    // Woken from another thread before the tick that wakes the others.
+    wake_elsewhere(0);
+    let waker = EX.spawn({
+        let slots = slots.clone();
+        async move {
+            let wake = |id: usize| slots[id].lock().unwrap().take().unwrap().wake();
+            wake(1);
+            let slot = slots[2].clone();
+            std::thread::spawn(move || slot.lock().unwrap().take().unwrap().wake())
+                .join()
+                .unwrap();
+            wake(3);
+            let slot = slots[4].clone();
+            std::thread::spawn(move || slot.lock().unwrap().take().unwrap().wake())
+                .join()
+                .unwrap();
+        }
+    });
+    // This tick runs sleeper 0 and the waking task; the others, woken
+    // during it by the task (1, 3) and by threads (2, 4), wait for the
+    // next one, in the order they were woken.
+    assert_eq!(EX.tick(), 2);
+    assert_eq!(*log.lock().unwrap(), [0]);
+    assert!(!EX.is_idle());
+    assert!(!EX.is_queue_empty());
+    assert_eq!(EX.tick(), 4);
+    assert_eq!(*log.lock().unwrap(), [0, 1, 2, 3, 4]);
+    assert!(EX.is_idle() && EX.is_queue_empty());
+    assert!(waker.is_finished() && sleepers.iter().all(|h| h.is_finished()));
+}
+
 #[cfg(feature = "std")]
 mod with_std {
     use super::*;

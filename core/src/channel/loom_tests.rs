@@ -80,6 +80,96 @@ fn oneshot_closed_wakes_the_sender() {
     });
 }
 
+/// The receiver's drop wakes a sender waiting in `closed` (`RX_WAKING`)
+/// while the sender sends and goes: the value is dropped once, the waker
+/// woken, and the channel released once, after the wake.
+#[test]
+fn oneshot_receiver_drop_waking_the_sender_racing_its_send() {
+    model(|| {
+        let ch = channel!(Tracked);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let woken = Arc::new(AtomicUsize::new(0));
+        let (mut tx, rx) = ch.split().unwrap();
+        let waker = waker_counting(woken.clone());
+        let closed = tx.poll_closed(&mut core::task::Context::from_waker(&waker));
+        assert!(closed.is_pending());
+        let dropper = thread::spawn(move || drop(rx));
+        let back = tx.send(Tracked(drops.clone())).err();
+        dropper.join().unwrap();
+        // Given back if the receiver went first, else dropped with it.
+        assert_eq!(
+            drops.load(Ordering::SeqCst) + usize::from(back.is_some()),
+            1
+        );
+        drop(back);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        // Woken if the receiver went while the sender still waited.
+        assert!(woken.load(Ordering::SeqCst) <= 1);
+        drop(waker);
+        assert!(ch.split().is_some(), "released exactly once");
+    });
+}
+
+/// As above, with the sender dropped instead of sending.
+#[test]
+fn oneshot_receiver_drop_waking_the_sender_racing_its_drop() {
+    model(|| {
+        let ch = channel!(u32);
+        let woken = Arc::new(AtomicUsize::new(0));
+        let (mut tx, rx) = ch.split().unwrap();
+        let waker = waker_counting(woken.clone());
+        let closed = tx.poll_closed(&mut core::task::Context::from_waker(&waker));
+        assert!(closed.is_pending());
+        let dropper = thread::spawn(move || drop(rx));
+        drop(tx);
+        dropper.join().unwrap();
+        assert!(woken.load(Ordering::SeqCst) <= 1);
+        drop(waker);
+        assert!(ch.split().is_some(), "released exactly once");
+    });
+}
+
+/// A heap channel (`oneshot::channel`) is freed by whichever half goes
+/// last: a send racing the receiver's drop, the receiver having
+/// registered its waker (so the sender wakes it as it goes).
+#[test]
+fn oneshot_heap_channel_freed_by_the_last_half() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = super::oneshot::channel::<Tracked>();
+        let mut rx = alloc::boxed::Box::pin(rx);
+        let poll = rx.as_mut().poll(&mut core::task::Context::from_waker(
+            core::task::Waker::noop(),
+        ));
+        assert!(poll.is_pending());
+        let d = drops.clone();
+        let sender = thread::spawn(move || tx.send(Tracked(d)).err());
+        drop(rx);
+        let back = sender.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst) + usize::from(back.is_some()),
+            1
+        );
+    });
+}
+
+/// A heap channel whose receiver wakes a sender in `closed` while the
+/// sender goes: freed once, after the wake.
+#[test]
+fn oneshot_heap_channel_receiver_waking_the_sender_racing_its_drop() {
+    model(|| {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let (mut tx, rx) = super::oneshot::channel::<u32>();
+        let waker = waker_counting(woken.clone());
+        let closed = tx.poll_closed(&mut core::task::Context::from_waker(&waker));
+        assert!(closed.is_pending());
+        let dropper = thread::spawn(move || drop(rx));
+        drop(tx);
+        dropper.join().unwrap();
+        assert!(woken.load(Ordering::SeqCst) <= 1);
+    });
+}
+
 /// A fresh bounded channel for one model iteration.
 macro_rules! bounded {
     ($t:ty, $n:literal) => {

@@ -9,7 +9,8 @@
 //! Each channel has a `static`-friendly form that needs no heap (a
 //! `Channel` value you put in a `static` and `split`), and under `alloc`
 //! the `channel()` constructor users of other runtimes know, which keeps the
-//! channel in an `Arc`.
+//! channel on the heap (in an `Arc`; `oneshot`'s in a `Box` that its last
+//! half frees, with no reference count).
 
 pub mod broadcast;
 pub mod mpsc;

@@ -9,6 +9,8 @@
 //!
 //! Lock-free: one atomic state word and two wakers; nothing allocates
 //! unless the channel itself is made with [`channel`] (under `alloc`).
+//! Such a channel is one allocation with no reference count: the state
+//! word already tells which half goes last, and that half frees it.
 //!
 //! # Examples
 //!
@@ -49,9 +51,11 @@
 
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::Deref;
 use core::pin::Pin;
+use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
@@ -75,6 +79,17 @@ const TX_WAITING: usize = 1 << 5;
 /// through `rx_task`: set with `TX_DONE`, cleared once it is done with the
 /// cell. While it is set, whoever goes last leaves the release to it.
 const TX_WAKING: usize = 1 << 6;
+/// The receiver's drop saw `TX_WAITING` and is waking the sender through
+/// `tx_waker`: set with `RX_DONE`, cleared once it is done with the
+/// channel. While it is set, a sender that goes last leaves the release to
+/// it. Never set together with `TX_WAKING` (each needs the other half not
+/// done).
+const RX_WAKING: usize = 1 << 7;
+/// The sender's last step (under `TX_WAKING`) moved the receiver's waker
+/// out of `rx_task` to wake it by value: the cell's bits are stale (the
+/// receiver may still compare them, nothing drops them), and the release
+/// overwrites them. Set with `TX_WAKING`, kept until the release.
+const RX_TASK_TAKEN: usize = 1 << 8;
 
 /// The storage of a one-shot channel, usable in a `static`:
 /// [`split`](Channel::split) it into its two halves.
@@ -93,9 +108,11 @@ pub struct Channel<T> {
     ///
     /// While `RX_WAITING` is clear, only the receiver touches it. While it
     /// is set, the receiver may only read it, and the sender reads it once,
-    /// in its last step (under `TX_WAKING`); to write it again the receiver
-    /// clears `RX_WAITING` first, and backs off if the sender has finished.
-    /// `release` empties it when both halves are done.
+    /// in its last step (under `TX_WAKING`), moving the waker out with that
+    /// read (`RX_TASK_TAKEN`); to write it again the receiver clears
+    /// `RX_WAITING` first, and backs off if the sender has finished.
+    /// `release` empties it when both halves are done (overwriting the
+    /// moved-out bits without dropping them).
     rx_task: UnsafeCell<Option<Waker>>,
     /// The sender's task in [`Sender::closed`], woken when the receiver goes.
     tx_waker: AtomicWaker,
@@ -135,12 +152,21 @@ pub enum TryRecvError {
     Closed,
 }
 
-/// Where the channel lives: a `&'a Channel` (a `static`) or, under
-/// `alloc`, a shared `Arc`.
-enum Handle<'a, T> {
-    Borrowed(&'a Channel<T>),
+/// Where the channel lives, as each half sees it: borrowed (`&'a
+/// Channel`, a `static`) or, under `alloc`, a `Box` of its own that the
+/// last half frees ([`channel`]).
+///
+/// # Safety
+///
+/// `ptr` stays valid while the half that holds this handle has not
+/// released the channel: the state word lets exactly one half release it,
+/// after the other is done with it (see [`Handle::release`]).
+struct Handle<'a, T> {
+    ptr: NonNull<Channel<T>>,
+    /// Made by [`channel`]: the release frees the `Box`.
     #[cfg(feature = "alloc")]
-    Shared(alloc::sync::Arc<Channel<T>>),
+    owned: bool,
+    _borrow: PhantomData<&'a Channel<T>>,
 }
 
 // SAFETY: the value crosses from the sender's thread to the receiver's:
@@ -149,6 +175,13 @@ unsafe impl<T: Send> Send for Channel<T> {}
 // SAFETY: `&Channel` lets two threads each own one half, which move the
 // value from one to the other, never share it: `T: Send` is enough.
 unsafe impl<T: Send> Sync for Channel<T> {}
+// SAFETY: a half is a `&Channel` in effect (a borrowed one, or one that
+// the halves share and the last frees), and `&Channel` is `Send` when `T`
+// is (above). Freeing it drops a value of `T`, which `T: Send` allows on
+// any thread.
+unsafe impl<T: Send> Send for Handle<'_, T> {}
+// SAFETY: `&Handle` only reaches `&Channel`, which is `Sync` for `T: Send`.
+unsafe impl<T: Send> Sync for Handle<'_, T> {}
 
 // === impl Channel ===
 
@@ -184,10 +217,10 @@ impl<T> Channel<T> {
             .ok()?;
         Some((
             Sender {
-                channel: Handle::Borrowed(self),
+                channel: Handle::borrowed(self),
             },
             Receiver {
-                channel: Handle::Borrowed(self),
+                channel: Handle::borrowed(self),
                 done: false,
             },
         ))
@@ -195,32 +228,57 @@ impl<T> Channel<T> {
 
     /// The last half is going (`state` is the state it saw, the other half
     /// finished): drops a value still in the slot (`VALUE`: sent and not
-    /// received), empties the wakers that were set, and makes the channel
+    /// received), empties the wakers that were set, and marks the channel
     /// free again.
-    fn release(&self, state: usize) {
+    fn clear(&self, state: usize) {
         if state & VALUE != 0 {
             // SAFETY: a value was sent and not received, and both halves are
             // done with the slot: it is ours to drop (AcqRel on the state).
             self.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
         }
         // Stale wakers would keep their tasks alive.
-        // SAFETY: both halves are done with the cell (and no `TX_WAKING`).
-        drop(self.rx_task.with_mut(|t| unsafe { (*t).take() }));
+        let old = self.rx_task.with_mut(|t| {
+            if state & RX_TASK_TAKEN != 0 {
+                // SAFETY: both halves are done with the cell (and no
+                // `TX_WAKING`); the sender moved the waker out, so its bits
+                // are overwritten, not dropped.
+                unsafe { t.write(None) };
+                None
+            } else {
+                // SAFETY: both halves are done with the cell.
+                unsafe { (*t).take() }
+            }
+        });
+        drop(old);
         if state & TX_WAITING != 0 {
             drop(self.tx_waker.take());
         }
         self.state.store(0, Ordering::Release);
     }
 
-    /// The sender's last step: sets `bits` (with `TX_DONE`) and, if the
-    /// receiver waits, wakes it. Returns the state before. If that shows
-    /// `RX_DONE`, the receiver went first and the caller is the last half
-    /// (it releases); if the receiver goes while we wake it, we release.
-    fn finish_sender(&self, bits: usize) -> usize {
+    /// The sender's last step: sets `TX_DONE` (and `VALUE` if `send`) and,
+    /// if the receiver waits, takes its waker out. Says what is left to do,
+    /// and returns the waker: the caller wakes it (by value) once it is
+    /// done with the channel.
+    ///
+    /// When sending to a receiver that is gone it changes nothing and
+    /// returns [`SenderDone::ReceiverGone`]: the value is the sender's
+    /// again, and the channel stays alive (no `TX_DONE`) while it takes it
+    /// back; it then finishes as a drop.
+    fn finish_sender(&self, send: bool) -> (SenderDone, Option<Waker>) {
         let mut prev = self.state.load(Ordering::Relaxed);
         let waking = loop {
+            if prev & RX_DONE != 0 && send {
+                return (SenderDone::ReceiverGone, None);
+            }
             let waking = prev & RX_WAITING != 0 && prev & RX_DONE == 0;
-            let next = prev | bits | if waking { TX_WAKING } else { 0 };
+            let mut next = prev | TX_DONE;
+            if send {
+                next |= VALUE;
+            }
+            if waking {
+                next |= TX_WAKING | RX_TASK_TAKEN;
+            }
             match self
                 .state
                 .compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed)
@@ -230,25 +288,47 @@ impl<T> Channel<T> {
             }
         };
         if waking {
-            self.rx_task.with(|t| {
+            let waker = self.rx_task.with(|t| {
                 // SAFETY: `RX_WAITING` was set and we set `TX_DONE` and
                 // `TX_WAKING`: the receiver no longer writes the cell (it
                 // would clear `RX_WAITING` first and see `TX_DONE`), and
-                // nobody empties it until we clear `TX_WAKING`. Acquire
-                // above saw the receiver's write.
-                if let Some(waker) = unsafe { &*t } {
-                    waker.wake_by_ref();
-                }
+                // nobody empties or frees it until we clear `TX_WAKING`.
+                // Acquire above saw the receiver's write. The receiver may
+                // still read the bits (to compare wakers), never drop them:
+                // `RX_TASK_TAKEN` makes the waker ours, and this read moves
+                // it out without writing the cell.
+                unsafe { t.read() }
             });
-            let after = self.state.fetch_and(!TX_WAKING, Ordering::AcqRel);
+            // `TX_WAKING` is set (by us): subtracting clears it, in one
+            // instruction where `fetch_and` would be a loop.
+            let after = self.state.fetch_sub(TX_WAKING, Ordering::AcqRel) - TX_WAKING;
             if after & RX_DONE != 0 {
-                // The receiver went while we woke it, and left the release
-                // to us (it clears `VALUE` if it took the value).
-                self.release(after & !TX_WAKING);
+                // The receiver went meanwhile, and left the release to us
+                // (it clears `VALUE` if it took the value).
+                return (SenderDone::Release(after), waker);
             }
+            return (SenderDone::Done, waker);
         }
-        prev
+        let done = if prev & RX_DONE != 0 && prev & RX_WAKING == 0 {
+            // The receiver went first and is done: we are the last half.
+            SenderDone::Release(prev | TX_DONE)
+        } else {
+            // The receiver is there (or still waking us: then it releases).
+            SenderDone::Done
+        };
+        (done, None)
     }
+}
+
+/// What [`Channel::finish_sender`] leaves to the sender.
+#[must_use]
+enum SenderDone {
+    /// Nothing: the receiver will release the channel.
+    Done,
+    /// We are the last half: release with this state.
+    Release(usize),
+    /// Sending, and the receiver is gone: nothing changed.
+    ReceiverGone,
 }
 
 impl<T> Default for Channel<T> {
@@ -276,31 +356,67 @@ impl<T> fmt::Debug for Channel<T> {
     }
 }
 
-/// A one-shot channel kept in an `Arc`: its two halves.
+/// A one-shot channel on the heap: its two halves. One allocation, freed
+/// by the half that goes last.
 #[cfg(feature = "alloc")]
 pub fn channel<T>() -> (Sender<'static, T>, Receiver<'static, T>) {
-    let channel = alloc::sync::Arc::new(Channel::new());
+    let channel = alloc::boxed::Box::new(Channel::new());
     channel.state.store(CLAIMED, Ordering::Relaxed);
+    let ptr = NonNull::from(alloc::boxed::Box::leak(channel));
+    let handle = || Handle {
+        ptr,
+        owned: true,
+        _borrow: PhantomData,
+    };
     (
-        Sender {
-            channel: Handle::Shared(channel.clone()),
-        },
+        Sender { channel: handle() },
         Receiver {
-            channel: Handle::Shared(channel),
+            channel: handle(),
             done: false,
         },
     )
 }
 
+// === impl Handle ===
+
+impl<'a, T> Handle<'a, T> {
+    fn borrowed(channel: &'a Channel<T>) -> Handle<'a, T> {
+        Handle {
+            ptr: NonNull::from(channel),
+            #[cfg(feature = "alloc")]
+            owned: false,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The last half goes: clears the channel (see [`Channel::clear`]) and
+    /// frees it if it is on the heap, or makes it free for the next split.
+    ///
+    /// # Safety
+    ///
+    /// The state word made the caller the last half (the other is done
+    /// with the channel for good); the handle is not used again.
+    unsafe fn release(&self, state: usize) {
+        // SAFETY: the channel is alive until this release; the reference
+        // ends before the `Box` is freed.
+        unsafe { self.ptr.as_ref() }.clear(state);
+        #[cfg(feature = "alloc")]
+        if self.owned {
+            // SAFETY: made by `Box::leak` in `channel`, and we are the last
+            // half: nothing refers to it any more.
+            drop(unsafe { alloc::boxed::Box::from_raw(self.ptr.as_ptr()) });
+        }
+    }
+}
+
 impl<T> Deref for Handle<'_, T> {
     type Target = Channel<T>;
 
+    #[inline]
     fn deref(&self) -> &Channel<T> {
-        match self {
-            Handle::Borrowed(channel) => channel,
-            #[cfg(feature = "alloc")]
-            Handle::Shared(channel) => channel,
-        }
+        // SAFETY: the half holding the handle has not released the channel
+        // (a release is the half's last use of it), so it is alive.
+        unsafe { self.ptr.as_ref() }
     }
 }
 
@@ -313,28 +429,51 @@ impl<T> Sender<'_, T> {
     ///
     /// The value comes back if the receiver is gone.
     pub fn send(self, value: T) -> Result<(), T> {
-        let mut this = ManuallyDrop::new(self);
+        // The handle needs no drop: `Sender::drop` is what must not run.
+        let this = ManuallyDrop::new(self);
         let channel = &*this.channel;
         // SAFETY: neither `VALUE` nor `TX_DONE` is set (this is the one
         // sender, and it has not sent): the slot is ours to write.
         channel.value.with_mut(|v| unsafe { (*v).write(value) });
-        let prev = channel.finish_sender(VALUE | TX_DONE);
-        let result = if prev & RX_DONE != 0 {
-            // The receiver went first and never looked at the slot: the
-            // value is ours again, and we are the last half.
-            // SAFETY: written just above; the receiver is gone.
-            let value = channel
-                .value
-                .with_mut(|v| unsafe { (*v).assume_init_read() });
-            channel.release(prev & !VALUE);
-            Err(value)
-        } else {
-            Ok(())
-        };
-        // SAFETY: `this` is not used again; its handle (an `Arc` under
-        // `alloc`) is dropped once, here, without running `Sender::drop`.
-        unsafe { core::ptr::drop_in_place(&mut this.channel) };
-        result
+        let (done, waker) = channel.finish_sender(true);
+        match done {
+            SenderDone::Done => {}
+            // SAFETY: `finish_sender` made us the last half; `this` is not
+            // used again.
+            SenderDone::Release(state) => unsafe { this.channel.release(state) },
+            SenderDone::ReceiverGone => {
+                // The receiver went first and never looked at the slot:
+                // the value is ours again. Without `TX_DONE` from us the
+                // channel stays alive until we finish below.
+                // SAFETY: written just above; the receiver is gone.
+                let value = channel
+                    .value
+                    .with_mut(|v| unsafe { (*v).assume_init_read() });
+                this.finish_as_drop();
+                return Err(value);
+            }
+        }
+        // Last, with the channel left behind: a waker may panic.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// The sender goes without (or after failing to) send: sets `TX_DONE`,
+    /// and releases the channel if it is the last half.
+    fn finish_as_drop(&self) {
+        let (done, waker) = self.channel.finish_sender(false);
+        match done {
+            SenderDone::Done => {}
+            // SAFETY: `finish_sender` made us the last half; this is the
+            // sender's last use of the handle.
+            SenderDone::Release(state) => unsafe { self.channel.release(state) },
+            SenderDone::ReceiverGone => unreachable!("only a send reports the receiver gone"),
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Whether the receiver is gone (a send would fail).
@@ -370,11 +509,7 @@ impl<T> Sender<'_, T> {
 
 impl<T> Drop for Sender<'_, T> {
     fn drop(&mut self) {
-        let channel = &*self.channel;
-        let prev = channel.finish_sender(TX_DONE);
-        if prev & RX_DONE != 0 {
-            channel.release(prev);
-        }
+        self.finish_as_drop();
     }
 }
 
@@ -462,8 +597,10 @@ impl<T> Receiver<'_, T> {
             if same {
                 return Poll::Pending;
             }
-            // To write the cell, take the flag back first.
-            let prev = channel.state.fetch_and(!RX_WAITING, Ordering::AcqRel);
+            // To write the cell, take the flag back first (only we set and
+            // clear it, so it is set: a subtraction clears it, in one
+            // instruction where `fetch_and` would be a loop).
+            let prev = channel.state.fetch_sub(RX_WAITING, Ordering::AcqRel);
             if prev & (VALUE | TX_DONE) != 0 {
                 // The sender finished (and may be reading the cell): done.
                 return Poll::Ready(self.take().expect("the sender finished"));
@@ -476,7 +613,8 @@ impl<T> Receiver<'_, T> {
             .with_mut(|t| unsafe { *t = Some(cx.waker().clone()) });
         // Waker first, then the flag (Release publishes the waker): a send
         // after this sees the flag and wakes us; one before shows in `prev`.
-        let prev = channel.state.fetch_or(RX_WAITING, Ordering::AcqRel);
+        // The flag is clear (only we set it), so adding sets it.
+        let prev = channel.state.fetch_add(RX_WAITING, Ordering::AcqRel);
         if prev & (VALUE | TX_DONE) != 0 {
             return Poll::Ready(self.take().expect("the sender finished"));
         }
@@ -494,7 +632,9 @@ impl<T> Drop for Receiver<'_, T> {
             let mut state = channel.state.load(Ordering::Acquire);
             loop {
                 if state & TX_WAKING == 0 {
-                    channel.release(state & !VALUE);
+                    // SAFETY: the sender is done with the channel for good
+                    // (`TX_DONE` without `TX_WAKING`): we are the last half.
+                    unsafe { self.channel.release(state & !VALUE) };
                     return;
                 }
                 let next = (state | RX_DONE) & !VALUE;
@@ -509,15 +649,42 @@ impl<T> Drop for Receiver<'_, T> {
                 }
             }
         }
-        let prev = channel.state.fetch_or(RX_DONE, Ordering::AcqRel);
+        let mut state = channel.state.load(Ordering::Relaxed);
+        let prev = loop {
+            // A sender waiting in `closed` must be woken, and may finish
+            // meanwhile: `RX_WAKING` keeps the channel alive until we are
+            // done with its waker.
+            let waking = state & (TX_DONE | TX_WAITING) == TX_WAITING;
+            let next = state | RX_DONE | if waking { RX_WAKING } else { 0 };
+            match channel.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break state,
+                Err(actual) => state = actual,
+            }
+        };
         if prev & TX_DONE != 0 {
             if prev & TX_WAKING == 0 {
-                channel.release(prev);
+                // SAFETY: the sender is done with the channel for good: we
+                // are the last half.
+                unsafe { self.channel.release(prev | RX_DONE) };
             }
             // else: the sender releases (and drops the value we never got)
             // once done with the cell.
         } else if prev & TX_WAITING != 0 {
             channel.tx_waker.wake();
+            // `RX_WAKING` is set (by us): subtracting clears it.
+            let after = channel.state.fetch_sub(RX_WAKING, Ordering::AcqRel) - RX_WAKING;
+            if after & TX_DONE != 0 {
+                // The sender went while we woke it, and left the release to
+                // us.
+                // SAFETY: the sender set `TX_DONE` while `RX_WAKING` was
+                // set, so it left the channel to us: we are the last half.
+                unsafe { self.channel.release(after) };
+            }
         }
     }
 }

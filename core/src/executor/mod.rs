@@ -15,7 +15,9 @@
 //!   most once.
 //! - **Waking never allocates** and never blocks: it is an atomic transition
 //!   and, if the task was idle, a compare-and-swap push. Wakers may be used
-//!   from any thread and from interrupt handlers.
+//!   from any thread and from interrupt handlers. (With the `std` feature, a
+//!   task woken by another task of the same executor, on the thread that
+//!   runs them, is queued with no atomic at all, in the same order.)
 //! - **No lost wake-ups.** A wake that lands while the task runs requeues it
 //!   after the poll; a wake that lands while the executor parks unparks it.
 //! - Tasks are bound to an executor that lives for ever (`&'static`), so a
@@ -39,7 +41,7 @@ pub(crate) use self::park::waker as park_waker;
 pub use self::park::{Park, ParkTimeout, SpinPark};
 pub use self::spawner::Spawner;
 
-use self::queue::{Batch, RunQueue};
+use self::queue::{Batch, LocalQueue, RunQueue};
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::task::{Runnable, Schedule};
@@ -83,6 +85,17 @@ pub struct Executor {
     ///
     /// Only touched by whoever holds `driving`.
     ready: UnsafeCell<Batch>,
+    /// Tasks woken by this executor's tasks, on the thread running them,
+    /// during a tick; all woken before any task still in `queue`. The next
+    /// round takes them first.
+    ///
+    /// # Safety
+    ///
+    /// Only touched by whoever holds `driving`.
+    local: UnsafeCell<LocalQueue>,
+    /// Whether `local` holds tasks, for [`is_queue_empty`](Self::is_queue_empty)
+    /// on other threads. Written only by whoever holds `driving`.
+    local_pending: AtomicBool,
     /// Set while a thread drives the executor (the queue has one consumer).
     driving: AtomicBool,
     /// Wakes the driving thread when the queue goes from empty to not empty.
@@ -104,6 +117,8 @@ impl Executor {
         Executor {
             queue: RunQueue::new(),
             ready: UnsafeCell::new(Batch::empty()),
+            local: UnsafeCell::new(LocalQueue::new()),
+            local_pending: AtomicBool::new(false),
             driving: AtomicBool::new(false),
             unpark: AtomicWaker::new(),
         }
@@ -115,6 +130,8 @@ impl Executor {
         Executor {
             queue: RunQueue::new(),
             ready: UnsafeCell::new(Batch::empty()),
+            local: UnsafeCell::new(LocalQueue::new()),
+            local_pending: AtomicBool::new(false),
             driving: AtomicBool::new(false),
             unpark: AtomicWaker::new(),
         }
@@ -152,14 +169,26 @@ impl Executor {
     pub fn tick(&self) -> usize {
         let _driving = self.enter();
         // Take what is queued now, once: tasks woken during this tick wait
-        // for the next one.
+        // for the next one. Those woken here first (all woken before the
+        // rest), then the others.
         self.ready.with_mut(|ready| {
             // SAFETY: we hold `driving`, so `ready` is ours.
             let ready = unsafe { &mut *ready };
             if ready.is_empty() {
-                *ready = self.queue.take_all();
+                *ready = self.local.with_mut(|local| {
+                    // SAFETY: we hold `driving`, so `local` is ours.
+                    let local = unsafe { &mut *local };
+                    if local.is_empty() {
+                        return self.queue.take_all();
+                    }
+                    local.append_from(&self.queue);
+                    self.local_pending.store(false, Ordering::Relaxed);
+                    local.take()
+                });
             }
         });
+        // Wakes of our tasks on this thread go to `local` from here on.
+        let _ticking = ticking::enter(self);
         let mut polled = 0;
         while polled < TICK_BATCH {
             // The batch stays in `self.ready` while a task runs, so a panic
@@ -248,8 +277,10 @@ impl Executor {
     /// As [`tick`](Self::tick): not from inside one of its tasks.
     pub fn is_idle(&self) -> bool {
         let _driving = self.enter();
-        // SAFETY: we hold `driving`, so `ready` is ours.
-        self.queue.is_empty() && self.ready.with(|ready| unsafe { &*ready }.is_empty())
+        // SAFETY: we hold `driving`, so `ready` and `local` are ours.
+        self.queue.is_empty()
+            && self.ready.with(|ready| unsafe { &*ready }.is_empty())
+            && self.local.with(|local| unsafe { &*local }.is_empty())
     }
 
     /// Whether no woken task waits in the queue: a snapshot (a wake may
@@ -260,7 +291,7 @@ impl Executor {
     /// [`tick`](Self::tick) in progress are not counted.
     #[inline]
     pub fn is_queue_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.is_empty() && !self.local_pending.load(Ordering::Relaxed)
     }
 
     fn enter(&self) -> Driving<'_> {
@@ -292,10 +323,109 @@ impl Drop for Driving<'_> {
 impl Schedule for Executor {
     #[inline]
     fn schedule(&self, runnable: Runnable) {
+        if let Some(_claim) = ticking::claim(self) {
+            // Woken by one of our tasks, on the thread running it: no other
+            // thread may touch `local`, and the driver needs no wake-up (it
+            // looks at `local` before it sleeps).
+            self.local.with_mut(|local| {
+                // SAFETY: this thread is inside our `tick` (`ticking` said
+                // so, and only `tick` sets it), which holds `driving`, and
+                // the claim keeps a signal handler that interrupts us here
+                // off `local`: it is ours.
+                let local = unsafe { &mut *local };
+                if local.is_empty() {
+                    self.local_pending.store(true, Ordering::Relaxed);
+                }
+                local.push(runnable, &self.queue);
+            });
+            return;
+        }
         if self.enqueue(runnable) {
             self.unpark.wake();
         }
     }
+}
+
+/// Which executor's tick, if any, this thread is in: how a wake knows it
+/// runs on the thread that owns the executor's `local` queue. Needs thread
+/// locals (`std`); without them every wake takes the atomic queue. Not
+/// under loom, whose models run the threads of one test on one OS thread.
+#[cfg(all(feature = "std", not(loom)))]
+mod ticking {
+    use core::cell::Cell;
+    use core::ptr;
+
+    use super::Executor;
+    use crate::loom::atomic::{Ordering, compiler_fence};
+
+    std::thread_local! {
+        static TICKING: Cell<*const Executor> = const { Cell::new(ptr::null()) };
+    }
+
+    /// If this thread is inside `executor.tick()`: a claim on the
+    /// executor's `local` queue until it drops. Meanwhile this thread counts
+    /// as outside the tick, so a wake in a signal handler that interrupts
+    /// the holder takes the shared queue instead of touching `local` too.
+    #[inline]
+    pub(super) fn claim(executor: &Executor) -> Option<Claim> {
+        TICKING.with(|t| {
+            if !ptr::eq(t.get(), executor) {
+                return None;
+            }
+            t.set(ptr::null());
+            // A signal handler runs on this thread: compiler fences order
+            // the mark against our use of `local`.
+            compiler_fence(Ordering::SeqCst);
+            Some(Claim(executor))
+        })
+    }
+
+    /// Gives the claim back: this thread is in the tick again.
+    pub(super) struct Claim(*const Executor);
+
+    impl Drop for Claim {
+        #[inline]
+        fn drop(&mut self) {
+            compiler_fence(Ordering::SeqCst);
+            TICKING.with(|t| t.set(self.0));
+        }
+    }
+
+    /// Marks this thread as inside `executor.tick()` until the guard drops
+    /// (also on unwind); the previous mark comes back then (ticks of two
+    /// executors may nest).
+    #[inline]
+    pub(super) fn enter(executor: &Executor) -> Guard {
+        Guard(TICKING.with(|t| t.replace(executor)))
+    }
+
+    pub(super) struct Guard(*const Executor);
+
+    impl Drop for Guard {
+        #[inline]
+        fn drop(&mut self) {
+            TICKING.with(|t| t.set(self.0));
+        }
+    }
+}
+
+#[cfg(not(all(feature = "std", not(loom))))]
+mod ticking {
+    use super::Executor;
+
+    #[inline]
+    pub(super) fn claim(_: &Executor) -> Option<Claim> {
+        None
+    }
+
+    pub(super) struct Claim;
+
+    #[inline]
+    pub(super) fn enter(_: &Executor) -> Guard {
+        Guard
+    }
+
+    pub(super) struct Guard;
 }
 
 impl Default for Executor {

@@ -11,6 +11,10 @@
 //! The links belong to whoever holds each task's `Runnable`: the pusher until
 //! its CAS publishes the node (Release), the consumer after its swap
 //! (Acquire).
+//!
+//! Tasks woken on the consumer's own thread while it runs tasks need no
+//! atomic at all: they go to a [`LocalQueue`] that only the consumer
+//! touches (see `Executor::schedule`).
 
 use core::ptr::{self, NonNull};
 
@@ -84,7 +88,14 @@ impl RunQueue {
     /// Only the queue's single consumer may call this.
     #[inline]
     pub(crate) fn take_all(&self) -> Batch {
-        let mut node = NonNull::new(self.head.swap(ptr::null_mut(), Ordering::Acquire));
+        self.take_all_with_tail().0
+    }
+
+    /// As [`take_all`](Self::take_all), and the batch's last task.
+    #[inline]
+    fn take_all_with_tail(&self) -> (Batch, Option<NonNull<Header>>) {
+        let newest = NonNull::new(self.head.swap(ptr::null_mut(), Ordering::Acquire));
+        let mut node = newest;
         // Reverse newest-first into oldest-first.
         let mut reversed = None;
         while let Some(task) = node {
@@ -94,7 +105,7 @@ impl RunQueue {
             node = link.with_mut(|next| unsafe { core::mem::replace(&mut *next, reversed) });
             reversed = Some(task);
         }
-        Batch { head: reversed }
+        (Batch { head: reversed }, newest)
     }
 }
 
@@ -143,3 +154,95 @@ impl Drop for Batch {
 
 // SAFETY: a batch owns `Runnable`s, which are `Send`.
 unsafe impl Send for Batch {}
+
+/// Tasks woken on the consumer's thread, oldest first: a plain FIFO list
+/// through the same `queue_next` links, with no atomic.
+///
+/// It keeps the wake order of both queues together: every task in it was
+/// woken before every task still in the [`RunQueue`]. A push that finds the
+/// run queue not empty moves its tasks over first ([`push`](Self::push)),
+/// and the consumer takes this list before the run queue.
+///
+/// Owns one reference per task, like a [`Batch`].
+pub(crate) struct LocalQueue {
+    head: Option<NonNull<Header>>,
+    tail: Option<NonNull<Header>>,
+}
+
+// === impl LocalQueue ===
+
+impl LocalQueue {
+    #[inline]
+    pub(crate) const fn new() -> LocalQueue {
+        LocalQueue {
+            head: None,
+            tail: None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// Appends `task`, woken now. If `queue` (whose single consumer the
+    /// caller is) holds tasks, they were woken first: they are moved here
+    /// before it. A push racing ours onto `queue` after our look at it
+    /// counts as woken after ours.
+    #[inline]
+    pub(crate) fn push(&mut self, task: Runnable, queue: &RunQueue) {
+        if !queue.is_empty() {
+            self.append_from(queue);
+        }
+        let node = task.into_header();
+        // SAFETY: we hold the task's `Runnable`, so its link is ours.
+        unsafe { node.as_ref() }
+            .queue_next
+            .with_mut(|next| unsafe { *next = None });
+        self.append(Some(node), node);
+    }
+
+    /// Moves every task of `queue` to the end of this list.
+    #[inline]
+    pub(crate) fn append_from(&mut self, queue: &RunQueue) {
+        let (batch, tail) = queue.take_all_with_tail();
+        let batch = core::mem::ManuallyDrop::new(batch);
+        if let Some(tail) = tail {
+            self.append(batch.head, tail);
+        }
+    }
+
+    /// Links the list `head ..= tail` (owned by the caller, `tail`'s link
+    /// `None`) after ours.
+    #[inline]
+    fn append(&mut self, head: Option<NonNull<Header>>, tail: NonNull<Header>) {
+        match self.tail {
+            // SAFETY: the list owns its tasks' `Runnable`s, hence their links.
+            Some(last) => unsafe { last.as_ref() }
+                .queue_next
+                .with_mut(|next| unsafe { *next = head }),
+            None => self.head = head,
+        }
+        self.tail = Some(tail);
+    }
+
+    /// Takes every task, oldest first.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Batch {
+        self.tail = None;
+        Batch {
+            head: self.head.take(),
+        }
+    }
+}
+
+impl Drop for LocalQueue {
+    #[inline]
+    fn drop(&mut self) {
+        // Dropping a `Runnable` cancels its task: nothing is leaked.
+        drop(self.take());
+    }
+}
+
+// SAFETY: the list owns `Runnable`s, which are `Send`.
+unsafe impl Send for LocalQueue {}

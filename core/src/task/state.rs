@@ -144,8 +144,10 @@ impl State {
     #[inline]
     pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
         // The `Runnable` stands for `NOTIFIED`, and `RUNNING` is clear while
-        // one exists: flipping both bits is exactly the transition.
-        let prev = Snapshot(self.val.fetch_xor(NOTIFIED | RUNNING, Ordering::AcqRel));
+        // one exists: one subtraction clears the one and sets the other, with
+        // no borrow (a `fetch_xor` whose result is used is a CAS loop on
+        // most targets; this is one instruction).
+        let prev = Snapshot(self.val.fetch_sub(NOTIFIED - RUNNING, Ordering::AcqRel));
         debug_assert!(prev.is_notified() && !prev.is_running() && !prev.is_complete());
         if prev.is_cancelled() {
             TransitionToRunning::Cancelled
@@ -206,7 +208,9 @@ impl State {
     /// `RUNNING` → `COMPLETE`. Returns the state just before.
     #[inline]
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel));
+        // `RUNNING` is set and `COMPLETE` clear: adding the difference clears
+        // the one and sets the other (one instruction, as above).
+        let prev = Snapshot(self.val.fetch_add(COMPLETE - RUNNING, Ordering::AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete());
         prev
     }
@@ -420,26 +424,25 @@ impl State {
     /// the task is not complete.
     #[inline]
     pub(crate) fn drop_ref(&self) -> DropRef {
-        self.fetch_update_action(|mut s| {
-            debug_assert!(s.ref_count() >= 1);
-            if s.ref_count() == 1 && !s.is_complete() {
-                // Neither running (the poller holds a reference) nor queued
-                // (the queue holds one): idle, and unreachable once we let
-                // go. Keep our reference for the cancelling `Runnable`.
-                s.0 |= NOTIFIED | CANCELLED;
-                return (DropRef::Schedule, Some(s));
-            }
-            let last = s.ref_count() == 1;
-            s.0 -= REF_ONE;
-            (
-                if last {
-                    DropRef::Dealloc
-                } else {
-                    DropRef::Done
-                },
-                Some(s),
-            )
-        })
+        // One subtraction, not a CAS loop: the last reference is rare, and
+        // dealt with after the fact.
+        let prev = Snapshot(self.val.fetch_sub(REF_ONE, Ordering::AcqRel));
+        debug_assert!(prev.ref_count() >= 1);
+        if prev.ref_count() != 1 {
+            return DropRef::Done;
+        }
+        if prev.is_complete() {
+            return DropRef::Dealloc;
+        }
+        // The last reference to a task that is not complete: neither running
+        // (the poller holds a reference) nor queued (the queue holds one),
+        // so idle, and with no reference left no one else may touch the
+        // word. Take our reference back for the cancelling `Runnable` with a
+        // plain store (AcqRel above saw every earlier change of the word).
+        debug_assert!(!prev.is_running() && !prev.is_notified());
+        self.val
+            .store(prev.0 | NOTIFIED | CANCELLED, Ordering::Relaxed);
+        DropRef::Schedule
     }
 
     /// Drops the poller's reference after completion; `true` if it was the
