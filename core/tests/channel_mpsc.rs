@@ -465,3 +465,55 @@ fn try_reserve_and_what_the_halves_tell_of_the_channel() {
     assert!(rx.is_closed());
     assert_eq!(tx.try_reserve().unwrap_err(), TrySendError::Closed(()));
 }
+
+#[test]
+#[cfg(feature = "alloc")]
+fn values_keep_their_order_and_the_capacity_stays_whole_as_the_ring_empties_and_refills() {
+    // An empty ring starts again at its first slot; whichever way it is
+    // emptied (one value at a time, in a batch, or partly), the values come
+    // out in order and exactly `capacity` fit.
+    let (tx, mut rx) = mpsc::channel::<u32>(4);
+    let mut model = std::collections::VecDeque::new();
+    let mut next = 0;
+    let mut buffer = Vec::new();
+    for round in 0..64u32 {
+        // Fill up to a varying depth, then to the brim.
+        for _ in 0..(round % 5).min(4 - model.len() as u32) {
+            tx.try_send(next).unwrap();
+            model.push_back(next);
+            next += 1;
+        }
+        // Take some: one, a batch, or everything.
+        let take = match round % 3 {
+            0 => 1,
+            1 => 2,
+            _ => usize::MAX,
+        };
+        if take == 1 {
+            match rx.try_recv() {
+                Ok(v) => assert_eq!(Some(v), model.pop_front()),
+                Err(TryRecvError::Empty) => assert!(model.is_empty()),
+                Err(e) => panic!("{e}"),
+            }
+        } else {
+            buffer.clear();
+            let taken = rx.try_recv_many(&mut buffer, take).unwrap_or(0);
+            let expected: Vec<u32> = model.drain(..taken).collect();
+            assert_eq!(buffer, expected);
+        }
+        let mut free = 0;
+        while tx.try_send(next).is_ok() {
+            model.push_back(next);
+            next += 1;
+            free += 1;
+        }
+        assert_eq!(
+            model.len(),
+            4,
+            "round {round}: {free} sent, the ring holds 4"
+        );
+    }
+    buffer.clear();
+    assert_eq!(rx.try_recv_many(&mut buffer, 10), Ok(4));
+    assert_eq!(buffer, Vec::from(model));
+}

@@ -213,6 +213,7 @@ impl Client {
                     // These lines and whatever else is queued, in one write.
                     batch.clear();
                     let mut bye = false;
+                    let mut yielded = false;
                     loop {
                         for out in outs.drain(..) {
                             let line = match out {
@@ -233,12 +234,17 @@ impl Client {
                         }
                         // Whatever else is queued, without waiting for more.
                         let mut taken = inbox.try_recv_many(&mut outs, MAX_TAKE).unwrap_or(0);
-                        if taken == 0 {
+                        if taken == 0 && !yielded {
                             // Under load more lines are on their way: let
                             // the broker run, and write them all with one
-                            // system call. Yield again only while each yield
-                            // brought lines: idle, this costs one trip
-                            // through the run queue.
+                            // system call. Once per write: while the broker
+                            // keeps pace with its clients, each yield brings
+                            // a line or two, and yielding again as long as
+                            // lines came made every client follow the broker
+                            // through the run queue, five trips and ten
+                            // inbox locks per write, for no bigger writes.
+                            // Idle, this costs one trip through the run queue.
+                            yielded = true;
                             pollen::task::yield_now().await;
                             taken = inbox.try_recv_many(&mut outs, MAX_TAKE).unwrap_or(0);
                         }

@@ -229,6 +229,21 @@ impl Ring {
     fn reserved(&self, free: usize) -> usize {
         self.cap - free - self.len
     }
+
+    /// Once the ring is empty, starts it again at the first slot: the
+    /// next values go to slots just used (still in cache, on both the
+    /// sender's and the receiver's core), instead of marching through the
+    /// whole buffer. With a large capacity and a receiver that keeps up,
+    /// that is a few warm cache lines per channel instead of the whole
+    /// ring, each line a miss once per lap.
+    ///
+    /// Only with no value claimed outside the lock (see `take_into`): the
+    /// slots are then all free, whatever their position.
+    fn rewind_if_empty(&mut self) {
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
 }
 
 impl OnRelease for Ring {

@@ -41,6 +41,8 @@ unsafe fn pop<T>(s: &mut SemaphoreShared<Ring>, slots: &[Slot<T>]) -> Option<T> 
     let value = slots[ring.head].with_mut(|slot| unsafe { (*slot).assume_init_read() });
     ring.head = wrap(ring.head + 1, ring.cap);
     ring.len -= 1;
+    // The value is out: no slot is claimed outside the lock.
+    ring.rewind_if_empty();
     // The slot is free: a permit for the next sender (served by `with`).
     s.add(1);
     Some(value)
@@ -177,8 +179,13 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
             let value = slots[at].with_mut(|slot| unsafe { (*slot).assume_init_read() });
             buffer.push(value);
         }
-        // The slots are free: permits for the next senders.
-        chan.sem.release(taken);
+        // The slots are free: permits for the next senders (served by
+        // `with`). The values are out, so an empty ring may start again at
+        // its first slot.
+        chan.sem.with(|s, _| {
+            s.add(taken);
+            s.extra.rewind_if_empty();
+        });
         Ok(taken)
     }
 
