@@ -32,7 +32,7 @@ use crate::task::{AbortHandle, TaskStatus};
 /// lock at once; a task frees its slot in the shard it was given.
 #[derive(Debug)]
 pub(crate) struct TaskRegistry {
-    shards: Box<[Mutex<Inner>]>,
+    shards: Box<[Shard]>,
     /// `shards.len() - 1`; the count is a power of two.
     mask: usize,
     /// This registry's share of the id space (see [`TaskRegistry::new`]).
@@ -42,6 +42,13 @@ pub(crate) struct TaskRegistry {
 /// Bits of a task id that name its registry: ids are unique across the
 /// registries of a process (a runtime's, and each thread's local tasks').
 const SPACE_BITS: u32 = 16;
+
+/// One shard, on cache lines of its own: spawns and completions on
+/// different workers write different shards, and must not invalidate each
+/// other's lines (128 bytes: CPUs that fetch lines in pairs).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -171,7 +178,7 @@ impl TaskRegistry {
         static SPACES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let shards = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         TaskRegistry {
-            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            shards: (0..shards).map(|_| Shard::default()).collect(),
             mask: shards - 1,
             // Wraps after 65 536 registries: ids then stay unique within a
             // runtime, which is what dumps need.
@@ -182,7 +189,7 @@ impl TaskRegistry {
     fn lock(&self, shard: usize) -> MutexGuard<'_, Inner> {
         // No critical section calls out, so none leaves the slab
         // inconsistent.
-        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reserves a slot for a new task, or `None` if the runtime is shut down.
