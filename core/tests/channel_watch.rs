@@ -153,3 +153,17 @@ fn wait_for_returns_the_first_value_that_fits() {
     drop(tx);
     assert!(matches!(never.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
 }
+
+#[test]
+fn borrow_copies_the_value_and_says_whether_it_is_new() {
+    static CH: Channel<u32> = Channel::new(1);
+    let (tx, mut rx) = CH.split().unwrap();
+    let first = rx.borrow();
+    assert_eq!((*first, first.has_changed()), (1, false));
+    tx.send(2).unwrap();
+    assert!(rx.borrow().has_changed(), "not marked seen by borrow");
+    let update = rx.borrow_and_update();
+    assert_eq!((*update, update.has_changed()), (2, true));
+    assert!(!rx.borrow().has_changed());
+    assert_eq!(tx.borrow().into_inner(), 2);
+}

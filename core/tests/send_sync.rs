@@ -131,7 +131,9 @@ fn public_types_are_send_and_sync() {
         sync::<SendError<u32>>();
     }
     {
-        use pollen_core::channel::watch::{Channel, Receiver, RecvError, SendError, Sender};
+        use pollen_core::channel::watch::{Channel, Receiver, RecvError, Ref, SendError, Sender};
+        send::<Ref<u32>>();
+        sync::<Ref<u32>>();
         send::<Channel<u32>>();
         sync::<Channel<u32>>();
         send::<Sender<'static, u32>>();

@@ -3,16 +3,19 @@
 //!
 //! Values are not queued: a receiver that looks late sees only the newest.
 //! Receivers read the value through a closure
-//! ([`Receiver::with`](Receiver::with)) or copy it out ([`Receiver::get`]):
-//! the value sits behind the channel's short lock `M`, which is never held
-//! across an `.await`.
+//! ([`Receiver::with`](Receiver::with)), or copy it out
+//! ([`Receiver::get`], or [`Receiver::borrow`] for the shape tokio users
+//! know): the value sits behind the channel's short lock `M`, which is
+//! never held across an `.await`.
 //!
 //! This is where pollen's watch differs from tokio's, on purpose: tokio's
 //! `borrow()` returns a guard that holds a read lock for as long as the
 //! caller keeps it. Here the lock is the embedder's raw mutex, on a
 //! microcontroller an interrupt-free section, and a guard would let any
 //! caller keep interrupts off for as long as it likes. The closure bounds
-//! the critical section to the caller's read.
+//! the critical section to the caller's read; `borrow()` returns a [`Ref`]
+//! holding a copy taken under the lock (so `T: Clone`, and a large `T` is
+//! better read with `with`).
 //!
 //! # Examples
 //!
@@ -70,6 +73,36 @@ enum Handle<'a, T, M> {
     Borrowed(&'a Channel<T, M>),
     #[cfg(feature = "alloc")]
     Shared(alloc::sync::Arc<Channel<T, M>>),
+}
+
+/// A copy of a watch channel's value, as [`Receiver::borrow`] and
+/// [`Sender::borrow`] return it: it derefs to the value, and says whether
+/// the value was new to the receiver when it was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ref<T> {
+    value: T,
+    has_changed: bool,
+}
+
+impl<T> Ref<T> {
+    /// Whether the receiver had not seen this value when it was taken
+    /// (always `false` from the sender).
+    pub fn has_changed(&self) -> bool {
+        self.has_changed
+    }
+
+    /// The value itself.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> core::ops::Deref for Ref<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
 /// The sending half.
@@ -280,6 +313,18 @@ impl<'a, T, M: RawMutex> Sender<'a, T, M> {
         self.handle.state.lock(|s| f(&s.value))
     }
 
+    /// A copy of the current value (see the [module docs](self) for why a
+    /// copy, not a guard).
+    pub fn borrow(&self) -> Ref<T>
+    where
+        T: Clone,
+    {
+        Ref {
+            value: self.with(T::clone),
+            has_changed: false,
+        }
+    }
+
     /// A new receiver, which has seen the current value.
     pub fn subscribe(&self) -> Receiver<'a, T, M> {
         let seen = self.handle.state.lock(|s| {
@@ -358,6 +403,36 @@ impl<T, M: RawMutex> Receiver<'_, T, M> {
         T: Clone,
     {
         self.with(T::clone)
+    }
+
+    /// A copy of the current value, without marking it seen, that says
+    /// whether it is new to this receiver (see the [module docs](self) for
+    /// why a copy, not a guard).
+    pub fn borrow(&self) -> Ref<T>
+    where
+        T: Clone,
+    {
+        let seen = self.seen;
+        self.handle.state.lock(|s| Ref {
+            value: s.value.clone(),
+            has_changed: s.version != seen,
+        })
+    }
+
+    /// As [`borrow`](Self::borrow), and marks the value seen.
+    pub fn borrow_and_update(&mut self) -> Ref<T>
+    where
+        T: Clone,
+    {
+        let seen = &mut self.seen;
+        self.handle.state.lock(|s| {
+            let has_changed = s.version != *seen;
+            *seen = s.version;
+            Ref {
+                value: s.value.clone(),
+                has_changed,
+            }
+        })
     }
 
     /// Whether a value was sent since this receiver last marked one seen.

@@ -189,7 +189,10 @@ impl TaskRegistry {
     fn lock(&self, shard: usize) -> MutexGuard<'_, Inner> {
         // No critical section calls out, so none leaves the slab
         // inconsistent.
-        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[shard]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reserves a slot for a new task, or `None` if the runtime is shut down.
