@@ -23,7 +23,7 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `alloc` | yes     | boxed tasks (`Executor::spawn`), `join_all` |
-//! | `std`   | no      | panics in tasks caught as `JoinError`, `StdPark` (also a `ParkTimeout`), `StdRawMutex`, the cooperative budget, `blocking_*` methods on the channels and locks for plain threads |
+//! | `std`   | no      | panics in tasks caught as `JoinError`, `StdPark` (also a `ParkTimeout`), `StdRawMutex` (then the lock of every primitive that names none: `DefaultRawMutex`), the cooperative budget, `blocking_*` methods on the channels and locks for plain threads |
 //!
 //! Without `alloc` nothing allocates; with it, only the APIs that say so do.
 //! Waking a task never allocates.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use pollen::channel::{mpsc, oneshot};
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::net::TcpStream;
-use pollen::sync::{CancellationToken, OwnedSemaphorePermit, StdRawMutex};
+use pollen::sync::{CancellationToken, OwnedSemaphorePermit};
 use pollen::time::{now, sleep_until, timeout};
 
 use crate::protocol::{Command, Input, LineReader, parse};
@@ -21,7 +21,7 @@ pub(crate) struct Client {
     pub(crate) events: mpsc::Sender<'static, Event>,
     pub(crate) config: Arc<Config>,
     /// Held while connected: counts against `max_clients`.
-    pub(crate) _permit: OwnedSemaphorePermit<StdRawMutex>,
+    pub(crate) _permit: OwnedSemaphorePermit,
 }
 
 /// Why a client's loop ended.

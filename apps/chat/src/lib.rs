@@ -47,7 +47,7 @@ use std::time::Duration;
 use pollen::channel::{mpsc, oneshot};
 use pollen::io::AsyncWriteExt;
 use pollen::net::{TcpListener, TcpStream};
-use pollen::sync::{CancellationToken, Semaphore, StdRawMutex};
+use pollen::sync::{CancellationToken, Semaphore};
 use pollen::time::timeout;
 
 use self::broker::broker;
@@ -148,7 +148,7 @@ struct Stats {
     messages: AtomicU64,
 }
 
-type Limit = Semaphore<StdRawMutex>;
+type Limit = Semaphore;
 
 /// Serves chat on `listener` until `shutdown` completes; then tells every
 /// client the server is shutting down, gives them `drain_timeout` to get
@@ -167,7 +167,7 @@ pub async fn serve(
     let broker = pollen::task::Builder::new()
         .name("chat-broker")
         .spawn(broker(inbox, config.clone(), stats.clone(), stop.clone()));
-    let limit = Arc::new(Limit::with_raw_mutex(config.max_clients));
+    let limit = Arc::new(Limit::new(config.max_clients));
     let mut next_id = 0u64;
     let mut clients = Vec::new();
     {

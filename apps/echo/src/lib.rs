@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use pollen::io::AsyncWriteExt;
 use pollen::net::{TcpListener, TcpStream};
-use pollen::sync::{Semaphore, StdRawMutex};
+use pollen::sync::Semaphore;
 use pollen::task::AbortHandle;
 
 /// How the server behaves.
@@ -83,7 +83,7 @@ enum End {
     Error(io::Error),
 }
 
-type Limit = Semaphore<StdRawMutex>;
+type Limit = Semaphore;
 
 /// Serves echo on `listener` until `shutdown` completes, then drains.
 ///
@@ -97,7 +97,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Summary> {
     let config = Arc::new(config);
-    let limit = Arc::new(Limit::with_raw_mutex(config.max_conns));
+    let limit = Arc::new(Limit::new(config.max_conns));
     // The open connections' tasks, to abort those still open when the
     // drain deadline passes.
     let open: Arc<std::sync::Mutex<slab::Slab<AbortHandle>>> = Arc::default();
@@ -185,11 +185,7 @@ pub async fn serve(
 async fn accept(
     listener: &TcpListener,
     limit: &Arc<Limit>,
-) -> io::Result<(
-    TcpStream,
-    SocketAddr,
-    pollen::sync::OwnedSemaphorePermit<StdRawMutex>,
-)> {
+) -> io::Result<(TcpStream, SocketAddr, pollen::sync::OwnedSemaphorePermit)> {
     let permit = limit
         .clone()
         .acquire_owned()

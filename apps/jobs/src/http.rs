@@ -66,7 +66,7 @@ use std::sync::Arc;
 
 use pollen::io::{AsyncReadExt, AsyncWriteExt};
 use pollen::net::TcpStream;
-use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore, StdRawMutex};
+use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore};
 use pollen::time::{Instant, timeout, timeout_at};
 
 /// The most bytes of request line and headers accepted.
@@ -93,7 +93,7 @@ pub(crate) struct Limits {
 
 /// The budget of body bytes buffered at once, shared by every connection:
 /// one permit per byte.
-pub(crate) type Budget = Arc<Semaphore<StdRawMutex>>;
+pub(crate) type Budget = Arc<Semaphore>;
 
 /// A request read whole.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ pub(crate) struct Request {
     pub(crate) body: Vec<u8>,
     /// The body's bytes, taken from the budget (none without a body); they
     /// go back when the request is dropped, with the body.
-    _budget: Option<OwnedSemaphorePermit<StdRawMutex>>,
+    _budget: Option<OwnedSemaphorePermit>,
     /// The client wants the connection kept open after the response.
     pub(crate) keep_alive: bool,
     /// An HTTP/1.0 request: its connection stays open only if the
@@ -464,7 +464,7 @@ impl Conn {
         bytes: usize,
         deadline: Instant,
         stop: &CancellationToken,
-    ) -> Result<OwnedSemaphorePermit<StdRawMutex>, Response> {
+    ) -> Result<OwnedSemaphorePermit, Response> {
         let granted = pollen::select! {
             () = stop.cancelled() => {
                 return Err(busy("the server is shutting down"));

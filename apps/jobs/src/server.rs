@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pollen::channel::broadcast;
 use pollen::net::TcpListener;
-use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore, StdRawMutex};
+use pollen::sync::{CancellationToken, OwnedSemaphorePermit, Semaphore};
 use pollen::time::timeout;
 
 use crate::events::Event;
@@ -121,10 +121,8 @@ pub async fn serve(
         let in_place = std::io::IsTerminal::is_terminal(&std::io::stderr());
         pollen::spawn(dashboard::run(queue.clone(), stop.clone(), in_place))
     });
-    let open = Arc::new(Semaphore::<StdRawMutex>::with_raw_mutex(
-        config.max_connections,
-    ));
-    let budget: Budget = Arc::new(Semaphore::with_raw_mutex(config.max_body_memory));
+    let open = Arc::new(Semaphore::new(config.max_connections));
+    let budget: Budget = Arc::new(Semaphore::new(config.max_body_memory));
     let connections = AtomicU64::new(0);
     let requests = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -205,7 +203,7 @@ async fn connection(
     queue: Queue,
     stop: CancellationToken,
     requests: Arc<AtomicU64>,
-    _permit: OwnedSemaphorePermit<StdRawMutex>,
+    _permit: OwnedSemaphorePermit,
 ) {
     loop {
         match conn.read_request(&stop).await {

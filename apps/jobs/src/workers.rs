@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pollen::channel::mpsc;
-use pollen::sync::{CancellationToken, Mutex, OwnedSemaphorePermit, Semaphore, StdRawMutex};
+use pollen::sync::{CancellationToken, Mutex, OwnedSemaphorePermit, Semaphore};
 use pollen::task::JoinHandle;
 use pollen::time::Instant;
 
@@ -40,14 +40,14 @@ use crate::events::Event;
 use crate::exec;
 use crate::queue::{Next, Queue};
 
-pub(crate) type Limit = Semaphore<StdRawMutex>;
-type Inbox = Arc<Mutex<mpsc::Receiver<'static, Assignment>, StdRawMutex>>;
+pub(crate) type Limit = Semaphore;
+type Inbox = Arc<Mutex<mpsc::Receiver<'static, Assignment>>>;
 
 /// A job for a worker, with the permit that lets it run.
 #[derive(Debug)]
 pub(crate) struct Assignment {
     next: Next,
-    permit: OwnedSemaphorePermit<StdRawMutex>,
+    permit: OwnedSemaphorePermit,
 }
 
 /// Restarts allowed within a minute, for each worker; past that a crashed
@@ -65,9 +65,9 @@ pub(crate) fn spawn(
     alive: &Arc<AtomicUsize>,
     stop: &CancellationToken,
 ) -> (JoinHandle<()>, Vec<JoinHandle<()>>) {
-    let limit = Arc::new(Limit::with_raw_mutex(workers));
+    let limit = Arc::new(Limit::new(workers));
     let (work, inbox) = mpsc::channel(workers);
-    let inbox: Inbox = Arc::new(Mutex::with_raw_mutex(inbox));
+    let inbox: Inbox = Arc::new(Mutex::new(inbox));
     let dispatcher = pollen::task::Builder::new()
         .name("jobs-dispatcher")
         .spawn(dispatch(queue.clone(), limit, work, stop.clone()));

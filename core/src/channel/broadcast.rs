@@ -34,7 +34,7 @@
 use core::fmt;
 
 use crate::sync::blocking_mutex::Mutex;
-use crate::sync::{Notify, RawMutex, SpinRawMutex};
+use crate::sync::{DefaultRawMutex, Notify, RawMutex};
 
 /// One kept message and its position in the stream.
 struct Slot<T> {
@@ -60,7 +60,7 @@ struct Shared<M, S: ?Sized> {
 
 /// A broadcast channel keeping the last `N` messages inline, usable in a
 /// `static`.
-pub struct Channel<T, const N: usize, M = SpinRawMutex> {
+pub struct Channel<T, const N: usize, M = DefaultRawMutex> {
     shared: Shared<M, [Slot<T>; N]>,
 }
 
@@ -71,13 +71,13 @@ enum Handle<'a, T, M> {
 }
 
 /// The sending half; clone it for more senders.
-pub struct Sender<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Sender<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
 }
 
 /// A receiving half; [`Sender::subscribe`] makes more, and cloning one
 /// makes a receiver at the same place in the stream.
-pub struct Receiver<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Receiver<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
     /// The position of the next message this receiver reads.
     next: u64,
@@ -110,7 +110,7 @@ pub enum TryRecvError {
 
 // === impl Channel ===
 
-impl<T, const N: usize> Channel<T, N, SpinRawMutex> {
+impl<T, const N: usize> Channel<T, N, DefaultRawMutex> {
     /// A channel keeping `N` messages, not in use, on the default lock.
     /// Usable in a `static`.
     #[cfg(not(loom))]
@@ -196,7 +196,7 @@ fn clear<T>(slots: &mut [Slot<T>]) {
     }
 }
 
-impl<T, const N: usize> Default for Channel<T, N, SpinRawMutex> {
+impl<T, const N: usize> Default for Channel<T, N, DefaultRawMutex> {
     fn default() -> Self {
         Self::new()
     }

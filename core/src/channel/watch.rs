@@ -39,7 +39,7 @@
 use core::fmt;
 
 use crate::sync::blocking_mutex::Mutex;
-use crate::sync::{Notify, RawMutex, SpinRawMutex};
+use crate::sync::{DefaultRawMutex, Notify, RawMutex};
 
 /// The sender is gone: the value will not change again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct SendError<T>(pub T);
 
 /// A watch channel holding a `T`, usable in a `static`:
 /// [`split`](Channel::split) it into its halves.
-pub struct Channel<T, M = SpinRawMutex> {
+pub struct Channel<T, M = DefaultRawMutex> {
     state: Mutex<M, State<T>>,
     /// Told on every change, and when the sender goes.
     changed: Notify<M>,
@@ -106,12 +106,12 @@ impl<T> core::ops::Deref for Ref<T> {
 }
 
 /// The sending half.
-pub struct Sender<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Sender<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
 }
 
 /// A receiving half; clone it for more receivers.
-pub struct Receiver<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Receiver<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
     /// The version this receiver has seen.
     seen: u64,
@@ -119,7 +119,7 @@ pub struct Receiver<'a, T, M: RawMutex = SpinRawMutex> {
 
 // === impl Channel ===
 
-impl<T> Channel<T, SpinRawMutex> {
+impl<T> Channel<T, DefaultRawMutex> {
     /// A channel holding `value`, not in use, on the default lock. Usable
     /// in a `static`.
     #[cfg(not(loom))]

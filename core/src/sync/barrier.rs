@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::blocking_mutex::Mutex;
-use super::{Notify, RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, Notify, RawMutex};
 
 /// Makes `n` tasks wait for each other: [`wait`](Barrier::wait) returns
 /// once `n` tasks have called it, then the barrier is ready for the next
@@ -30,7 +30,7 @@ use super::{Notify, RawMutex, SpinRawMutex};
 /// EXECUTOR.run_until_stalled();
 /// assert_eq!(LEADERS.load(Ordering::SeqCst), 1);
 /// ```
-pub struct Barrier<M = SpinRawMutex> {
+pub struct Barrier<M = DefaultRawMutex> {
     state: Mutex<M, State>,
     released: Notify<M>,
     n: usize,
@@ -55,7 +55,7 @@ impl BarrierWaitResult {
 
 // === impl Barrier ===
 
-impl Barrier<SpinRawMutex> {
+impl Barrier<DefaultRawMutex> {
     /// A barrier for `n` tasks (`0` behaves as `1`), on the default lock.
     /// Usable in a `static`.
     #[cfg(not(loom))]

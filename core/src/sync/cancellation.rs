@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::blocking_mutex::Mutex;
-use super::{Notify, SpinRawMutex};
+use super::{DefaultRawMutex, Notify};
 use crate::loom::atomic::{AtomicBool, Ordering};
 
 /// A token that tasks watch to learn they should stop: [`cancel`] it once,
@@ -42,9 +42,9 @@ pub struct CancellationToken {
 
 struct Node {
     cancelled: AtomicBool,
-    notify: Notify<SpinRawMutex>,
+    notify: Notify<DefaultRawMutex>,
     /// Children to cancel with this node; dead ones are pruned as it grows.
-    children: Mutex<SpinRawMutex, Vec<Weak<Node>>>,
+    children: Mutex<DefaultRawMutex, Vec<Weak<Node>>>,
 }
 
 /// Cancels its token when dropped, unless [`disarm`](DropGuard::disarm)ed.

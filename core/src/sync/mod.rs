@@ -45,6 +45,10 @@
 //! | `StdRawMutex` (feature `std`) | yes | several OS threads; waiters sleep instead of spinning |
 //! | your own | your call | anything else, e.g. an interrupt-free critical section on a single-core MCU (see [`RawMutex`]) |
 //!
+//! Constructors that name no lock (`Mutex::new`, `mpsc::channel`, ...) use
+//! [`DefaultRawMutex`]: `StdRawMutex` with the `std` feature,
+//! [`SpinRawMutex`] without.
+//!
 //! [`blocking_mutex::Mutex<M, T>`](blocking_mutex::Mutex) puts a `T` behind
 //! one: [`lock`](blocking_mutex::Mutex::lock) runs a closure with `&mut T`
 //! inside the raw lock.
@@ -92,7 +96,7 @@ pub use self::notify::{Notified, Notify};
 pub use self::once_cell::{OnceCell, SetError};
 #[cfg(feature = "std")]
 pub use self::raw_mutex::StdRawMutex;
-pub use self::raw_mutex::{NoopRawMutex, RawMutex, SpinRawMutex};
+pub use self::raw_mutex::{DefaultRawMutex, NoopRawMutex, RawMutex, SpinRawMutex};
 pub use self::raw_semaphore::{AcquireError, TryAcquireError};
 pub(crate) use self::raw_semaphore::{
     OnRelease, RawAcquire, RawSemaphore, Shared as SemaphoreShared,

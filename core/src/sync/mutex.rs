@@ -7,7 +7,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::semaphore::{Acquire, Semaphore, SemaphorePermit};
-use super::{RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, RawMutex};
 use crate::loom::UnsafeCell;
 
 /// An async mutual-exclusion lock: [`lock`](Mutex::lock) waits (without
@@ -37,7 +37,7 @@ use crate::loom::UnsafeCell;
 /// EXECUTOR.run_until_stalled();
 /// assert_eq!(*COUNT.try_lock().unwrap(), 100);
 /// ```
-pub struct Mutex<T: ?Sized, M = SpinRawMutex> {
+pub struct Mutex<T: ?Sized, M = DefaultRawMutex> {
     semaphore: Semaphore<M>,
     /// # Safety
     ///
@@ -47,7 +47,7 @@ pub struct Mutex<T: ?Sized, M = SpinRawMutex> {
 
 /// Exclusive access to a [`Mutex`]'s value; dropping it unlocks.
 #[must_use = "dropping the guard unlocks the mutex at once"]
-pub struct MutexGuard<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct MutexGuard<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     mutex: &'a Mutex<T, M>,
     _permit: SemaphorePermit<'a, M>,
 }
@@ -65,7 +65,7 @@ pub struct TryLockError(pub(crate) ());
 /// Dropping it gives up its place in the queue; if the lock had just been
 /// handed to it, it goes on to the next waiter. Nothing is lost.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Lock<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct Lock<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     mutex: &'a Mutex<T, M>,
     acquire: Acquire<'a, M>,
 }
@@ -79,7 +79,7 @@ unsafe impl<T: ?Sized + Send, M: RawMutex + Sync> Sync for Mutex<T, M> {}
 
 // === impl Mutex ===
 
-impl<T> Mutex<T, SpinRawMutex> {
+impl<T> Mutex<T, DefaultRawMutex> {
     /// A mutex holding `value`, on the default lock. Usable in a `static`.
     #[cfg(not(loom))]
     pub const fn new(value: T) -> Self {
@@ -155,7 +155,7 @@ impl<T: ?Sized, M: RawMutex> Mutex<T, M> {
     }
 }
 
-impl<T: Default> Default for Mutex<T, SpinRawMutex> {
+impl<T: Default> Default for Mutex<T, DefaultRawMutex> {
     fn default() -> Self {
         Mutex::new(T::default())
     }
@@ -236,7 +236,7 @@ impl core::error::Error for TryLockError {}
 /// can move into a spawned task); dropping it unlocks.
 #[cfg(feature = "alloc")]
 #[must_use = "dropping the guard unlocks the mutex at once"]
-pub struct OwnedMutexGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct OwnedMutexGuard<T: ?Sized, M: RawMutex = DefaultRawMutex> {
     /// Holds the mutex's one permit, given back on drop.
     mutex: alloc::sync::Arc<Mutex<T, M>>,
 }

@@ -7,7 +7,7 @@ use core::task::{Context, Poll};
 
 use super::blocking_mutex::Mutex;
 use super::wait_queue::{WaitQueue, Waiter, WakeList};
-use super::{RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, RawMutex};
 
 /// Wakes waiting tasks: [`notify_one`](Notify::notify_one) the one that
 /// waited longest, [`notify_waiters`](Notify::notify_waiters) all that wait.
@@ -36,7 +36,7 @@ use super::{RawMutex, SpinRawMutex};
 /// # use core::future::Future;
 /// assert!(notified.as_mut().poll(&mut cx).is_ready()); // consumed at once
 /// ```
-pub struct Notify<M = SpinRawMutex> {
+pub struct Notify<M = DefaultRawMutex> {
     state: Mutex<M, State>,
 }
 
@@ -72,7 +72,7 @@ struct Waiting {
 /// Dropping it loses nothing: a `notify_one` it was given but had not
 /// returned yet goes on to the next waiter (or is stored as the permit).
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Notified<'a, M: RawMutex = SpinRawMutex> {
+pub struct Notified<'a, M: RawMutex = DefaultRawMutex> {
     notify: &'a Notify<M>,
     /// The generation when the future was made.
     generation: usize,
@@ -90,7 +90,7 @@ enum Step {
 
 // === impl Notify ===
 
-impl Notify<SpinRawMutex> {
+impl Notify<DefaultRawMutex> {
     /// A `Notify` with no permit stored, on the default lock. Usable in a
     /// `static`.
     #[cfg(not(loom))]
@@ -197,7 +197,7 @@ impl<M: RawMutex> Notify<M> {
     }
 }
 
-impl Default for Notify<SpinRawMutex> {
+impl Default for Notify<DefaultRawMutex> {
     fn default() -> Self {
         Self::new()
     }

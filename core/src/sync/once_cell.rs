@@ -5,7 +5,7 @@ use core::future::Future;
 use core::mem::MaybeUninit;
 
 use super::raw_semaphore::{RawSemaphore, TryAcquireError};
-use super::{RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, RawMutex};
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicBool, Ordering};
 
@@ -30,7 +30,7 @@ use crate::loom::atomic::{AtomicBool, Ordering};
 /// assert_eq!(first.as_mut().poll(&mut cx), core::task::Poll::Ready(&7));
 /// assert_eq!(CONFIG.get(), Some(&7));
 /// ```
-pub struct OnceCell<T, M = SpinRawMutex> {
+pub struct OnceCell<T, M = DefaultRawMutex> {
     /// Set (Release) once `value` is written; never cleared while shared.
     ready: AtomicBool,
     /// # Safety
@@ -56,7 +56,7 @@ unsafe impl<T: Send, M: RawMutex + Send> Send for OnceCell<T, M> {}
 
 // === impl OnceCell ===
 
-impl<T> OnceCell<T, SpinRawMutex> {
+impl<T> OnceCell<T, DefaultRawMutex> {
     /// An empty cell, on the default lock. Usable in a `static`.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
@@ -225,7 +225,7 @@ impl<T, M> Drop for OnceCell<T, M> {
     }
 }
 
-impl<T> Default for OnceCell<T, SpinRawMutex> {
+impl<T> Default for OnceCell<T, DefaultRawMutex> {
     fn default() -> Self {
         Self::new()
     }

@@ -188,6 +188,30 @@ unsafe impl RawMutex for NoopRawMutex {
     }
 }
 
+/// The lock of every core primitive whose lock is not named: with the
+/// `std` feature [`StdRawMutex`], without it [`SpinRawMutex`].
+///
+/// `Mutex::new`, `mpsc::channel`, `Notify::new` and the other constructors
+/// that take no lock build on this one. On OS threads a spin lock is the
+/// wrong default: a thread preempted while it holds the lock (more busy
+/// threads than cores) keeps every other thread that wants it spinning or
+/// yielding for the rest of its time slice, where a std mutex puts them to
+/// sleep until it is released. Without `std` there is no OS to sleep in,
+/// and spinning is what cores can do.
+///
+/// Features are additive, so enabling `std` anywhere in a build changes
+/// this type for every crate in it. Code that names a lock for one half of
+/// a channel, say, should name it for the other half too, rather than mix
+/// a named lock with the default.
+#[cfg(feature = "std")]
+pub type DefaultRawMutex = StdRawMutex;
+
+/// The lock of every core primitive whose lock is not named: with the
+/// `std` feature `StdRawMutex`, without it [`SpinRawMutex`] (see the `std`
+/// build's docs for why).
+#[cfg(not(feature = "std"))]
+pub type DefaultRawMutex = SpinRawMutex;
+
 /// Spins a waiter makes before it gives up its time slice (with `std`).
 const YIELD_AFTER_SPINS: u32 = 128;
 
@@ -458,6 +482,25 @@ mod tests {
     #[test]
     fn std_lock_excludes() {
         model(|| two_threads_bump(StdRawMutex::new()));
+    }
+
+    /// The default lock follows the `std` feature, for the channels'
+    /// heap constructor as for the primitives' `new`.
+    #[cfg(not(loom))]
+    #[test]
+    fn default_lock_follows_std() {
+        use core::any::TypeId;
+
+        #[cfg(feature = "std")]
+        let expected = TypeId::of::<StdRawMutex>();
+        #[cfg(not(feature = "std"))]
+        let expected = TypeId::of::<SpinRawMutex>();
+        assert_eq!(TypeId::of::<DefaultRawMutex>(), expected);
+        fn lock_of<M: RawMutex + 'static>(_: &crate::channel::mpsc::Sender<'_, u8, M>) -> TypeId {
+            TypeId::of::<M>()
+        }
+        let (tx, _rx) = crate::channel::mpsc::channel::<u8>(1);
+        assert_eq!(lock_of(&tx), expected);
     }
 
     #[test]

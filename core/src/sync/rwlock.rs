@@ -8,7 +8,7 @@ use core::task::{Context, Poll};
 
 use super::mutex::TryLockError;
 use super::raw_semaphore::{RawAcquire, RawSemaphore};
-use super::{RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, RawMutex};
 use crate::loom::UnsafeCell;
 
 /// Readers a lock admits at once; a writer takes them all.
@@ -38,7 +38,7 @@ const MAX_READS: usize = usize::MAX >> 3;
 /// TABLE.try_write().unwrap()[0] = 7;
 /// assert_eq!(TABLE.try_read().unwrap()[0], 7);
 /// ```
-pub struct RwLock<T: ?Sized, M = SpinRawMutex> {
+pub struct RwLock<T: ?Sized, M = DefaultRawMutex> {
     semaphore: RawSemaphore<M, ()>,
     /// # Safety
     ///
@@ -49,13 +49,13 @@ pub struct RwLock<T: ?Sized, M = SpinRawMutex> {
 
 /// Shared access to an [`RwLock`]'s value; dropping it lets go.
 #[must_use = "dropping the guard unlocks at once"]
-pub struct RwLockReadGuard<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct RwLockReadGuard<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     lock: &'a RwLock<T, M>,
 }
 
 /// Exclusive access to an [`RwLock`]'s value; dropping it lets go.
 #[must_use = "dropping the guard unlocks at once"]
-pub struct RwLockWriteGuard<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct RwLockWriteGuard<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     lock: &'a RwLock<T, M>,
 }
 
@@ -66,7 +66,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
 /// Dropping it gives up its place in the queue; access granted to it and
 /// not returned goes on to the next waiter. Nothing is lost.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Read<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct Read<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     lock: &'a RwLock<T, M>,
     acquire: RawAcquire<'a, M, ()>,
 }
@@ -77,7 +77,7 @@ pub struct Read<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
 ///
 /// As for [`Read`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Write<'a, T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct Write<'a, T: ?Sized, M: RawMutex = DefaultRawMutex> {
     lock: &'a RwLock<T, M>,
     acquire: RawAcquire<'a, M, ()>,
 }
@@ -98,7 +98,7 @@ unsafe impl<T: ?Sized + Send + Sync, M: RawMutex + Sync> Sync for RwLockWriteGua
 
 // === impl RwLock ===
 
-impl<T> RwLock<T, SpinRawMutex> {
+impl<T> RwLock<T, DefaultRawMutex> {
     /// A lock holding `value`, on the default lock. Usable in a `static`.
     #[cfg(not(loom))]
     pub const fn new(value: T) -> Self {
@@ -296,7 +296,7 @@ impl<T: ?Sized + fmt::Debug, M: RawMutex> fmt::Debug for RwLockWriteGuard<'_, T,
 /// can move into a spawned task); dropping it lets go.
 #[cfg(feature = "alloc")]
 #[must_use = "dropping the guard unlocks at once"]
-pub struct OwnedRwLockReadGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct OwnedRwLockReadGuard<T: ?Sized, M: RawMutex = DefaultRawMutex> {
     /// Holds one read permit, given back on drop.
     lock: alloc::sync::Arc<RwLock<T, M>>,
 }
@@ -305,7 +305,7 @@ pub struct OwnedRwLockReadGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
 /// dropping it lets go.
 #[cfg(feature = "alloc")]
 #[must_use = "dropping the guard unlocks at once"]
-pub struct OwnedRwLockWriteGuard<T: ?Sized, M: RawMutex = SpinRawMutex> {
+pub struct OwnedRwLockWriteGuard<T: ?Sized, M: RawMutex = DefaultRawMutex> {
     /// Holds every permit, given back on drop.
     lock: alloc::sync::Arc<RwLock<T, M>>,
 }

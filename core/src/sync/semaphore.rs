@@ -6,7 +6,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::raw_semaphore::{AcquireError, RawAcquire, RawSemaphore, TryAcquireError};
-use super::{RawMutex, SpinRawMutex};
+use super::{DefaultRawMutex, RawMutex};
 
 /// A count of permits that tasks acquire and release.
 ///
@@ -30,13 +30,13 @@ use super::{RawMutex, SpinRawMutex};
 /// assert_eq!(SLOTS.available_permits(), 1);
 /// # drop(b);
 /// ```
-pub struct Semaphore<M = SpinRawMutex> {
+pub struct Semaphore<M = DefaultRawMutex> {
     raw: RawSemaphore<M, ()>,
 }
 
 /// Permits acquired from a [`Semaphore`]; dropping it gives them back.
 #[must_use = "dropping a permit gives it back at once"]
-pub struct SemaphorePermit<'a, M: RawMutex = SpinRawMutex> {
+pub struct SemaphorePermit<'a, M: RawMutex = DefaultRawMutex> {
     semaphore: &'a Semaphore<M>,
     permits: usize,
 }
@@ -50,7 +50,7 @@ pub struct SemaphorePermit<'a, M: RawMutex = SpinRawMutex> {
 /// returned yet go back to the semaphore (and on to the next waiter), and
 /// its place in the queue is given up.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Acquire<'a, M: RawMutex = SpinRawMutex> {
+pub struct Acquire<'a, M: RawMutex = DefaultRawMutex> {
     semaphore: &'a Semaphore<M>,
     wanted: usize,
     raw: RawAcquire<'a, M, ()>,
@@ -58,7 +58,7 @@ pub struct Acquire<'a, M: RawMutex = SpinRawMutex> {
 
 // === impl Semaphore ===
 
-impl Semaphore<SpinRawMutex> {
+impl Semaphore<DefaultRawMutex> {
     /// A semaphore with `permits` permits, on the default lock. Usable in a
     /// `static`.
     #[cfg(not(loom))]
@@ -260,7 +260,7 @@ impl<M: RawMutex> fmt::Debug for Acquire<'_, M> {
 /// (so it can move into a spawned task); dropping it gives them back.
 #[cfg(feature = "alloc")]
 #[must_use = "dropping a permit gives it back at once"]
-pub struct OwnedSemaphorePermit<M: RawMutex = SpinRawMutex> {
+pub struct OwnedSemaphorePermit<M: RawMutex = DefaultRawMutex> {
     semaphore: alloc::sync::Arc<Semaphore<M>>,
     permits: usize,
 }

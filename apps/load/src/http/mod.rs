@@ -58,7 +58,7 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pollen::sync::{OwnedSemaphorePermit, Semaphore, StdRawMutex};
+use pollen::sync::{OwnedSemaphorePermit, Semaphore};
 use pollen::time::Instant;
 
 use self::conn::{Conn, Transfer};
@@ -122,7 +122,7 @@ impl HttpConfig {
     }
 }
 
-type Permits = Semaphore<StdRawMutex>;
+type Permits = Semaphore;
 
 /// What every request task shares.
 struct Shared<C: Connect> {
@@ -191,7 +191,7 @@ pub async fn run<C: Connect>(
         recorder: Recorder::new(control.clone()),
         timeout: config.timeout,
     });
-    let permits = Arc::new(Permits::with_raw_mutex(config.concurrency));
+    let permits = Arc::new(Permits::new(config.concurrency));
 
     control.set_running();
     let start = pollen::time::now();
@@ -317,10 +317,7 @@ async fn until(deadline: Option<Instant>) {
 const PACING_SLACK: Duration = Duration::from_millis(1);
 
 /// A permit, once `due` (if any) is less than [`PACING_SLACK`] away.
-async fn permit_when_due(
-    permits: &Arc<Permits>,
-    due: Option<Instant>,
-) -> OwnedSemaphorePermit<StdRawMutex> {
+async fn permit_when_due(permits: &Arc<Permits>, due: Option<Instant>) -> OwnedSemaphorePermit {
     if let Some(due) = due {
         pollen::time::sleep_until(due.saturating_sub(PACING_SLACK)).await;
     }

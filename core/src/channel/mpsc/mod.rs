@@ -65,7 +65,7 @@ use core::task::{Context, Poll, Waker};
 
 use crate::loom::UnsafeCell;
 use crate::sync::{
-    Notify, OnRelease, RawAcquire, RawMutex, RawSemaphore, SemaphoreShared, SpinRawMutex,
+    DefaultRawMutex, Notify, OnRelease, RawAcquire, RawMutex, RawSemaphore, SemaphoreShared,
     TryAcquireError, WakeList,
 };
 
@@ -102,7 +102,7 @@ struct Ring {
 }
 
 /// A bounded channel with `N` slots inline, usable in a `static`.
-pub struct Channel<T, const N: usize, M = SpinRawMutex> {
+pub struct Channel<T, const N: usize, M = DefaultRawMutex> {
     chan: Chan<M>,
     slots: [Slot<T>; N],
 }
@@ -121,19 +121,19 @@ struct HeapChannel<T, M> {
 }
 
 /// The sending half; clone it for more producers.
-pub struct Sender<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Sender<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
 }
 
 /// The receiving half.
-pub struct Receiver<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Receiver<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: Handle<'a, T, M>,
 }
 
 /// A reserved slot: [`send`](Permit::send) fills it without waiting;
 /// dropping it gives the slot back.
 #[must_use = "dropping a permit gives the slot back at once"]
-pub struct Permit<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Permit<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: &'a Handle<'a, T, M>,
 }
 
@@ -144,7 +144,7 @@ pub struct Permit<'a, T, M: RawMutex = SpinRawMutex> {
 /// Dropping it loses nothing: its place in the queue is given up, and a
 /// slot granted to it goes to the next sender.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Reserve<'a, T, M: RawMutex = SpinRawMutex> {
+pub struct Reserve<'a, T, M: RawMutex = DefaultRawMutex> {
     handle: &'a Handle<'a, T, M>,
     acquire: RawAcquire<'a, M, Ring>,
 }
@@ -297,7 +297,7 @@ fn wrap(index: usize, cap: usize) -> usize {
 
 // === impl Channel ===
 
-impl<T, const N: usize> Channel<T, N, SpinRawMutex> {
+impl<T, const N: usize> Channel<T, N, DefaultRawMutex> {
     /// A channel with `N` slots, not in use, on the default lock. Usable in
     /// a `static`.
     #[cfg(not(loom))]
@@ -364,7 +364,7 @@ impl<T, const N: usize, M: RawMutex> Channel<T, N, M> {
     }
 }
 
-impl<T, const N: usize> Default for Channel<T, N, SpinRawMutex> {
+impl<T, const N: usize> Default for Channel<T, N, DefaultRawMutex> {
     fn default() -> Self {
         Self::new()
     }
@@ -385,6 +385,18 @@ impl<T, const N: usize, M> fmt::Debug for Channel<T, N, M> {
 /// If `capacity` is zero.
 #[cfg(feature = "alloc")]
 pub fn channel<T>(capacity: usize) -> (Sender<'static, T>, Receiver<'static, T>) {
+    channel_with_raw_mutex(capacity)
+}
+
+/// A bounded channel with `capacity` slots, kept in an `Arc`, on the lock `M`.
+///
+/// # Panics
+///
+/// If `capacity` is zero.
+#[cfg(feature = "alloc")]
+pub fn channel_with_raw_mutex<T, M: RawMutex>(
+    capacity: usize,
+) -> (Sender<'static, T, M>, Receiver<'static, T, M>) {
     assert!(
         capacity > 0,
         "pollen: a bounded channel needs at least one slot"

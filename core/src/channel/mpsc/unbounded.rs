@@ -13,7 +13,7 @@ use core::task::{Context, Poll, Waker};
 
 use super::{SendError, TryRecvError};
 use crate::sync::blocking_mutex::Mutex;
-use crate::sync::{Notify, SpinRawMutex};
+use crate::sync::{DefaultRawMutex, Notify};
 
 /// A channel with no bound, kept in an `Arc`: its two halves.
 ///
@@ -48,7 +48,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 }
 
 struct Shared<T> {
-    state: Mutex<SpinRawMutex, State<T>>,
+    state: Mutex<DefaultRawMutex, State<T>>,
     rx_gone: Notify,
 }
 
