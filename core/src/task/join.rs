@@ -16,7 +16,10 @@ use super::header::Header;
 /// cancelled (see [`abort`](Self::abort)) or panicked (with the `std`
 /// feature). Dropping it *detaches* the task: it keeps running, and its
 /// output is dropped when it finishes. A detached task that nothing can wake
-/// any more (no waker of it is left anywhere) is cancelled.
+/// any more (no waker of it is left anywhere) is cancelled, unless its
+/// scheduler keeps its tasks alive
+/// ([`Schedule::KEEPS_TASKS_ALIVE`](super::Schedule::KEEPS_TASKS_ALIVE), as
+/// the std runtime's do): then it stays until aborted.
 ///
 /// # Cancel safety
 ///
@@ -181,6 +184,27 @@ impl AbortHandle {
     /// The task's address, as [`JoinHandle::as_ptr`].
     pub fn as_ptr(&self) -> NonNull<()> {
         self.ptr.cast()
+    }
+
+    /// A new handle to the task at `task`, with a reference of its own.
+    ///
+    /// For a table that keeps bare task addresses (to spare every task two
+    /// reference-count updates) and needs a handle now and then.
+    ///
+    /// # Safety
+    ///
+    /// `task` is the [`as_ptr`](Self::as_ptr) of a task whose memory is
+    /// still there: something keeps it alive meanwhile, such as a reference
+    /// the caller knows is held, or a future of the task that has not
+    /// finished dropping (the task is freed only after its future is
+    /// dropped).
+    pub unsafe fn clone_from_ptr(task: NonNull<()>) -> AbortHandle {
+        let ptr = task.cast::<Header>();
+        // SAFETY: the caller guarantees the header is alive, and a live
+        // task's count is never zero (its last reference cancels it
+        // instead of freeing it), so this adds to a held reference.
+        unsafe { ptr.as_ref() }.state.ref_inc();
+        AbortHandle { ptr }
     }
 
     /// Cancels the task, as [`JoinHandle::abort`].

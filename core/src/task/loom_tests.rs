@@ -424,3 +424,84 @@ fn two_producers_one_consumer() {
         assert_eq!(Counts::get(&counts.output_drops), 2);
     });
 }
+
+/// Core's executor as a scheduler that keeps its tasks alive
+/// ([`Schedule::KEEPS_TASKS_ALIVE`](crate::task::Schedule)), as the std
+/// runtime's are.
+struct Kept(Executor);
+
+impl crate::task::Schedule for Kept {
+    const KEEPS_TASKS_ALIVE: bool = true;
+
+    fn schedule(&self, runnable: crate::task::Runnable) {
+        crate::task::Schedule::schedule(&self.0, runnable);
+    }
+}
+
+/// A kept task that nothing can wake (no waker kept, handle dropped) is
+/// not cancelled; an abort through its bare address (as a task table
+/// makes it) races the executor, and the task is dropped and freed once.
+#[test]
+fn kept_unreachable_task_lives_until_aborted() {
+    model(|| {
+        let kept = model_static!(Kept, Kept(Executor::new()));
+        let counts = Arc::new(Counts::default());
+        let (runnable, handle) = crate::task::new_boxed(
+            Probe {
+                pending: usize::MAX,
+                counts: counts.clone(),
+                on_pending: |_: &Waker| {},
+            },
+            kept,
+        );
+        crate::task::Schedule::schedule(kept, runnable);
+        let task = handle.as_ptr();
+        drop(handle);
+        assert_eq!(kept.0.tick(), 1);
+        // Unreachable, and still there.
+        assert_eq!(Counts::get(&counts.drops), 0);
+        // SAFETY: the task is kept alive until it completes, and it has not.
+        let abort = unsafe { crate::task::AbortHandle::clone_from_ptr(task) };
+        let t = thread::spawn(move || abort.abort());
+        drive_until(&kept.0, || Counts::get(&counts.drops) == 1);
+        t.join().unwrap();
+        assert_eq!(Counts::get(&counts.polls), 1);
+    });
+}
+
+/// A kept task completes while its `JoinHandle` and a waker are dropped on
+/// other threads: the poller drops the task's own reference with its own,
+/// and whoever lets go last frees the task, once. (Miri, which runs these
+/// models once each, reports a task never freed, or freed twice.)
+#[test]
+fn kept_task_completion_racing_handle_and_waker_drops() {
+    model(|| {
+        let kept = model_static!(Kept, Kept(Executor::new()));
+        let counts = Arc::new(Counts::default());
+        let slot = Arc::new(crate::loom_test_slot::Slot::default());
+        let s = slot.clone();
+        let (runnable, handle) = crate::task::new_boxed(
+            Probe {
+                pending: 1,
+                counts: counts.clone(),
+                on_pending: move |w: &Waker| {
+                    s.put(w.clone());
+                    w.wake_by_ref();
+                },
+            },
+            kept,
+        );
+        crate::task::Schedule::schedule(kept, runnable);
+        assert_eq!(kept.0.tick(), 1);
+        let waker = slot.take();
+        let drop_handle = thread::spawn(move || drop(handle));
+        let drop_waker = thread::spawn(move || drop(waker));
+        drive_until(&kept.0, || Counts::get(&counts.drops) == 1);
+        drop_handle.join().unwrap();
+        drop_waker.join().unwrap();
+        assert_eq!(Counts::get(&counts.polls), 2);
+        // The output went with whichever of the handle and the poller owned
+        // it; the task is gone once nothing refers to it.
+        assert_eq!(Counts::get(&counts.output_drops), 1);
+    });
+}

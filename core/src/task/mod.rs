@@ -121,6 +121,21 @@ pub const fn cell_size<F: Future>() -> usize {
 /// thread or in an interrupt handler, and must not block or allocate if its
 /// users need that.
 pub trait Schedule: Sync + 'static {
+    /// Whether this scheduler's tasks live until they complete (or are
+    /// aborted), even once nothing can wake them: no waker left anywhere
+    /// and the `JoinHandle` dropped.
+    ///
+    /// With `false` (the default) such a task can never run again, and is
+    /// cancelled at once: its future is dropped and its memory freed. A
+    /// scheduler that keeps a table of its tasks, to abort them all at
+    /// shutdown say, sets `true`, so a task that only holds something (a
+    /// guard, a connection) keeps it until then, as in tokio's runtime.
+    /// Each task then holds a reference to itself, taken at spawn and
+    /// dropped by the poller that completes it, in the atomic operations
+    /// those steps make anyway: the table can keep bare task addresses
+    /// (see [`AbortHandle::clone_from_ptr`]) at no cost per task.
+    const KEEPS_TASKS_ALIVE: bool = false;
+
     /// Queues `runnable` to be run (by calling [`Runnable::run`]) later.
     fn schedule(&self, runnable: Runnable);
 

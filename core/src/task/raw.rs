@@ -138,7 +138,7 @@ impl<F: Future> Cell<F> {
     pub(crate) fn new<S: Schedule, A: Storage<F>>(future: F, scheduler: &'static S) -> Cell<F> {
         Cell {
             header: Header {
-                state: State::new(),
+                state: State::new(S::KEEPS_TASKS_ALIVE),
                 vtable: vtable::<F, S, A>(),
                 queue_next: UnsafeCell::new(None),
                 scheduler: NonNull::from(scheduler).cast(),
@@ -316,7 +316,7 @@ impl<F: Future> Cell<F> {
             // completion; complete and let go in one step.
             // SAFETY: `RUNNING` is ours, and no handle will read the output.
             let panicked = unsafe { this.drop_output() }.err();
-            if state.transition_to_complete_and_release().ref_count() == 1 {
+            if state.transition_to_complete_and_release(snapshot) {
                 // SAFETY: that was the last reference, and the task is
                 // complete.
                 unsafe { Header::dealloc(ptr) };
@@ -351,7 +351,7 @@ impl<F: Future> Cell<F> {
                 }
             }
         }
-        if state.ref_dec_complete() {
+        if state.ref_dec_complete(snapshot) {
             // SAFETY: that was the last reference, and the task is complete.
             unsafe { Header::dealloc(ptr) };
         }

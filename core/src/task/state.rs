@@ -12,15 +12,19 @@
 //! | `CANCELLED`     | `abort`, or the last reference      | never                               |
 //! | `JOIN_INTEREST` | spawn (a `JoinHandle` exists)       | the `JoinHandle` when dropped       |
 //! | `JOIN_WAKER`    | the `JoinHandle` (waker stored)     | the `JoinHandle`; the poller after `COMPLETE` |
+//! | `KEPT`          | spawn, on a scheduler that keeps its tasks alive | never                  |
 //!
 //! The reference count lives in the bits above `REF_SHIFT`. References are
 //! held by the `JoinHandle`, by every `Waker`, by the run queue while
 //! `NOTIFIED` is set (that reference *is* the [`Runnable`](super::Runnable)),
-//! and by the poller while `RUNNING` is set (it is the same reference the
-//! `Runnable` carried in). The task is freed when the count reaches zero,
-//! which can only happen once `COMPLETE` is set: dropping the last reference
-//! to a task that is not complete cancels it instead (it is scheduled once
-//! more, with `CANCELLED`, so its future is dropped by the executor).
+//! by the poller while `RUNNING` is set (it is the same reference the
+//! `Runnable` carried in), and, while it is not complete, by the task itself
+//! if it is `KEPT` (the poller that completes it drops that reference with
+//! its own, in the same operation). The task is freed when the count
+//! reaches zero, which can only happen once `COMPLETE` is set: dropping the
+//! last reference to a task that is not complete cancels it instead (it is
+//! scheduled once more, with `CANCELLED`, so its future is dropped by the
+//! executor); a `KEPT` task never gets there.
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
 
@@ -36,8 +40,14 @@ const CANCELLED: usize = 1 << 3;
 const JOIN_INTEREST: usize = 1 << 4;
 /// The join waker slot holds a waker the poller may read (see `Trailer`).
 const JOIN_WAKER: usize = 1 << 5;
+/// The task holds a reference to itself until it completes: its scheduler
+/// keeps its tasks alive (see [`Schedule::KEEPS_TASKS_ALIVE`]). Set at
+/// spawn, never changed.
+///
+/// [`Schedule::KEEPS_TASKS_ALIVE`]: super::Schedule::KEEPS_TASKS_ALIVE
+const KEPT: usize = 1 << 6;
 
-const REF_SHIFT: usize = 6;
+const REF_SHIFT: usize = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -109,11 +119,17 @@ pub(crate) enum DropRef {
 // === impl State ===
 
 impl State {
-    /// The state of a freshly spawned task.
+    /// The state of a freshly spawned task; a `kept` one holds a
+    /// reference to itself until it completes (see `KEPT`).
     #[inline]
-    pub(crate) fn new() -> State {
+    pub(crate) fn new(kept: bool) -> State {
+        let val = if kept {
+            INITIAL + REF_ONE + KEPT
+        } else {
+            INITIAL
+        };
         State {
-            val: AtomicUsize::new(INITIAL),
+            val: AtomicUsize::new(val),
         }
     }
 
@@ -180,29 +196,32 @@ impl State {
         })
     }
 
-    /// `RUNNING` → `COMPLETE`, and drops the poller's reference, in one
-    /// step. Returns the state just before.
+    /// `RUNNING` → `COMPLETE`, and drops the poller's reference (and the
+    /// task's own, if kept), in one step. `curr` is any snapshot of this
+    /// task (for `KEPT`, which never changes). Returns whether that was
+    /// the last reference.
     ///
     /// Only for a poller that saw `JOIN_INTEREST` clear (it is never set
     /// again) and has dropped the output already: nothing is left for it to
     /// do after completion but let go.
     #[inline]
-    pub(crate) fn transition_to_complete_and_release(&self) -> Snapshot {
-        // `RUNNING` is set, `COMPLETE` clear and the count at least one, so
-        // this one subtraction clears the one, sets the other and decrements
-        // the count, with no borrow between them.
+    pub(crate) fn transition_to_complete_and_release(&self, curr: Snapshot) -> bool {
+        // `RUNNING` is set, `COMPLETE` clear and the count at least `refs`,
+        // so this one subtraction clears the one, sets the other and
+        // decrements the count, with no borrow between them.
+        let refs = 1 + curr.kept_refs();
         let prev = Snapshot(
             self.val
-                .fetch_sub(REF_ONE + RUNNING - COMPLETE, Ordering::AcqRel),
+                .fetch_sub(REF_ONE * refs + RUNNING - COMPLETE, Ordering::AcqRel),
         );
         debug_assert!(
             prev.is_running()
                 && !prev.is_complete()
                 && !prev.is_join_interested()
                 && !prev.is_join_waker_set()
-                && prev.ref_count() >= 1
+                && prev.ref_count() >= refs
         );
-        prev
+        prev.ref_count() == refs
     }
 
     /// `RUNNING` → `COMPLETE`. Returns the state just before.
@@ -280,9 +299,12 @@ impl State {
     /// `Err` means the case does not apply: take the full path.
     #[inline]
     pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
-        // Most handles dropped early are dropped right after spawn, before
-        // anything else touched the task: try that value without a load.
-        let mut curr = INITIAL;
+        // A plain load: the word was just written by this thread, for a
+        // handle dropped right after spawn (the common case), so it is in
+        // the cache. (Guessing the initial value instead saves that load
+        // but costs a failed compare-and-swap when the guess is wrong, as
+        // it is for a kept task's.)
+        let mut curr = self.val.load(Ordering::Relaxed);
         loop {
             let s = Snapshot(curr);
             debug_assert!(s.is_join_interested());
@@ -345,9 +367,10 @@ impl State {
         if !curr.is_join_interested() || curr.is_join_waker_set() {
             return false;
         }
-        // The handle's reference and ours: this never frees the task.
-        debug_assert!(curr.ref_count() >= 2);
-        let next = curr.0 - (REF_ONE + RUNNING - COMPLETE);
+        // The handle's reference and ours (and the task's own, if kept,
+        // which goes with ours): this never frees the task.
+        debug_assert!(curr.ref_count() >= 2 + curr.kept_refs());
+        let next = curr.0 - (REF_ONE * (1 + curr.kept_refs()) + RUNNING - COMPLETE);
         self.val
             .compare_exchange(curr.0, next, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
@@ -445,13 +468,15 @@ impl State {
         DropRef::Schedule
     }
 
-    /// Drops the poller's reference after completion; `true` if it was the
-    /// last one.
+    /// Drops the poller's reference after completion, and the task's own
+    /// if it is kept (`curr` is any snapshot of this task: `KEPT` never
+    /// changes); `true` if that was the last.
     #[inline]
-    pub(crate) fn ref_dec_complete(&self) -> bool {
-        let prev = Snapshot(self.val.fetch_sub(REF_ONE, Ordering::AcqRel));
-        debug_assert!(prev.is_complete() && prev.ref_count() >= 1);
-        prev.ref_count() == 1
+    pub(crate) fn ref_dec_complete(&self, curr: Snapshot) -> bool {
+        let refs = 1 + curr.kept_refs();
+        let prev = Snapshot(self.val.fetch_sub(REF_ONE * refs, Ordering::AcqRel));
+        debug_assert!(prev.is_complete() && prev.ref_count() >= refs);
+        prev.ref_count() == refs
     }
 }
 
@@ -501,6 +526,12 @@ impl Snapshot {
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    /// References the task holds to itself until it completes: 1 if
+    /// `KEPT`, else 0.
+    #[inline]
+    pub(crate) fn kept_refs(self) -> usize {
+        (self.0 & KEPT) >> KEPT.trailing_zeros()
+    }
     #[inline]
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
@@ -516,6 +547,7 @@ impl core::fmt::Debug for Snapshot {
             .field("cancelled", &self.is_cancelled())
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
+            .field("kept", &(self.kept_refs() == 1))
             .field("refs", &self.ref_count())
             .field("flags", &(self.0 & FLAGS_MASK))
             .finish()

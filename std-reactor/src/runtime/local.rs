@@ -97,13 +97,17 @@ impl LocalScheduler {
                 t.polls_ptr()
             })
         };
-        slot.fill(handle.abort_handle(), polls, location, name);
+        slot.fill(handle.as_ptr(), polls, location, name);
         self.schedule(runnable);
         handle
     }
 }
 
 impl Schedule for LocalScheduler {
+    /// Tasks live until they end or shutdown aborts them, as in tokio
+    /// (the task registry keeps their bare addresses: see `tasks.rs`).
+    const KEEPS_TASKS_ALIVE: bool = true;
+
     fn schedule(&self, runnable: Runnable) {
         // Never run nor drop it here: this may be any thread. Only a push
         // onto an empty queue needs to tell the driver (see `Shared`).

@@ -244,7 +244,7 @@ impl Shared {
         };
         let (runnable, handle, polls) =
             pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr());
-        slot.fill(handle.abort_handle(), polls, location, name);
+        slot.fill(handle.as_ptr(), polls, location, name);
         self.schedule(runnable);
         handle
     }
@@ -287,7 +287,7 @@ impl Shared {
             },
             |tracked, handle| {
                 let slot = slot.borrow_mut().take().expect("reserved");
-                slot.fill(handle.abort_handle(), tracked.polls_ptr(), location, None);
+                slot.fill(handle.as_ptr(), tracked.polls_ptr(), location, None);
             },
         )
     }
@@ -543,6 +543,10 @@ impl Shared {
 }
 
 impl Schedule for Shared {
+    /// Tasks live until they end or shutdown aborts them, as in tokio
+    /// (the task registry keeps their bare addresses: see `tasks.rs`).
+    const KEEPS_TASKS_ALIVE: bool = true;
+
     fn schedule(&self, runnable: Runnable) {
         if self.refuse_after_shutdown() {
             // Dropping it cancels that task.

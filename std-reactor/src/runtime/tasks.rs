@@ -3,11 +3,21 @@
 //!
 //! A task's future is wrapped in [`Tracked`], which holds the task's slot in
 //! the registry and frees it when the future is dropped (on completion or
-//! cancellation). The slot holds an `AbortHandle` (shutdown aborts every
-//! task still registered, and the runtime drops their futures), the task's
-//! id and spawn location, and where its `Tracked` counts its polls. Names
-//! of named tasks sit in a side table, so unnamed tasks pay nothing for
-//! them.
+//! cancellation). The slot holds the task's address (shutdown aborts every
+//! task still registered, and the runtime drops their futures), its id and
+//! spawn location, and where its `Tracked` counts its polls. Names of named
+//! tasks sit in a side table, so unnamed tasks pay nothing for them.
+//!
+//! The address holds no reference of its own: a counted handle would cost
+//! every task two more atomic operations (one at spawn, one at the end).
+//! The runtime's schedulers keep their tasks alive instead
+//! (`Schedule::KEEPS_TASKS_ALIVE`): a task holds a reference to itself
+//! until it completes, so one that nothing can wake any more stays until
+//! shutdown aborts it, as in tokio. And the address is good while the
+//! slot is in the table: the task's future (its `Tracked`) takes the slot
+//! out, under the shard's lock, before it finishes dropping, and a task
+//! completes, and can be freed, only after that. A handle is made from the
+//! address only under that lock.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -65,7 +75,9 @@ struct Inner {
 /// One live task: 24 bytes.
 #[derive(Debug)]
 struct Entry {
-    task: AbortHandle,
+    /// The task's address, no reference counted (see the module docs):
+    /// used only under the shard's lock.
+    task: NonNull<()>,
     location: &'static Location<'static>,
     /// Where the task's [`Tracked`] counts its polls, from the task's
     /// address. Read only under the entry's shard lock while the entry is
@@ -76,6 +88,23 @@ struct Entry {
     /// How many tasks this shard had admitted before this one: the high
     /// part of the task's id.
     admitted: u32,
+}
+
+// SAFETY: the address is only a way back to the task (as an
+// `AbortHandle`, which is `Send`), used under the shard's lock.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    /// A counted handle to the entry's task. Call only with the entry in
+    /// the table and its shard locked.
+    fn handle(&self) -> AbortHandle {
+        // SAFETY: the entry is in the table and its shard locked (every
+        // caller holds the guard it reached the entry through), so the
+        // task's `Tracked` has not finished dropping (it takes the entry
+        // out, under this lock, first), the task is not complete, and its
+        // reference to itself keeps it alive (see the module docs).
+        unsafe { AbortHandle::clone_from_ptr(self.task) }
+    }
 }
 
 /// Bits of a task's key that name its shard; the rest is its slab key.
@@ -220,7 +249,7 @@ impl TaskRegistry {
         let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
         for inner in &mut guards {
             inner.closed = true;
-            tasks.extend(inner.tasks.iter().map(|(_, entry)| entry.task.clone()));
+            tasks.extend(inner.tasks.iter().map(|(_, entry)| entry.handle()));
         }
         drop(guards);
         // Outside the locks: aborting an idle task schedules it, and the
@@ -240,45 +269,52 @@ impl TaskRegistry {
 
     /// Appends what is known of every live task to `out`.
     pub(crate) fn snapshot(&self, local: bool, out: &mut Vec<TaskInfo>) {
+        let mut handles = Vec::new();
         for shard in 0..self.shards.len() {
             let inner = self.lock(shard);
             out.extend(
                 inner
                     .tasks
                     .iter()
-                    .map(|(key, entry)| self.info(&inner, shard, key, entry, local)),
+                    .map(|(key, entry)| self.info(&inner, shard, key, entry, local, &mut handles)),
             );
         }
+        // Outside the locks: dropping a handle may schedule its task.
+        drop(handles);
     }
 
     /// What is known of the live task at `task` (its address), if it is
     /// here. A linear search: for the rare stall report.
     pub(crate) fn describe(&self, task: NonNull<()>, local: bool) -> Option<TaskInfo> {
-        (0..self.shards.len()).find_map(|shard| {
+        let mut handles = Vec::new();
+        let info = (0..self.shards.len()).find_map(|shard| {
             let inner = self.lock(shard);
-            let (key, entry) = inner
-                .tasks
-                .iter()
-                .find(|(_, entry)| entry.task.as_ptr() == task)?;
-            Some(self.info(&inner, shard, key, entry, local))
-        })
+            let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task == task)?;
+            Some(self.info(&inner, shard, key, entry, local, &mut handles))
+        });
+        drop(handles);
+        info
     }
 
     fn remove(&self, key: usize) {
         let slab_key = key >> SHARD_BITS;
-        let removed = {
+        let name = {
             let mut inner = self.lock(key & self.mask);
-            if !inner.names.is_empty() {
-                inner.names.remove(&slab_key);
+            inner.tasks.try_remove(slab_key);
+            if inner.names.is_empty() {
+                None
+            } else {
+                inner.names.remove(&slab_key)
             }
-            inner.tasks.try_remove(slab_key)
         };
-        // Dropped outside the lock: dropping the handle may free the task.
-        drop(removed);
+        // Freed outside the lock.
+        drop(name);
     }
 }
 
 impl TaskRegistry {
+    /// What the entry says, with the task's status read through a handle
+    /// left in `handles` (to be dropped once the shard is unlocked).
     fn info(
         &self,
         inner: &Inner,
@@ -286,10 +322,13 @@ impl TaskRegistry {
         key: usize,
         entry: &Entry,
         local: bool,
+        handles: &mut Vec<AbortHandle>,
     ) -> TaskInfo {
+        let handle = entry.handle();
+        let status = handle.status();
+        handles.push(handle);
         let polls = entry
             .task
-            .as_ptr()
             .cast::<u8>()
             .as_ptr()
             .wrapping_add(entry.polls_offset as usize)
@@ -303,7 +342,7 @@ impl TaskRegistry {
             id: (u64::from(entry.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
             name: inner.names.get(&key).cloned(),
             location: entry.location,
-            status: entry.task.status(),
+            status,
             polls,
             local,
         }
@@ -323,17 +362,19 @@ impl Reservation<'_> {
         }
     }
 
-    /// Fills the slot: the task's abort handle, where its `Tracked` (now in
-    /// place) counts polls, where it was spawned and its name.
+    /// Fills the slot: the task's address (`JoinHandle::as_ptr`; its
+    /// scheduler must keep its tasks alive, see the module docs), where its
+    /// `Tracked` (now in place) counts polls, where it was spawned and its
+    /// name.
     pub(crate) fn fill(
         mut self,
-        task: AbortHandle,
+        task: NonNull<()>,
         polls: NonNull<AtomicU32>,
         location: &'static Location<'static>,
         name: Option<&str>,
     ) {
         let polls_offset = (polls.as_ptr() as usize)
-            .checked_sub(task.as_ptr().as_ptr() as usize)
+            .checked_sub(task.as_ptr() as usize)
             .and_then(|offset| u32::try_from(offset).ok())
             .expect("a task's future lies inside the task");
         let admitted = self.inner.admitted;
@@ -387,8 +428,9 @@ impl<F> Drop for Tracked<F> {
         // never used again.
         unsafe { ManuallyDrop::drop(&mut self.future) };
         // After the future: shutdown waits for the registry to empty, and
-        // then every future's destructor has run. (Also before `polls` can
-        // go away: see `Entry::polls_offset`.)
+        // then every future's destructor has run. Before `Tracked` is gone,
+        // and so before the task can be freed: the entry's address and its
+        // `polls_offset` are good while the entry is in the table.
         self.registry.remove(self.key);
     }
 }
@@ -415,9 +457,29 @@ mod tests {
         }
     }
 
+    /// Core's executor, keeping its tasks alive as the runtime's
+    /// schedulers do (the registry relies on it).
+    struct Kept(Executor);
+
+    impl pollen_core::task::Schedule for Kept {
+        const KEEPS_TASKS_ALIVE: bool = true;
+
+        fn schedule(&self, runnable: pollen_core::task::Runnable) {
+            pollen_core::task::Schedule::schedule(&self.0, runnable);
+        }
+    }
+
+    impl std::ops::Deref for Kept {
+        type Target = Executor;
+
+        fn deref(&self) -> &Executor {
+            &self.0
+        }
+    }
+
     fn spawn<F>(
         registry: &'static TaskRegistry,
-        executor: &'static Executor,
+        executor: &'static Kept,
         future: F,
     ) -> pollen_core::task::JoinHandle<F::Output>
     where
@@ -428,7 +490,7 @@ mod tests {
         let (runnable, handle, polls) =
             pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
         slot.fill(
-            handle.abort_handle(),
+            handle.as_ptr(),
             polls,
             std::panic::Location::caller(),
             Some("probe"),
@@ -439,7 +501,7 @@ mod tests {
 
     #[test]
     fn a_finished_task_leaves_the_registry_after_its_future_is_dropped() {
-        static EXECUTOR: Executor = Executor::new();
+        static EXECUTOR: Kept = Kept(Executor::new());
         // A `static` (not a leaked box): Miri counts what a static reaches
         // as still in use.
         static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
@@ -472,7 +534,7 @@ mod tests {
 
     #[test]
     fn closing_aborts_every_live_task_and_refuses_new_ones() {
-        static EXECUTOR: Executor = Executor::new();
+        static EXECUTOR: Kept = Kept(Executor::new());
         // A `static` (not a leaked box): Miri counts what a static reaches
         // as still in use.
         static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
