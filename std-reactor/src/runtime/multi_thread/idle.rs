@@ -10,8 +10,9 @@
 //! - **Bounded search.** At most half the workers (at least one) search at
 //!   once: more would only fight over the same few tasks.
 //! - **No thundering herd.** Whoever hands over work (a push to the global
-//!   queue, or to a busy worker's deque) wakes one parked worker, and only
-//!   if no worker searches and some worker is parked
+//!   queue, or one that makes a busy worker's deque non-empty: while it
+//!   holds work no worker parks, see below) wakes one parked worker, and
+//!   only if no worker searches and some worker is parked
 //!   ([`worker_to_notify`](Idle::worker_to_notify)). A searcher will find
 //!   the work; a woken worker starts out searching, so a burst of pushes
 //!   wakes one worker, which wakes the next only when it finds work

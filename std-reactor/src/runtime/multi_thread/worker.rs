@@ -190,17 +190,25 @@ impl Worker {
 
     /// Queues a task woken on this worker.
     fn schedule_local(&self, task: Runnable, yielded: bool) {
-        if yielded {
-            LocalQueue::push(&self.local, task);
+        let task = if yielded {
+            task
         } else {
             match self.remote.lifo.put(task) {
                 // Alone in the slot: this worker runs it next, no one to wake.
                 None => return,
-                Some(displaced) => LocalQueue::push(&self.local, displaced),
+                Some(displaced) => displaced,
             }
-        }
-        // The deque grew: another worker may take some of it.
-        if !self.in_driver.get() {
+        };
+        let had_work = LocalQueue::len(&self.local) > 0;
+        LocalQueue::push(&self.local, task);
+        // The deque grew: another worker may take some of it. Only news if
+        // it was empty: the push that made it non-empty looked for a
+        // worker to wake, and a worker that parked since looked at this
+        // deque first and saw it non-empty (see `Idle`), so none parked on
+        // it. (A yielding task on a busy worker would otherwise pay a
+        // `SeqCst` fence for every yield. And nothing is lost either way:
+        // this worker runs its own deque.)
+        if !had_work && !self.in_driver.get() {
             self.pool.notify_parked(self.shared);
         }
     }
