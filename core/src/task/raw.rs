@@ -370,16 +370,24 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the `Runnable`'s reference keeps the cell alive.
     let cell = unsafe { Cell::<F>::from_header(ptr) };
     if cell.header.state.transition_to_running() == TransitionToRunning::Success {
+        // `poll_future` catches panics (with `std`, the only case where
+        // this is compiled), so nothing unwinds past `leave`.
+        #[cfg(all(feature = "std", not(loom)))]
+        let outer = super::waker::self_wake::enter(ptr);
         let ready = super::waker::with_borrowed(ptr, |waker| {
             let mut cx = Context::from_waker(waker);
             // SAFETY: we just set `RUNNING`.
             unsafe { cell.poll_future(&mut cx) }
         });
+        #[cfg(all(feature = "std", not(loom)))]
+        let self_woken = super::waker::self_wake::leave(outer);
+        #[cfg(not(all(feature = "std", not(loom))))]
+        let self_woken = false;
         if ready.is_ready() {
             // SAFETY: `RUNNING` is ours and the output is stored.
             return unsafe { Cell::<F>::complete(ptr) };
         }
-        match cell.header.state.transition_to_idle() {
+        match cell.header.state.transition_to_idle(self_woken) {
             TransitionToIdle::Ok => return,
             // SAFETY: our reference and `NOTIFIED` pass to the scheduler.
             TransitionToIdle::OkNotified => return unsafe { (cell.header.vtable.reschedule)(ptr) },

@@ -172,17 +172,19 @@ impl State {
         }
     }
 
-    /// `RUNNING` → idle after a poll returned `Pending`.
+    /// `RUNNING` → idle after a poll returned `Pending`. `self_woken`: the
+    /// task woke itself during the poll, on the polling thread, without
+    /// touching the word (see `waker::self_wake`); it counts as `NOTIFIED`.
     #[inline]
-    pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
+    pub(crate) fn transition_to_idle(&self, self_woken: bool) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running());
             if s.is_cancelled() {
                 return (TransitionToIdle::Cancelled, None);
             }
-            if s.is_notified() {
+            if s.is_notified() || self_woken {
                 // Our reference moves to the new `Runnable`.
-                s.0 &= !RUNNING;
+                s.0 = (s.0 | NOTIFIED) & !RUNNING;
                 return (TransitionToIdle::OkNotified, Some(s));
             }
             if s.ref_count() == 1 {
