@@ -92,12 +92,12 @@ impl LocalScheduler {
         // dropped by `owner`: `schedule` only queues them, `owner` ticks the
         // queue, and shutdown on another thread leaves them alone. The
         // `JoinHandle` is `!Send` unless the output is `Send`.
-        let (runnable, handle, polls) = unsafe {
+        let (runnable, handle, head) = unsafe {
             pollen_core::task::new_boxed_unchecked_placed(slot.track(future), self, |t| {
-                t.polls_ptr()
+                t.erased_ptr()
             })
         };
-        slot.fill(handle.as_ptr(), polls, location, name);
+        slot.fill(handle.as_ptr(), head, location, name);
         self.schedule(runnable);
         handle
     }

@@ -242,9 +242,9 @@ impl Shared {
             drop(runnable);
             return handle;
         };
-        let (runnable, handle, polls) =
-            pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr());
-        slot.fill(handle.as_ptr(), polls, location, name);
+        let (runnable, handle, head) =
+            pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.erased_ptr());
+        slot.fill(handle.as_ptr(), head, location, name);
         self.schedule(runnable);
         handle
     }
@@ -287,7 +287,7 @@ impl Shared {
             },
             |tracked, handle| {
                 let slot = slot.borrow_mut().take().expect("reserved");
-                slot.fill(handle.as_ptr(), tracked.polls_ptr(), location, None);
+                slot.fill(handle.as_ptr(), tracked.erased_ptr(), location, None);
             },
         )
     }

@@ -3,10 +3,11 @@
 //!
 //! A task's future is wrapped in [`Tracked`], which holds the task's slot in
 //! the registry and frees it when the future is dropped (on completion or
-//! cancellation). The slot holds the task's address (shutdown aborts every
-//! task still registered, and the runtime drops their futures), its id and
-//! spawn location, and where its `Tracked` counts its polls. Names of named
-//! tasks sit in a side table, so unnamed tasks pay nothing for them.
+//! cancellation). The slot (16 bytes) holds the `Tracked`'s address and
+//! the spawn location; the `Tracked` keeps the rest: the way back to the
+//! task (shutdown aborts every task still registered, and the runtime drops
+//! their futures), the task's id and its poll count. Names of named tasks
+//! sit in a side table, so unnamed tasks pay nothing for them.
 //!
 //! The address holds no reference of its own: a counted handle would cost
 //! every task two more atomic operations (one at spawn, one at the end).
@@ -26,7 +27,7 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -72,44 +73,74 @@ struct Inner {
     closed: bool,
 }
 
-/// One live task: 24 bytes.
+/// One live task: 16 bytes. The rest of what the registry knows of it is
+/// in its [`Tracked`], inside the task.
 #[derive(Debug)]
 struct Entry {
-    /// The task's address, no reference counted (see the module docs):
-    /// used only under the shard's lock.
-    task: NonNull<()>,
+    /// The task's `Tracked`, its future type erased (the fields before
+    /// `future` lie where they lie whatever the future: `repr(C)`). No
+    /// reference counted (see the module docs). Read only under the
+    /// entry's shard lock while the entry is in the table: `Tracked::drop`
+    /// takes the entry out under that lock before the `Tracked` (pinned in
+    /// its task) can go away, and the task cannot be freed before that
+    /// either. Only its fields are reached through it, never a whole
+    /// `Tracked<()>` (whose last bytes may be the live future's).
+    tracked: NonNull<Tracked<()>>,
     location: &'static Location<'static>,
-    /// Where the task's [`Tracked`] counts its polls, from the task's
-    /// address. Read only under the entry's shard lock while the entry is
-    /// in the table: `Tracked::drop` takes the entry out under that lock
-    /// before the `Tracked` (pinned in its task) can go away, so the count
-    /// is there whenever it is read.
-    polls_offset: u32,
-    /// How many tasks this shard had admitted before this one: the high
-    /// part of the task's id.
-    admitted: u32,
 }
 
-// SAFETY: the address is only a way back to the task (as an
-// `AbortHandle`, which is `Send`), used under the shard's lock.
+// SAFETY: the pointer is only a way back to the task (as an `AbortHandle`,
+// which is `Send`) and to fields that are atomic or never written again,
+// used under the shard's lock.
 unsafe impl Send for Entry {}
 
 impl Entry {
-    /// A counted handle to the entry's task. Call only with the entry in
-    /// the table and its shard locked.
+    // Each of these: call only with the entry in the table and its shard
+    // locked (every caller holds the guard it reached the entry through),
+    // so the `Tracked` has not finished dropping (see `tracked`).
+
+    /// Polls so far.
+    fn polls(&self) -> u32 {
+        let tracked = self.tracked.as_ptr();
+        // SAFETY: the `Tracked` is alive (above); a reference to this one
+        // field, which is atomic.
+        unsafe { &(*tracked).polls }.load(Relaxed)
+    }
+
+    /// The high part of the task's id.
+    fn admitted(&self) -> u32 {
+        let tracked = self.tracked.as_ptr();
+        // SAFETY: the `Tracked` is alive (above), and `admitted` is never
+        // written after it was made.
+        unsafe { (&raw const (*tracked).admitted).read() }
+    }
+
+    /// The task's address.
+    fn task(&self) -> NonNull<()> {
+        let tracked = self.tracked.as_ptr();
+        // SAFETY: as in `polls`.
+        let back = unsafe { &(*tracked).task_offset }.load(Relaxed);
+        // Where `fill` found the task's header: the same allocation.
+        NonNull::new(tracked.cast::<u8>().wrapping_sub(usize::from(back)))
+            .expect("a task's header is not at address zero")
+            .cast()
+    }
+
+    /// A counted handle to the entry's task.
     fn handle(&self) -> AbortHandle {
-        // SAFETY: the entry is in the table and its shard locked (every
-        // caller holds the guard it reached the entry through), so the
-        // task's `Tracked` has not finished dropping (it takes the entry
-        // out, under this lock, first), the task is not complete, and its
-        // reference to itself keeps it alive (see the module docs).
-        unsafe { AbortHandle::clone_from_ptr(self.task) }
+        // SAFETY: the task's `Tracked` has not finished dropping (above),
+        // so the task is not complete, and its reference to itself keeps
+        // it alive (see the module docs).
+        unsafe { AbortHandle::clone_from_ptr(self.task()) }
     }
 }
 
 /// Bits of a task's key that name its shard; the rest is its slab key.
 const SHARD_BITS: u32 = 8;
 const MAX_SHARDS: usize = 1 << SHARD_BITS;
+/// Slab keys fit in the key's other 24 bits: at most this many live tasks
+/// per shard (16 million; a runtime has 4 shards per worker).
+const MAX_SLAB_KEYS: usize = 1 << (u32::BITS - SHARD_BITS);
 
 thread_local! {
     /// This thread's round over the shards.
@@ -123,12 +154,25 @@ thread_local! {
 /// in the reference's niche (null) if the output's bytes lie elsewhere. A
 /// unit output with its error takes 16 bytes: after the reference they
 /// fit, so a small task needs no tag word (8 bytes less per task).
+///
+/// The fields before `future` take 22 bytes, so a future of a byte or two
+/// (an `async` block's state) fits in the 24 that a reference and a `u64`
+/// would take. They are not a struct of their own: its padding would be
+/// its own, and every such future would cost 8 bytes more.
 #[repr(C)]
 pub(crate) struct Tracked<F> {
     registry: &'static TaskRegistry,
-    key: usize,
+    /// The slab key, above the shard's index (`SHARD_BITS`).
+    key: u32,
     /// Polls so far; written only by the task's poller (one at a time).
     polls: AtomicU32,
+    /// How many tasks the shard had admitted before this one: the high
+    /// part of the task's id.
+    admitted: u32,
+    /// How many bytes before this `Tracked` the task's header lies.
+    /// Written by `fill` under the shard's lock, before the task can run
+    /// or be found; read under that lock.
+    task_offset: AtomicU16,
     future: ManuallyDrop<F>,
 }
 
@@ -227,17 +271,30 @@ impl TaskRegistry {
     /// Reserves a slot for a new task, or `None` if the runtime is shut down.
     /// The shard's lock is held until the reservation is filled or dropped.
     pub(crate) fn reserve(&'static self) -> Option<Reservation<'static>> {
-        let shard = NEXT_SHARD.with(|next| {
+        let first = NEXT_SHARD.with(|next| {
             let shard = next.get();
             next.set(shard.wrapping_add(1));
             shard
-        }) & self.mask;
-        let inner = self.lock(shard);
-        (!inner.closed).then_some(Reservation {
-            inner,
-            shard,
-            registry: self,
-        })
+        });
+        // The next shard of this thread's round, or, if that one holds
+        // the most live tasks a key can name, the first after it with room.
+        for shard in (0..self.shards.len()).map(|i| first.wrapping_add(i) & self.mask) {
+            let inner = self.lock(shard);
+            if inner.closed {
+                return None;
+            }
+            if inner.tasks.vacant_key() < MAX_SLAB_KEYS {
+                return Some(Reservation {
+                    inner,
+                    shard,
+                    registry: self,
+                });
+            }
+        }
+        panic!(
+            "pollen: more than {} live tasks",
+            MAX_SLAB_KEYS * self.shards.len()
+        );
     }
 
     /// Closes the registry and aborts every live task. Returns how many
@@ -289,17 +346,17 @@ impl TaskRegistry {
         let mut handles = Vec::new();
         let info = (0..self.shards.len()).find_map(|shard| {
             let inner = self.lock(shard);
-            let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task == task)?;
+            let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task() == task)?;
             Some(self.info(&inner, shard, key, entry, local, &mut handles))
         });
         drop(handles);
         info
     }
 
-    fn remove(&self, key: usize) {
-        let slab_key = key >> SHARD_BITS;
+    fn remove(&self, key: u32) {
+        let slab_key = (key >> SHARD_BITS) as usize;
         let name = {
-            let mut inner = self.lock(key & self.mask);
+            let mut inner = self.lock(key as usize & self.mask);
             inner.tasks.try_remove(slab_key);
             if inner.names.is_empty() {
                 None
@@ -327,19 +384,11 @@ impl TaskRegistry {
         let handle = entry.handle();
         let status = handle.status();
         handles.push(handle);
-        let polls = entry
-            .task
-            .cast::<u8>()
-            .as_ptr()
-            .wrapping_add(entry.polls_offset as usize)
-            .cast::<AtomicU32>();
-        // SAFETY: the entry is in the table and its shard is locked (the
-        // caller holds `inner`, the guard's contents), so the task's
-        // `Tracked` is alive and its count is at this offset (see
-        // `Entry::polls_offset`).
-        let polls = unsafe { &*polls }.load(Relaxed);
+        // The caller holds the shard's guard (`inner` is its contents).
+        let polls = entry.polls();
         TaskInfo {
-            id: (u64::from(entry.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
+            id: (u64::from(entry.admitted()) << SPACE_BITS | self.space) << SHARD_BITS
+                | shard as u64,
             name: inner.names.get(&key).cloned(),
             location: entry.location,
             status,
@@ -354,31 +403,50 @@ impl TaskRegistry {
 impl Reservation<'_> {
     /// Wraps `future` so it frees this slot when dropped.
     pub(crate) fn track<F>(&self, future: F) -> Tracked<F> {
+        let slab_key = self.inner.tasks.vacant_key();
+        debug_assert!(
+            slab_key < MAX_SLAB_KEYS,
+            "`reserve` picks a shard with room"
+        );
         Tracked {
-            future: ManuallyDrop::new(future),
-            key: self.inner.tasks.vacant_key() << SHARD_BITS | self.shard,
             registry: self.registry,
+            key: (slab_key << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
+            admitted: self.inner.admitted,
+            task_offset: AtomicU16::new(0),
+            future: ManuallyDrop::new(future),
         }
     }
 
     /// Fills the slot: the task's address (`JoinHandle::as_ptr`; its
-    /// scheduler must keep its tasks alive, see the module docs), where its
-    /// `Tracked` (now in place) counts polls, where it was spawned and its
-    /// name.
+    /// scheduler must keep its tasks alive, see the module docs), its
+    /// `Tracked` (now in place, see [`Tracked::erased_ptr`]), where it was
+    /// spawned and its name.
     pub(crate) fn fill(
         mut self,
         task: NonNull<()>,
-        polls: NonNull<AtomicU32>,
+        tracked: NonNull<Tracked<()>>,
         location: &'static Location<'static>,
         name: Option<&str>,
     ) {
-        let polls_offset = (polls.as_ptr() as usize)
+        let offset = (tracked.as_ptr() as usize)
             .checked_sub(task.as_ptr() as usize)
-            .and_then(|offset| u32::try_from(offset).ok())
             .expect("a task's future lies inside the task");
-        let admitted = self.inner.admitted;
-        self.inner.admitted = admitted.wrapping_add(1);
+        let task_offset =
+            u16::try_from(offset).expect("a task's future lies within 64 KiB after its header");
+        // The same address, reached from the task's pointer: the entry
+        // walks back from it to the task, which a pointer made from a
+        // reference to the `Tracked` alone may not do.
+        let tracked = task
+            .cast::<u8>()
+            .map_addr(|addr| addr.saturating_add(offset))
+            .cast::<Tracked<()>>();
+        let tracked_ptr = tracked.as_ptr();
+        // SAFETY: the `Tracked` is in place in its task, which cannot have
+        // run yet (its `Runnable` is not scheduled before `fill`), so
+        // nothing frees it meanwhile; a reference to this one field.
+        unsafe { &(*tracked_ptr).task_offset }.store(task_offset, Relaxed);
+        self.inner.admitted = self.inner.admitted.wrapping_add(1);
         let tasks = &mut self.inner.tasks;
         if tasks.len() == tasks.capacity() {
             // Full: grow by an eighth, not double, so a table of many tasks
@@ -386,12 +454,7 @@ impl Reservation<'_> {
             // amortised constant per task).
             tasks.reserve_exact((tasks.capacity() / 8).max(64));
         }
-        let key = self.inner.tasks.insert(Entry {
-            task,
-            location,
-            polls_offset,
-            admitted,
-        });
+        let key = self.inner.tasks.insert(Entry { tracked, location });
         if let Some(name) = name {
             self.inner.names.insert(key, name.into());
         }
@@ -401,9 +464,10 @@ impl Reservation<'_> {
 // === impl Tracked ===
 
 impl<F> Tracked<F> {
-    /// Where this `Tracked`, in place in its task, counts its polls.
-    pub(crate) fn polls_ptr(self: Pin<&Self>) -> NonNull<AtomicU32> {
-        NonNull::from(&self.get_ref().polls)
+    /// This `Tracked`, in place in its task, for the registry: its future
+    /// type erased (see `Entry::tracked`).
+    pub(crate) fn erased_ptr(self: Pin<&Self>) -> NonNull<Tracked<()>> {
+        NonNull::from(self.get_ref()).cast()
     }
 }
 
@@ -429,8 +493,9 @@ impl<F> Drop for Tracked<F> {
         unsafe { ManuallyDrop::drop(&mut self.future) };
         // After the future: shutdown waits for the registry to empty, and
         // then every future's destructor has run. Before `Tracked` is gone,
-        // and so before the task can be freed: the entry's address and its
-        // `polls_offset` are good while the entry is in the table.
+        // and so before the task can be freed: the entry's pointer to the
+        // `Tracked`, and the task around it, are good while it is in the
+        // table.
         self.registry.remove(self.key);
     }
 }
@@ -487,11 +552,11 @@ mod tests {
         F::Output: Send + 'static,
     {
         let slot = registry.reserve().expect("registry open");
-        let (runnable, handle, polls) =
-            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
+        let (runnable, handle, head) =
+            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.erased_ptr());
         slot.fill(
             handle.as_ptr(),
-            polls,
+            head,
             std::panic::Location::caller(),
             Some("probe"),
         );
@@ -567,5 +632,20 @@ mod tests {
         }
         let parked = async { std::future::pending::<()>().await };
         assert_eq!(cell_of(&parked), 72);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_table_entry_is_16_bytes() {
+        // The `Tracked`'s address and the spawn location.
+        assert_eq!(std::mem::size_of::<super::Entry>(), 16);
+        // The slab stores `enum { Vacant(usize), Occupied(Entry) }`: the
+        // vacant variant's key fits beside the pointer's niche.
+        #[allow(dead_code)]
+        enum SlabSlot {
+            Vacant(usize),
+            Occupied(super::Entry),
+        }
+        assert_eq!(std::mem::size_of::<SlabSlot>(), 16);
     }
 }
