@@ -78,7 +78,7 @@ impl LocalScheduler {
         F::Output: 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve() else {
+        let Some(slot) = self.tasks.reserve(location) else {
             // SAFETY: `F: 'static`; the `Runnable` is dropped right here, on
             // this thread, and the `JoinHandle` is `!Send` unless the output
             // is `Send`.
@@ -92,12 +92,12 @@ impl LocalScheduler {
         // dropped by `owner`: `schedule` only queues them, `owner` ticks the
         // queue, and shutdown on another thread leaves them alone. The
         // `JoinHandle` is `!Send` unless the output is `Send`.
-        let (runnable, handle, head) = unsafe {
+        let (runnable, handle, polls) = unsafe {
             pollen_core::task::new_boxed_unchecked_placed(slot.track(future), self, |t| {
-                t.erased_ptr()
+                t.polls_ptr()
             })
         };
-        slot.fill(handle.as_ptr(), head, location, name);
+        slot.fill(handle.as_ptr(), polls, name);
         self.schedule(runnable);
         handle
     }

@@ -47,6 +47,7 @@ pub(crate) mod context;
 mod current_thread;
 mod handle;
 pub(crate) mod local;
+pub(crate) mod locations;
 pub(crate) mod multi_thread;
 pub(crate) mod shared;
 pub(crate) mod tasks;

@@ -27,12 +27,13 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use slab::Slab;
 
+use super::locations;
 use crate::task::{AbortHandle, TaskStatus};
 
 /// The live tasks of one runtime, in shards.
@@ -73,65 +74,61 @@ struct Inner {
     closed: bool,
 }
 
-/// One live task: 16 bytes. The rest of what the registry knows of it is
-/// in its [`Tracked`], inside the task.
+/// One live task: 16 bytes.
 #[derive(Debug)]
 struct Entry {
-    /// The task's `Tracked`, its future type erased (the fields before
-    /// `future` lie where they lie whatever the future: `repr(C)`). No
-    /// reference counted (see the module docs). Read only under the
+    /// The task's address, no reference counted (see the module docs):
+    /// used only under the shard's lock.
+    task: NonNull<()>,
+    /// Where the task's [`Tracked`] counts its polls, from the task's
+    /// address (`NO_POLLS` if too far for 16 bits). Read only under the
     /// entry's shard lock while the entry is in the table: `Tracked::drop`
     /// takes the entry out under that lock before the `Tracked` (pinned in
-    /// its task) can go away, and the task cannot be freed before that
-    /// either. Only its fields are reached through it, never a whole
-    /// `Tracked<()>` (whose last bytes may be the live future's).
-    tracked: NonNull<Tracked<()>>,
-    location: &'static Location<'static>,
+    /// its task) can go away, so the count is there whenever it is read.
+    polls_offset: u16,
+    /// The spawn location's number (see `locations`).
+    location: locations::Number,
+    /// How many tasks this shard had admitted before this one: the high
+    /// part of the task's id.
+    admitted: u32,
 }
 
-// SAFETY: the pointer is only a way back to the task (as an `AbortHandle`,
-// which is `Send`) and to fields that are atomic or never written again,
-// used under the shard's lock.
+/// `Entry::polls_offset` of a task whose count is too far from its header
+/// to say (a future aligned to 64 KiB or more): its polls read as 0.
+const NO_POLLS: u16 = u16::MAX;
+
+// SAFETY: the address is only a way back to the task (as an `AbortHandle`,
+// which is `Send`) and to its poll count (atomic), used under the shard's
+// lock.
 unsafe impl Send for Entry {}
 
 impl Entry {
-    // Each of these: call only with the entry in the table and its shard
-    // locked (every caller holds the guard it reached the entry through),
-    // so the `Tracked` has not finished dropping (see `tracked`).
-
-    /// Polls so far.
-    fn polls(&self) -> u32 {
-        let tracked = self.tracked.as_ptr();
-        // SAFETY: the `Tracked` is alive (above); a reference to this one
-        // field, which is atomic.
-        unsafe { &(*tracked).polls }.load(Relaxed)
-    }
-
-    /// The high part of the task's id.
-    fn admitted(&self) -> u32 {
-        let tracked = self.tracked.as_ptr();
-        // SAFETY: the `Tracked` is alive (above), and `admitted` is never
-        // written after it was made.
-        unsafe { (&raw const (*tracked).admitted).read() }
-    }
-
-    /// The task's address.
-    fn task(&self) -> NonNull<()> {
-        let tracked = self.tracked.as_ptr();
-        // SAFETY: as in `polls`.
-        let back = unsafe { &(*tracked).task_offset }.load(Relaxed);
-        // Where `fill` found the task's header: the same allocation.
-        NonNull::new(tracked.cast::<u8>().wrapping_sub(usize::from(back)))
-            .expect("a task's header is not at address zero")
-            .cast()
-    }
-
-    /// A counted handle to the entry's task.
+    /// A counted handle to the entry's task. Call only with the entry in
+    /// the table and its shard locked.
     fn handle(&self) -> AbortHandle {
-        // SAFETY: the task's `Tracked` has not finished dropping (above),
-        // so the task is not complete, and its reference to itself keeps
-        // it alive (see the module docs).
-        unsafe { AbortHandle::clone_from_ptr(self.task()) }
+        // SAFETY: the entry is in the table and its shard locked (every
+        // caller holds the guard it reached the entry through), so the
+        // task's `Tracked` has not finished dropping (it takes the entry
+        // out, under this lock, first, also when its future's destructor
+        // panics), the task is not complete, and its reference to itself
+        // keeps it alive (see the module docs).
+        unsafe { AbortHandle::clone_from_ptr(self.task) }
+    }
+
+    /// Polls so far. Call as [`handle`](Self::handle).
+    fn polls(&self) -> u32 {
+        if self.polls_offset == NO_POLLS {
+            return 0;
+        }
+        let polls = self
+            .task
+            .cast::<u8>()
+            .as_ptr()
+            .wrapping_add(usize::from(self.polls_offset))
+            .cast::<AtomicU32>();
+        // SAFETY: as in `handle`, the task's `Tracked` is alive, and its
+        // count is at this offset from the task (see `polls_offset`).
+        unsafe { &*polls }.load(Relaxed)
     }
 }
 
@@ -155,10 +152,8 @@ thread_local! {
 /// unit output with its error takes 16 bytes: after the reference they
 /// fit, so a small task needs no tag word (8 bytes less per task).
 ///
-/// The fields before `future` take 22 bytes, so a future of a byte or two
-/// (an `async` block's state) fits in the 24 that a reference and a `u64`
-/// would take. They are not a struct of their own: its padding would be
-/// its own, and every such future would cost 8 bytes more.
+/// The registry reads nothing here but the poll count (what a dump shows
+/// of a task is in its entry): a poll holds the future mutably borrowed.
 #[repr(C)]
 pub(crate) struct Tracked<F> {
     registry: &'static TaskRegistry,
@@ -166,13 +161,6 @@ pub(crate) struct Tracked<F> {
     key: u32,
     /// Polls so far; written only by the task's poller (one at a time).
     polls: AtomicU32,
-    /// How many tasks the shard had admitted before this one: the high
-    /// part of the task's id.
-    admitted: u32,
-    /// How many bytes before this `Tracked` the task's header lies.
-    /// Written by `fill` under the shard's lock, before the task can run
-    /// or be found; read under that lock.
-    task_offset: AtomicU16,
     future: ManuallyDrop<F>,
 }
 
@@ -181,6 +169,7 @@ pub(crate) struct Reservation<'a> {
     inner: MutexGuard<'a, Inner>,
     shard: usize,
     registry: &'static TaskRegistry,
+    location: locations::Number,
 }
 
 /// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
@@ -268,9 +257,15 @@ impl TaskRegistry {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a slot for a new task, or `None` if the runtime is shut down.
-    /// The shard's lock is held until the reservation is filled or dropped.
-    pub(crate) fn reserve(&'static self) -> Option<Reservation<'static>> {
+    /// Reserves a slot for a new task spawned at `location`, or `None` if
+    /// the runtime is shut down. The shard's lock is held until the
+    /// reservation is filled or dropped.
+    pub(crate) fn reserve(
+        &'static self,
+        location: &'static Location<'static>,
+    ) -> Option<Reservation<'static>> {
+        // Before any shard's lock (see `snapshot`).
+        let location = locations::number(location);
         let first = NEXT_SHARD.with(|next| {
             let shard = next.get();
             next.set(shard.wrapping_add(1));
@@ -288,6 +283,7 @@ impl TaskRegistry {
                     inner,
                     shard,
                     registry: self,
+                    location,
                 });
             }
         }
@@ -327,15 +323,16 @@ impl TaskRegistry {
     /// Appends what is known of every live task to `out`.
     pub(crate) fn snapshot(&self, local: bool, out: &mut Vec<TaskInfo>) {
         let mut handles = Vec::new();
-        for shard in 0..self.shards.len() {
-            let inner = self.lock(shard);
-            out.extend(
-                inner
-                    .tasks
-                    .iter()
-                    .map(|(key, entry)| self.info(&inner, shard, key, entry, local, &mut handles)),
-            );
-        }
+        // The locations' lock, then each shard's: spawns take the one and
+        // let go before they take the other, so the order is safe.
+        locations::with_lookup(|lookup| {
+            for shard in 0..self.shards.len() {
+                let inner = self.lock(shard);
+                out.extend(inner.tasks.iter().map(|(key, entry)| {
+                    self.info(&inner, shard, key, entry, local, lookup, &mut handles)
+                }));
+            }
+        });
         // Outside the locks: dropping a handle may schedule its task.
         drop(handles);
     }
@@ -344,10 +341,12 @@ impl TaskRegistry {
     /// here. A linear search: for the rare stall report.
     pub(crate) fn describe(&self, task: NonNull<()>, local: bool) -> Option<TaskInfo> {
         let mut handles = Vec::new();
-        let info = (0..self.shards.len()).find_map(|shard| {
-            let inner = self.lock(shard);
-            let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task() == task)?;
-            Some(self.info(&inner, shard, key, entry, local, &mut handles))
+        let info = locations::with_lookup(|lookup| {
+            (0..self.shards.len()).find_map(|shard| {
+                let inner = self.lock(shard);
+                let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task == task)?;
+                Some(self.info(&inner, shard, key, entry, local, lookup, &mut handles))
+            })
         });
         drop(handles);
         info
@@ -372,6 +371,10 @@ impl TaskRegistry {
 impl TaskRegistry {
     /// What the entry says, with the task's status read through a handle
     /// left in `handles` (to be dropped once the shard is unlocked).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private helper of two callers"
+    )]
     fn info(
         &self,
         inner: &Inner,
@@ -379,6 +382,7 @@ impl TaskRegistry {
         key: usize,
         entry: &Entry,
         local: bool,
+        lookup: &dyn Fn(locations::Number) -> &'static Location<'static>,
         handles: &mut Vec<AbortHandle>,
     ) -> TaskInfo {
         let handle = entry.handle();
@@ -387,10 +391,9 @@ impl TaskRegistry {
         // The caller holds the shard's guard (`inner` is its contents).
         let polls = entry.polls();
         TaskInfo {
-            id: (u64::from(entry.admitted()) << SPACE_BITS | self.space) << SHARD_BITS
-                | shard as u64,
+            id: (u64::from(entry.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
             name: inner.names.get(&key).cloned(),
-            location: entry.location,
+            location: lookup(entry.location),
             status,
             polls,
             local,
@@ -412,41 +415,24 @@ impl Reservation<'_> {
             registry: self.registry,
             key: (slab_key << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
-            admitted: self.inner.admitted,
-            task_offset: AtomicU16::new(0),
             future: ManuallyDrop::new(future),
         }
     }
 
     /// Fills the slot: the task's address (`JoinHandle::as_ptr`; its
-    /// scheduler must keep its tasks alive, see the module docs), its
-    /// `Tracked` (now in place, see [`Tracked::erased_ptr`]), where it was
-    /// spawned and its name.
-    pub(crate) fn fill(
-        mut self,
-        task: NonNull<()>,
-        tracked: NonNull<Tracked<()>>,
-        location: &'static Location<'static>,
-        name: Option<&str>,
-    ) {
-        let offset = (tracked.as_ptr() as usize)
-            .checked_sub(task.as_ptr() as usize)
-            .expect("a task's future lies inside the task");
-        let task_offset =
-            u16::try_from(offset).expect("a task's future lies within 64 KiB after its header");
-        // The same address, reached from the task's pointer: the entry
-        // walks back from it to the task, which a pointer made from a
-        // reference to the `Tracked` alone may not do.
-        let tracked = task
-            .cast::<u8>()
-            .map_addr(|addr| addr.saturating_add(offset))
-            .cast::<Tracked<()>>();
-        let tracked_ptr = tracked.as_ptr();
-        // SAFETY: the `Tracked` is in place in its task, which cannot have
-        // run yet (its `Runnable` is not scheduled before `fill`), so
-        // nothing frees it meanwhile; a reference to this one field.
-        unsafe { &(*tracked_ptr).task_offset }.store(task_offset, Relaxed);
-        self.inner.admitted = self.inner.admitted.wrapping_add(1);
+    /// scheduler must keep its tasks alive, see the module docs), where its
+    /// `Tracked` (now in place) counts polls, and its name.
+    ///
+    /// Panics in nothing: the task exists already, and a slot left empty
+    /// would let its `Tracked` take out another task's entry.
+    pub(crate) fn fill(mut self, task: NonNull<()>, polls: NonNull<AtomicU32>, name: Option<&str>) {
+        let polls_offset = (polls.as_ptr().addr())
+            .checked_sub(task.as_ptr().addr())
+            .and_then(|offset| u16::try_from(offset).ok())
+            .filter(|&offset| offset != NO_POLLS)
+            .unwrap_or(NO_POLLS);
+        let admitted = self.inner.admitted;
+        self.inner.admitted = admitted.wrapping_add(1);
         let tasks = &mut self.inner.tasks;
         if tasks.len() == tasks.capacity() {
             // Full: grow by an eighth, not double, so a table of many tasks
@@ -454,7 +440,13 @@ impl Reservation<'_> {
             // amortised constant per task).
             tasks.reserve_exact((tasks.capacity() / 8).max(64));
         }
-        let key = self.inner.tasks.insert(Entry { tracked, location });
+        let location = self.location;
+        let key = self.inner.tasks.insert(Entry {
+            task,
+            polls_offset,
+            location,
+            admitted,
+        });
         if let Some(name) = name {
             self.inner.names.insert(key, name.into());
         }
@@ -464,10 +456,9 @@ impl Reservation<'_> {
 // === impl Tracked ===
 
 impl<F> Tracked<F> {
-    /// This `Tracked`, in place in its task, for the registry: its future
-    /// type erased (see `Entry::tracked`).
-    pub(crate) fn erased_ptr(self: Pin<&Self>) -> NonNull<Tracked<()>> {
-        NonNull::from(self.get_ref()).cast()
+    /// Where this `Tracked`, in place in its task, counts its polls.
+    pub(crate) fn polls_ptr(self: Pin<&Self>) -> NonNull<AtomicU32> {
+        NonNull::from(&self.get_ref().polls)
     }
 }
 
@@ -488,15 +479,25 @@ impl<F: Future> Future for Tracked<F> {
 
 impl<F> Drop for Tracked<F> {
     fn drop(&mut self) {
+        /// Takes the entry out when dropped: after the future, also if
+        /// the future's destructor panics (the task then completes with
+        /// the panic, and is freed, so its entry must go).
+        struct Remove(&'static TaskRegistry, u32);
+
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                self.0.remove(self.1);
+            }
+        }
+
+        // After the future: shutdown waits for the registry to empty, and
+        // then every future's destructor has run. Before `Tracked` is gone,
+        // and so before the task can be freed: the entry's address and its
+        // `polls_offset` are good while the entry is in the table.
+        let _remove = Remove(self.registry, self.key);
         // SAFETY: dropped exactly once, here, in place (it is pinned), and
         // never used again.
         unsafe { ManuallyDrop::drop(&mut self.future) };
-        // After the future: shutdown waits for the registry to empty, and
-        // then every future's destructor has run. Before `Tracked` is gone,
-        // and so before the task can be freed: the entry's pointer to the
-        // `Tracked`, and the task around it, are good while it is in the
-        // table.
-        self.registry.remove(self.key);
     }
 }
 
@@ -551,15 +552,12 @@ mod tests {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let slot = registry.reserve().expect("registry open");
-        let (runnable, handle, head) =
-            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.erased_ptr());
-        slot.fill(
-            handle.as_ptr(),
-            head,
-            std::panic::Location::caller(),
-            Some("probe"),
-        );
+        let slot = registry
+            .reserve(std::panic::Location::caller())
+            .expect("registry open");
+        let (runnable, handle, polls) =
+            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
+        slot.fill(handle.as_ptr(), polls, Some("probe"));
         pollen_core::task::Schedule::schedule(executor, runnable);
         handle
     }
@@ -619,7 +617,39 @@ mod tests {
         executor.run_until_stalled();
         assert_eq!(registry.len(), 0);
         assert_eq!(drops.load(Ordering::SeqCst), 3);
-        assert!(registry.reserve().is_none());
+        assert!(registry.reserve(std::panic::Location::caller()).is_none());
+    }
+
+    /// A future whose destructor panics: the task completes with the
+    /// panic and is freed, and its entry must be gone first (a dump after
+    /// it would read freed memory, which Miri reports).
+    #[test]
+    fn a_future_that_panics_when_dropped_leaves_the_registry() {
+        struct PanicOnDrop;
+
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                panic!("in a future's destructor");
+            }
+        }
+
+        static EXECUTOR: Kept = Kept(Executor::new());
+        static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
+        let registry: &'static TaskRegistry = &REGISTRY;
+        let handle = spawn(registry, &EXECUTOR, async {
+            let _guard = PanicOnDrop;
+            std::future::pending::<()>().await;
+        });
+        EXECUTOR.run_until_stalled();
+        handle.abort();
+        EXECUTOR.run_until_stalled();
+        assert!(handle.is_finished());
+        drop(handle);
+        assert_eq!(registry.len(), 0);
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        assert!(seen.is_empty());
+        assert_eq!(registry.close_and_abort_all(), 0);
     }
 
     #[test]
@@ -637,7 +667,8 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_table_entry_is_16_bytes() {
-        // The `Tracked`'s address and the spawn location.
+        // The task's address, where it counts polls, the location's
+        // number and the id's high part.
         assert_eq!(std::mem::size_of::<super::Entry>(), 16);
         // The slab stores `enum { Vacant(usize), Occupied(Entry) }`: the
         // vacant variant's key fits beside the pointer's niche.
