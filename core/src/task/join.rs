@@ -193,16 +193,25 @@ impl AbortHandle {
     ///
     /// # Safety
     ///
-    /// `task` is the [`as_ptr`](Self::as_ptr) of a task whose memory is
-    /// still there: something keeps it alive meanwhile, such as a reference
-    /// the caller knows is held, or a future of the task that has not
-    /// finished dropping (the task is freed only after its future is
-    /// dropped).
+    /// `task` is the [`as_ptr`](Self::as_ptr) of a task, and for the whole
+    /// call either:
+    ///
+    /// - the caller knows a reference to the task is held (a handle, a
+    ///   waker) and stays held; or
+    /// - the task's scheduler keeps its tasks alive
+    ///   ([`Schedule::KEEPS_TASKS_ALIVE`](super::Schedule::KEEPS_TASKS_ALIVE))
+    ///   and the task has not completed: its future has not finished
+    ///   dropping.
+    ///
+    /// Either way its reference count cannot reach zero meanwhile. Without
+    /// one of them it can: dropping the last reference to a task that is
+    /// not kept sets the count to zero and back (to cancel the task), and
+    /// an increment in between would be lost.
     pub unsafe fn clone_from_ptr(task: NonNull<()>) -> AbortHandle {
         let ptr = task.cast::<Header>();
-        // SAFETY: the caller guarantees the header is alive, and a live
-        // task's count is never zero (its last reference cancels it
-        // instead of freeing it), so this adds to a held reference.
+        // SAFETY: the caller guarantees the header is alive and that its
+        // count stays above zero for the whole call, so this adds to a held
+        // reference.
         unsafe { ptr.as_ref() }.state.ref_inc();
         AbortHandle { ptr }
     }
