@@ -10,9 +10,8 @@
 //! - **Bounded search.** At most half the workers (at least one) search at
 //!   once: more would only fight over the same few tasks.
 //! - **No thundering herd.** Whoever hands over work (a push to the global
-//!   queue, or one that makes a busy worker's deque non-empty: while it
-//!   holds work no worker parks, see below) wakes one parked worker, and
-//!   only if no worker searches and some worker is parked
+//!   queue, or to a busy worker's deque) wakes one parked worker, and only
+//!   if no worker searches and some worker is parked
 //!   ([`worker_to_notify`](Idle::worker_to_notify)). A searcher will find
 //!   the work; a woken worker starts out searching, so a burst of pushes
 //!   wakes one worker, which wakes the next only when it finds work
@@ -26,6 +25,13 @@
 //!   before, and then the parker's second look sees the push. A worker that
 //!   parks without searching does so only while another searches, which is
 //!   then responsible for the work. The models in `loom_tests.rs` check it.
+//! - **One exception, bounded.** A task that yields is queued after its
+//!   poll, and onto a deque that already holds work it wakes no one: a
+//!   `SeqCst` fence per yield is too much for what it guards against (a
+//!   worker that parked just as the push came, while the pusher runs its
+//!   own deque anyway). Every worker offers its surplus every
+//!   `event_interval` polls (`share_work`), which bounds how long another
+//!   worker can sleep beside a busy deque.
 
 use std::fmt;
 

@@ -190,25 +190,29 @@ impl Worker {
 
     /// Queues a task woken on this worker.
     fn schedule_local(&self, task: Runnable, yielded: bool) {
-        let task = if yielded {
-            task
+        if yielded {
+            // A task that yielded, queued once its poll returned: this
+            // worker is between polls and runs its deque next. If the deque
+            // held work already, the push that made it non-empty looked for
+            // a worker to wake, so this one does not (it would cost a
+            // `SeqCst` fence per yield). A worker that parked since, missing
+            // work pushed meanwhile, is woken by `share_work` within
+            // `event_interval` polls at the latest.
+            let had_work = LocalQueue::len(&self.local) > 0;
+            LocalQueue::push(&self.local, task);
+            if had_work {
+                return;
+            }
         } else {
             match self.remote.lifo.put(task) {
                 // Alone in the slot: this worker runs it next, no one to wake.
                 None => return,
-                Some(displaced) => displaced,
+                Some(displaced) => LocalQueue::push(&self.local, displaced),
             }
-        };
-        let had_work = LocalQueue::len(&self.local) > 0;
-        LocalQueue::push(&self.local, task);
-        // The deque grew: another worker may take some of it. Only news if
-        // it was empty: the push that made it non-empty looked for a
-        // worker to wake, and a worker that parked since looked at this
-        // deque first and saw it non-empty (see `Idle`), so none parked on
-        // it. (A yielding task on a busy worker would otherwise pay a
-        // `SeqCst` fence for every yield. And nothing is lost either way:
-        // this worker runs its own deque.)
-        if !had_work && !self.in_driver.get() {
+        }
+        // The deque grew: another worker may take some of it. (Inside a
+        // poll, which may run long, always: see `Idle`.)
+        if !self.in_driver.get() {
             self.pool.notify_parked(self.shared);
         }
     }
@@ -272,12 +276,14 @@ impl Worker {
             self.shared.maintain(&mut driver);
             self.in_driver.set(false);
             self.shared.release_driver(driver);
-            self.share_work();
         }
+        self.share_work();
     }
 
-    /// After the poller queued tasks here: wakes a parked worker if this
-    /// one holds more than it is about to run.
+    /// After the poller queued tasks here, and every `event_interval`
+    /// polls (yields onto a busy deque wake no one, see `schedule_local`):
+    /// wakes a parked worker if this one holds more than it is about to
+    /// run.
     fn share_work(&self) {
         if !self.searching.get()
             && LocalQueue::len(&self.local) + usize::from(self.remote.lifo.is_full()) > 1
