@@ -13,6 +13,7 @@ use core::task::{Context, Poll, Waker};
 use super::catch::{self, catch};
 use super::header::Header;
 use super::state::{State, TransitionToIdle, TransitionToRunning};
+use super::waker::JoinWaker;
 use super::{JoinError, JoinHandle, Runnable, Schedule};
 use crate::loom::UnsafeCell;
 
@@ -54,29 +55,33 @@ pub(crate) unsafe trait Storage<F: Future> {
 }
 
 /// What the cell holds besides the header, in the order of its life: the
-/// future, then its output until someone takes or drops it (`None` after).
+/// future, then its output or the error that ended it, until someone takes
+/// or drops that (`Consumed` after).
 ///
-/// Two variants, not three (a separate "consumed" one): an enum whose only
-/// other variant fits beside its future's niche (a reference in a wrapper,
-/// say) keeps its tag in that niche, one word less per task.
+/// The output and the error are variants of their own, not one
+/// `Result<Output, JoinError>`: a `Result` of a small output needs a tag
+/// word of its own, while here the enum's tag fits in a niche of the
+/// future (the state byte of an `async` block, say), with the thin error
+/// beside it. A task of a small future is then one word smaller.
 pub(crate) enum Stage<F: Future> {
     Running(F),
-    Finished(Option<Result<F::Output, JoinError>>),
+    Finished(F::Output),
+    Failed(JoinError),
+    Consumed,
 }
 
 // === impl Stage ===
 
 impl<F: Future> Stage<F> {
-    /// Drops what the stage holds where it lies and leaves it
-    /// `Finished(None)`, also when a destructor panics.
+    /// Drops what the stage holds where it lies and leaves it `Consumed`,
+    /// also when a destructor panics.
     ///
     /// In place, never moved out first: the future is pinned, and a future
     /// holding an intrusive node (an armed `Sleep`, a lock waiter) unlinks
     /// it at its own address when dropped. Moving it first would unlink a
     /// copy and leave the list pointing at freed memory.
     fn drop_in_place(&mut self) {
-        /// Writes `Finished(None)` over the dropped value, on return or
-        /// unwind.
+        /// Writes `Consumed` over the dropped value, on return or unwind.
         struct Emptied<F: Future>(*mut Stage<F>);
 
         impl<F: Future> Drop for Emptied<F> {
@@ -85,7 +90,7 @@ impl<F: Future> Stage<F> {
                 // unwound, having dropped what it could): overwriting it
                 // without dropping it again is the only valid step, and the
                 // pointer is the `&mut` below, still exclusive.
-                unsafe { core::ptr::write(self.0, Stage::Finished(None)) };
+                unsafe { core::ptr::write(self.0, Stage::Consumed) };
             }
         }
 
@@ -115,7 +120,7 @@ pub(crate) struct Cell<F: Future> {
     /// Owned by the `JoinHandle` while `JOIN_WAKER` is clear. While it is set,
     /// the handle and the poller may only read it; after `COMPLETE` the poller
     /// clears `JOIN_WAKER` and drops the waker if the handle is gone.
-    join_waker: UnsafeCell<Option<Waker>>,
+    join_waker: UnsafeCell<JoinWaker>,
 }
 
 /// The vtable of tasks of future type `F`, scheduler `S`, storage `A`.
@@ -144,7 +149,7 @@ impl<F: Future> Cell<F> {
                 scheduler: NonNull::from(scheduler).cast(),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
-            join_waker: UnsafeCell::new(None),
+            join_waker: UnsafeCell::new(JoinWaker::EMPTY),
         }
     }
 
@@ -220,14 +225,14 @@ impl<F: Future> Cell<F> {
             match polled {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(output)) => {
-                    *stage = Stage::Finished(Some(Ok(output)));
+                    *stage = Stage::Finished(output);
                     Poll::Ready(())
                 }
                 Err(payload) => {
                     // A panic in `poll` or in the future's `Drop`: the future
                     // (if still there) is dropped, and a panic there ignored.
                     let _ = catch(|| stage.drop_in_place());
-                    *stage = Stage::Finished(Some(Err(JoinError::panic(payload))));
+                    *stage = Stage::Failed(JoinError::panic(payload));
                     Poll::Ready(())
                 }
             }
@@ -247,7 +252,7 @@ impl<F: Future> Cell<F> {
                 Ok(()) => JoinError::cancelled(),
                 Err(payload) => JoinError::panic(payload),
             };
-            *stage = Stage::Finished(Some(Err(error)));
+            *stage = Stage::Failed(error);
         });
     }
 
@@ -272,7 +277,7 @@ impl<F: Future> Cell<F> {
     /// # Safety
     ///
     /// The caller owns the join waker slot (see the field's docs).
-    unsafe fn replace_join_waker(&self, waker: Option<Waker>) -> Option<Waker> {
+    unsafe fn replace_join_waker(&self, waker: JoinWaker) -> JoinWaker {
         // SAFETY: forwarded from the caller.
         self.join_waker
             .with_mut(|slot| mem::replace(unsafe { &mut *slot }, waker))
@@ -286,7 +291,7 @@ impl<F: Future> Cell<F> {
     /// As [`replace_join_waker`](Self::replace_join_waker).
     unsafe fn empty_join_waker_slot(&self) -> Result<(), catch::Payload> {
         // SAFETY: forwarded from the caller.
-        let old = unsafe { self.replace_join_waker(None) };
+        let old = unsafe { self.replace_join_waker(JoinWaker::EMPTY) };
         catch(|| drop(old))
     }
 
@@ -337,10 +342,8 @@ impl<F: Future> Cell<F> {
                 // SAFETY: `JOIN_WAKER` is set: the poller may read the slot,
                 // and the handle no longer writes it after `COMPLETE`.
                 let slot = unsafe { &*slot };
-                if let Some(waker) = slot {
-                    if let Err(payload) = catch(|| waker.wake_by_ref()) {
-                        panicked = Some(payload);
-                    }
+                if let Err(payload) = catch(|| slot.wake_by_ref()) {
+                    panicked = Some(payload);
                 }
             });
             if !state.unset_waker_after_complete().is_join_interested() {
@@ -458,10 +461,14 @@ unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: 
     if unsafe { can_read_output(cell, waker) } {
         let stage = cell.stage.with_mut(|stage| {
             // SAFETY: `COMPLETE` with `JOIN_INTEREST` held: the stage is ours.
-            mem::replace(unsafe { &mut *stage }, Stage::Finished(None))
+            mem::replace(unsafe { &mut *stage }, Stage::Consumed)
         });
-        let Stage::Finished(Some(output)) = stage else {
-            panic!("`JoinHandle` polled after it returned `Poll::Ready`");
+        let output = match stage {
+            Stage::Finished(output) => Ok(output),
+            Stage::Failed(error) => Err(error),
+            Stage::Running(_) | Stage::Consumed => {
+                panic!("`JoinHandle` polled after it returned `Poll::Ready`")
+            }
         };
         let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
         // SAFETY: the caller passes a valid, initialised `Poll` of this type.
@@ -487,9 +494,7 @@ unsafe fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
     } else {
         let same = cell.join_waker.with(|slot| {
             // SAFETY: `JOIN_WAKER` is set: the handle may read the slot.
-            unsafe { &*slot }
-                .as_ref()
-                .is_some_and(|w| w.will_wake(waker))
+            unsafe { &*slot }.will_wake(waker)
         });
         if same {
             return false;
@@ -518,12 +523,12 @@ unsafe fn set_join_waker<F: Future>(
     waker: &Waker,
 ) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: forwarded from the caller.
-    drop(unsafe { cell.replace_join_waker(Some(waker.clone())) });
+    drop(unsafe { cell.replace_join_waker(JoinWaker::new(waker)) });
     let res = cell.header.state.set_join_waker();
     if res.is_err() {
         // Completed first: `JOIN_WAKER` stays clear, the slot is still ours.
         // SAFETY: as above.
-        drop(unsafe { cell.replace_join_waker(None) });
+        drop(unsafe { cell.replace_join_waker(JoinWaker::EMPTY) });
     }
     res
 }

@@ -142,3 +142,133 @@ pub(crate) mod self_wake {
         })
     }
 }
+
+/// What a task's join waker slot holds: nothing, or the waker of whoever
+/// awaits the `JoinHandle`. One word with `alloc`, not a `Waker`'s two.
+///
+/// A waker of a pollen task (this module's vtable) is kept as its header
+/// pointer, with the reference it holds; any other is boxed, with the low
+/// bit of the pointer set to tell the two apart (both are aligned to at
+/// least 2). Only registering a foreign waker allocates (a `JoinHandle`
+/// awaited outside pollen); waking never does. Without `alloc` the slot is
+/// an `Option<Waker>`.
+pub(crate) struct JoinWaker {
+    #[cfg(feature = "alloc")]
+    word: Option<NonNull<()>>,
+    #[cfg(not(feature = "alloc"))]
+    waker: Option<Waker>,
+}
+
+// SAFETY: it stands for a `Waker` (`Send + Sync`): a pollen task's reference
+// or a boxed `Waker`.
+unsafe impl Send for JoinWaker {}
+// SAFETY: as above; `&JoinWaker` only wakes by reference or compares.
+unsafe impl Sync for JoinWaker {}
+
+/// The low bit of a boxed foreign waker's pointer.
+#[cfg(feature = "alloc")]
+const BOXED: usize = 1;
+
+impl JoinWaker {
+    /// An empty slot.
+    pub(crate) const EMPTY: JoinWaker = JoinWaker {
+        #[cfg(feature = "alloc")]
+        word: None,
+        #[cfg(not(feature = "alloc"))]
+        waker: None,
+    };
+
+    /// A slot holding a clone of `waker`.
+    pub(crate) fn new(waker: &Waker) -> JoinWaker {
+        #[cfg(feature = "alloc")]
+        {
+            let waker = waker.clone();
+            let word = if core::ptr::eq(waker.vtable(), &VTABLE) {
+                // The clone's reference passes to the slot.
+                let waker = ManuallyDrop::new(waker);
+                header(waker.data()).cast::<()>()
+            } else {
+                let boxed = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(waker));
+                // SAFETY: `Box::into_raw` is never null.
+                unsafe { NonNull::new_unchecked(boxed) }
+                    .cast::<()>()
+                    .map_addr(|addr| addr | BOXED)
+            };
+            JoinWaker { word: Some(word) }
+        }
+        #[cfg(not(feature = "alloc"))]
+        JoinWaker {
+            waker: Some(waker.clone()),
+        }
+    }
+
+    /// Wakes the waker held, if any, keeping it.
+    pub(crate) fn wake_by_ref(&self) {
+        #[cfg(feature = "alloc")]
+        match self.word {
+            None => {}
+            // SAFETY: a tagged word is a boxed `Waker` the slot owns.
+            Some(word) if word.addr().get() & BOXED != 0 => unsafe { boxed(word) }.wake_by_ref(),
+            // SAFETY: an untagged word is a live header the slot holds a
+            // reference to.
+            Some(word) => unsafe { wake_by_ref(word.as_ptr()) },
+        }
+        #[cfg(not(feature = "alloc"))]
+        if let Some(waker) = &self.waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Whether the waker held would wake the same task as `waker`.
+    pub(crate) fn will_wake(&self, waker: &Waker) -> bool {
+        #[cfg(feature = "alloc")]
+        match self.word {
+            None => false,
+            // SAFETY: as in `wake_by_ref`.
+            Some(word) if word.addr().get() & BOXED != 0 => unsafe { boxed(word) }.will_wake(waker),
+            Some(word) => {
+                core::ptr::eq(waker.vtable(), &VTABLE)
+                    && core::ptr::eq(waker.data(), word.as_ptr().cast_const())
+            }
+        }
+        #[cfg(not(feature = "alloc"))]
+        self.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+    }
+}
+
+/// The boxed foreign waker behind a tagged word.
+///
+/// # Safety
+///
+/// `word` is the tagged word of a `JoinWaker` that is still alive.
+#[cfg(feature = "alloc")]
+unsafe fn boxed<'a>(word: NonNull<()>) -> &'a Waker {
+    // SAFETY: forwarded from the caller: the untagged pointer is the box.
+    unsafe { untag(word).as_ref() }
+}
+
+/// The box of a tagged word.
+#[cfg(feature = "alloc")]
+fn untag(word: NonNull<()>) -> NonNull<Waker> {
+    word.map_addr(|addr| {
+        // A box of a `Waker` is aligned to a word: clearing the tag leaves
+        // its non-zero address.
+        core::num::NonZeroUsize::new(addr.get() & !BOXED).expect("a box's address")
+    })
+    .cast::<Waker>()
+}
+
+impl Drop for JoinWaker {
+    fn drop(&mut self) {
+        #[cfg(feature = "alloc")]
+        match self.word.take() {
+            None => {}
+            Some(word) if word.addr().get() & BOXED != 0 => {
+                // SAFETY: a tagged word is a boxed `Waker` the slot owns.
+                drop(unsafe { alloc::boxed::Box::from_raw(untag(word).as_ptr()) });
+            }
+            // SAFETY: the slot's reference is given up.
+            Some(word) => unsafe { drop_waker(word.as_ptr()) },
+        }
+    }
+}
