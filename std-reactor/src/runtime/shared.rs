@@ -235,7 +235,7 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve(location) else {
+        let Some(slot) = self.tasks.reserve(location, name.is_some()) else {
             // Shut down: the task is created and dropped at once, so its
             // handle reports it cancelled.
             let (runnable, handle) = pollen_core::task::new_boxed(future, self);
@@ -274,7 +274,7 @@ impl Shared {
         let location = std::panic::Location::caller();
         let slot = self
             .tasks
-            .reserve(location)
+            .reserve(location, false)
             .ok_or(pollen_core::task::SpawnError::ShutDown)?;
         // `fill` consumes the reservation inside `placed`; `track` needs it
         // before: keep it in a cell both closures reach.

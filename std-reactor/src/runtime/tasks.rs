@@ -3,11 +3,12 @@
 //!
 //! A task's future is wrapped in [`Tracked`], which holds the task's slot in
 //! the registry and frees it when the future is dropped (on completion or
-//! cancellation). The slot (16 bytes) holds the `Tracked`'s address and
-//! the spawn location; the `Tracked` keeps the rest: the way back to the
-//! task (shutdown aborts every task still registered, and the runtime drops
-//! their futures), the task's id and its poll count. Names of named tasks
-//! sit in a side table, so unnamed tasks pay nothing for them.
+//! cancellation). The slot (16 bytes) holds the task's address (shutdown
+//! aborts every task still registered, and the runtime drops their
+//! futures), the id and the spawn location; the `Tracked` (12 bytes beside
+//! the future) keeps the registry's number and the slot's key, to free the
+//! slot, and the poll count. Names of named tasks sit in a side table, so
+//! unnamed tasks pay nothing for them.
 //!
 //! The address holds no reference of its own: a counted handle would cost
 //! every task two more atomic operations (one at spawn, one at the end).
@@ -27,7 +28,7 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -49,6 +50,12 @@ pub(crate) struct TaskRegistry {
     mask: usize,
     /// This registry's share of the id space (see [`TaskRegistry::new`]).
     space: u64,
+    /// The number its tasks' `Tracked`s name it by (see [`numbers`]),
+    /// taken at the first spawn.
+    number: std::sync::OnceLock<u16>,
+    /// Set when the number has been given back: the registry is closed
+    /// and empty, so no `Tracked` names it any more.
+    released: std::sync::atomic::AtomicBool,
 }
 
 /// Bits of a task id that name its registry: ids are unique across the
@@ -146,17 +153,19 @@ thread_local! {
 
 /// A task's future, holding its slot in the registry.
 ///
-/// `repr(C)`, the registry reference first: the task keeps this future
-/// and, later, its output in one two-variant enum, which can keep its tag
-/// in the reference's niche (null) if the output's bytes lie elsewhere. A
-/// unit output with its error takes 16 bytes: after the reference they
-/// fit, so a small task needs no tag word (8 bytes less per task).
+/// Small on purpose: the task's stage (this, then the output) is as large
+/// as the larger of the two. The registry is named by its 2-byte number,
+/// not by an 8-byte reference, and `named` is a `bool`, whose unused
+/// values give the stage's tag a place: a parked `async` task's `Tracked`
+/// takes 12 bytes, and its stage 16 (see `a_small_task_is_56_bytes`).
 ///
 /// The registry reads nothing here but the poll count (what a dump shows
 /// of a task is in its entry): a poll holds the future mutably borrowed.
-#[repr(C)]
 pub(crate) struct Tracked<F> {
-    registry: &'static TaskRegistry,
+    /// Whether the task's name is in its shard's side table.
+    named: bool,
+    /// The registry's number (see [`numbers`]).
+    registry: u16,
     /// The slab key, above the shard's index (`SHARD_BITS`).
     key: u32,
     /// Polls so far; written only by the task's poller (one at a time).
@@ -168,8 +177,9 @@ pub(crate) struct Tracked<F> {
 pub(crate) struct Reservation<'a> {
     inner: MutexGuard<'a, Inner>,
     shard: usize,
-    registry: &'static TaskRegistry,
+    registry: u16,
     location: locations::Number,
+    named: bool,
 }
 
 /// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
@@ -245,6 +255,8 @@ impl TaskRegistry {
             // Wraps after 65 536 registries: ids then stay unique within a
             // runtime, which is what dumps need.
             space: SPACES.fetch_add(1, Relaxed) & ((1 << SPACE_BITS) - 1),
+            number: std::sync::OnceLock::new(),
+            released: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -257,15 +269,17 @@ impl TaskRegistry {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a slot for a new task spawned at `location`, or `None` if
-    /// the runtime is shut down. The shard's lock is held until the
-    /// reservation is filled or dropped.
+    /// Reserves a slot for a new task spawned at `location`, named or
+    /// not, or `None` if the runtime is shut down. The shard's lock is
+    /// held until the reservation is filled or dropped.
     pub(crate) fn reserve(
         &'static self,
         location: &'static Location<'static>,
+        named: bool,
     ) -> Option<Reservation<'static>> {
         // Before any shard's lock (see `snapshot`).
         let location = locations::number(location);
+        let registry = *self.number.get_or_init(|| numbers::assign(self));
         let first = NEXT_SHARD.with(|next| {
             let shard = next.get();
             next.set(shard.wrapping_add(1));
@@ -282,8 +296,9 @@ impl TaskRegistry {
                 return Some(Reservation {
                     inner,
                     shard,
-                    registry: self,
+                    registry,
                     location,
+                    named,
                 });
             }
         }
@@ -310,7 +325,27 @@ impl TaskRegistry {
         for task in &tasks {
             task.abort();
         }
+        if tasks.is_empty() {
+            self.release_if_done();
+        }
         tasks.len()
+    }
+
+    /// Gives the registry's number back once it is closed and empty: no
+    /// `Tracked` can name it then (none is left, and none can be made).
+    fn release_if_done(&self) {
+        let Some(&number) = self.number.get() else {
+            return;
+        };
+        for shard in 0..self.shards.len() {
+            let inner = self.lock(shard);
+            if !inner.closed || !inner.tasks.is_empty() {
+                return;
+            }
+        }
+        if !self.released.swap(true, Ordering::AcqRel) {
+            numbers::release(number);
+        }
     }
 
     /// How many tasks are alive (spawned and not yet dropped).
@@ -352,19 +387,23 @@ impl TaskRegistry {
         info
     }
 
-    fn remove(&self, key: u32) {
+    fn remove(&self, key: u32, named: bool) {
         let slab_key = (key >> SHARD_BITS) as usize;
-        let name = {
+        let (name, last_after_close) = {
             let mut inner = self.lock(key as usize & self.mask);
             inner.tasks.try_remove(slab_key);
-            if inner.names.is_empty() {
-                None
-            } else {
+            let name = if named {
                 inner.names.remove(&slab_key)
-            }
+            } else {
+                None
+            };
+            (name, inner.closed && inner.tasks.is_empty())
         };
         // Freed outside the lock.
         drop(name);
+        if last_after_close {
+            self.release_if_done();
+        }
     }
 }
 
@@ -412,6 +451,7 @@ impl Reservation<'_> {
             "`reserve` picks a shard with room"
         );
         Tracked {
+            named: self.named,
             registry: self.registry,
             key: (slab_key << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
@@ -426,6 +466,7 @@ impl Reservation<'_> {
     /// Panics in nothing: the task exists already, and a slot left empty
     /// would let its `Tracked` take out another task's entry.
     pub(crate) fn fill(mut self, task: NonNull<()>, polls: NonNull<AtomicU32>, name: Option<&str>) {
+        debug_assert_eq!(self.named, name.is_some(), "reserved as named or not");
         let polls_offset = (polls.as_ptr().addr())
             .checked_sub(task.as_ptr().addr())
             .and_then(|offset| u16::try_from(offset).ok())
@@ -482,11 +523,11 @@ impl<F> Drop for Tracked<F> {
         /// Takes the entry out when dropped: after the future, also if
         /// the future's destructor panics (the task then completes with
         /// the panic, and is freed, so its entry must go).
-        struct Remove(&'static TaskRegistry, u32);
+        struct Remove(u16, u32, bool);
 
         impl Drop for Remove {
             fn drop(&mut self) {
-                self.0.remove(self.1);
+                numbers::get(self.0).remove(self.1, self.2);
             }
         }
 
@@ -494,10 +535,110 @@ impl<F> Drop for Tracked<F> {
         // then every future's destructor has run. Before `Tracked` is gone,
         // and so before the task can be freed: the entry's address and its
         // `polls_offset` are good while the entry is in the table.
-        let _remove = Remove(self.registry, self.key);
+        let _remove = Remove(self.registry, self.key, self.named);
         // SAFETY: dropped exactly once, here, in place (it is pinned), and
         // never used again.
         unsafe { ManuallyDrop::drop(&mut self.future) };
+    }
+}
+
+/// Registries by number: a task's `Tracked` names its registry in two
+/// bytes instead of a reference's eight, in every task.
+///
+/// Two levels of atomic pointers, so that finding a registry (once per
+/// task, when its future is dropped) is two loads and takes no lock. A
+/// number is taken at a registry's first spawn and given back once the
+/// registry is closed and empty; registries are never freed (they live in
+/// runtimes' leaked parts), so an entry never dangles.
+mod numbers {
+    use std::ptr;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    use super::TaskRegistry;
+
+    /// Numbers per leaf, and leaves.
+    const FANOUT: usize = 256;
+
+    struct Leaf([AtomicPtr<TaskRegistry>; FANOUT]);
+
+    static LEAVES: [AtomicPtr<Leaf>; FANOUT] = [const { AtomicPtr::new(ptr::null_mut()) }; FANOUT];
+
+    /// Numbers never taken yet start at `next`; `free` holds those given
+    /// back.
+    struct Numbers {
+        next: usize,
+        free: Vec<u16>,
+    }
+
+    static NUMBERS: Mutex<Numbers> = Mutex::new(Numbers {
+        next: 0,
+        free: Vec::new(),
+    });
+
+    /// A number for `registry`, from now until it is released.
+    ///
+    /// # Panics
+    ///
+    /// If 65 536 registries hold numbers at once (each runtime has a few:
+    /// its own, and one per thread that runs its local tasks).
+    pub(super) fn assign(registry: &'static TaskRegistry) -> u16 {
+        let mut numbers = NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
+        let number = match numbers.free.pop() {
+            Some(number) => usize::from(number),
+            None => {
+                let number = numbers.next;
+                assert!(
+                    number < FANOUT * FANOUT,
+                    "pollen: more than {} task registries (runtimes and their threads) at once",
+                    FANOUT * FANOUT
+                );
+                numbers.next += 1;
+                number
+            }
+        };
+        let leaf_slot = &LEAVES[number / FANOUT];
+        let mut leaf = leaf_slot.load(Ordering::Acquire);
+        if leaf.is_null() {
+            // Made under `NUMBERS`'s lock: no other thread makes this one.
+            leaf = Box::into_raw(Box::new(Leaf(
+                [const { AtomicPtr::new(ptr::null_mut()) }; FANOUT],
+            )));
+            leaf_slot.store(leaf, Ordering::Release);
+        }
+        // SAFETY: leaves are leaked once made, never freed.
+        let entry = unsafe { &(*leaf).0[number % FANOUT] };
+        entry.store(ptr::from_ref(registry).cast_mut(), Ordering::Release);
+        u16::try_from(number).expect("below 65 536")
+    }
+
+    /// The registry holding `number`.
+    ///
+    /// # Panics
+    ///
+    /// If no registry was ever given `number` (a bug).
+    pub(super) fn get(number: u16) -> &'static TaskRegistry {
+        let number = usize::from(number);
+        let leaf = LEAVES[number / FANOUT].load(Ordering::Acquire);
+        assert!(!leaf.is_null(), "pollen: task registry {number} unknown");
+        // SAFETY: leaves are leaked once made, never freed.
+        let registry = unsafe { &(*leaf).0[number % FANOUT] }.load(Ordering::Acquire);
+        assert!(
+            !registry.is_null(),
+            "pollen: task registry {number} unknown"
+        );
+        // SAFETY: entries only ever hold `&'static TaskRegistry`s.
+        unsafe { &*registry }
+    }
+
+    /// Gives `number` back. Its entry keeps the old registry until the
+    /// number is taken again, by which time no task names it.
+    pub(super) fn release(number: u16) {
+        NUMBERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .free
+            .push(number);
     }
 }
 
@@ -553,7 +694,7 @@ mod tests {
         F::Output: Send + 'static,
     {
         let slot = registry
-            .reserve(std::panic::Location::caller())
+            .reserve(std::panic::Location::caller(), true)
             .expect("registry open");
         let (runnable, handle, polls) =
             pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
@@ -613,11 +754,24 @@ mod tests {
         }
         executor.run_until_stalled();
         assert_eq!(registry.len(), 3);
+        assert!(!registry.released.load(Ordering::SeqCst));
         assert_eq!(registry.close_and_abort_all(), 3);
+        assert!(
+            !registry.released.load(Ordering::SeqCst),
+            "its tasks still name it"
+        );
         executor.run_until_stalled();
         assert_eq!(registry.len(), 0);
         assert_eq!(drops.load(Ordering::SeqCst), 3);
-        assert!(registry.reserve(std::panic::Location::caller()).is_none());
+        assert!(
+            registry.released.load(Ordering::SeqCst),
+            "the last task out gives the number back"
+        );
+        assert!(
+            registry
+                .reserve(std::panic::Location::caller(), false)
+                .is_none()
+        );
     }
 
     /// A future whose destructor panics: the task completes with the
@@ -650,18 +804,34 @@ mod tests {
         registry.snapshot(false, &mut seen);
         assert!(seen.is_empty());
         assert_eq!(registry.close_and_abort_all(), 0);
+        assert!(
+            registry.released.load(Ordering::SeqCst),
+            "closed with no task: the number is given back at once"
+        );
     }
 
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_small_task_is_72_bytes() {
-        // Header (32) + future-or-output (24: the output's tag lives in the
-        // registry reference's niche) + join waker (16).
+    fn a_small_task_is_56_bytes() {
+        // Header (32) + future-or-output (16: a 12-byte `Tracked`, with
+        // the stage's tag in its `bool`'s spare values) + join waker (8).
         fn cell_of<F: std::future::Future>(_: &F) -> usize {
             pollen_core::task::cell_size::<super::Tracked<F>>()
         }
+        fn tracked_of<F>(_: &F) -> usize {
+            std::mem::size_of::<super::Tracked<F>>()
+        }
         let parked = async { std::future::pending::<()>().await };
-        assert_eq!(cell_of(&parked), 72);
+        assert_eq!(tracked_of(&parked), 12);
+        assert_eq!(cell_of(&parked), 56);
+        // A future of two words with an output of one: no larger than the
+        // `Tracked` of a reference used to make it.
+        let holding = async {
+            let held = std::sync::Arc::new(1_u64);
+            std::future::pending::<()>().await;
+            *held
+        };
+        assert_eq!(cell_of(&holding), 72);
     }
 
     #[test]
