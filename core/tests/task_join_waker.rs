@@ -100,19 +100,22 @@ fn a_pollen_task_awaiting_a_handle_is_woken_and_freed() {
     assert_eq!(ARENA.busy(), 0, "the awaiting task was freed");
 }
 
-#[test]
-fn a_pollen_waker_replaced_by_a_foreign_one_is_released() {
-    static EX: Executor = Executor::new();
-    static ARENA: TaskArena<256, 1> = TaskArena::new();
-    let (release, mut inner) = {
-        let (tx, rx) = pollen_core::channel::oneshot::channel::<u32>();
-        let inner = EX.spawn(async move { rx.await.expect("sent") });
-        (tx, inner)
-    };
-    // A task that registers its waker in `inner`'s slot, then gives the
-    // handle back through its output (in an `Option`: not itself a future).
-    let mut outer = ARENA
-        .spawn(&EX, async move {
+/// Spawns a task waiting on a oneshot, and a task in `arena` that
+/// registers its waker in the first one's slot and hands its handle back,
+/// then drops its own handle: the arena's slot stays busy only because the
+/// first task's join waker slot holds the second task's reference.
+fn handle_holding_a_pollen_waker(
+    ex: &'static Executor,
+    arena: &'static TaskArena<256, 1>,
+) -> (
+    pollen_core::channel::oneshot::Sender<'static, u32>,
+    JoinHandle<u32>,
+) {
+    let (release, rx) = pollen_core::channel::oneshot::channel::<u32>();
+    let inner = ex.spawn(async move { rx.await.expect("sent") });
+    // In an `Option`: an output that is itself a future trips a lint.
+    let mut outer = arena
+        .spawn(ex, async move {
             let mut inner = Some(inner);
             poll_fn(|cx| {
                 let handle = inner.as_mut().expect("polled until it returns");
@@ -122,23 +125,40 @@ fn a_pollen_waker_replaced_by_a_foreign_one_is_released() {
             .await
         })
         .expect("a free slot");
-    EX.run_until_stalled();
-    let noop = Waker::noop();
-    let Poll::Ready(Some(handle)) = poll_with(&mut outer, noop) else {
+    ex.run_until_stalled();
+    let Poll::Ready(Some(inner)) = poll_with(&mut outer, Waker::noop()) else {
         panic!("the outer task has finished, handing the handle back");
     };
-    inner = handle;
     drop(outer);
     assert_eq!(
-        ARENA.busy(),
+        arena.busy(),
         1,
         "the inner task's slot still holds the outer task's waker"
     );
+    (release, inner)
+}
+
+#[test]
+fn a_pollen_waker_replaced_by_a_foreign_one_is_released() {
+    static EX: Executor = Executor::new();
+    static ARENA: TaskArena<256, 1> = TaskArena::new();
+    let (release, mut inner) = handle_holding_a_pollen_waker(&EX, &ARENA);
     let foreign = Arc::new(Counting::default());
     assert!(poll_with(&mut inner, &Waker::from(foreign.clone())).is_pending());
     assert_eq!(ARENA.busy(), 0, "replacing the waker released the task");
     release.send(9).expect("the receiver waits");
     EX.run_until_stalled();
     assert_eq!(foreign.0.load(Ordering::SeqCst), 1);
-    assert_eq!(poll_with(&mut inner, noop), Poll::Ready(9));
+    assert_eq!(poll_with(&mut inner, Waker::noop()), Poll::Ready(9));
+}
+
+#[test]
+fn a_handle_dropped_before_completion_releases_the_pollen_waker() {
+    static EX: Executor = Executor::new();
+    static ARENA: TaskArena<256, 1> = TaskArena::new();
+    let (release, inner) = handle_holding_a_pollen_waker(&EX, &ARENA);
+    drop(inner);
+    assert_eq!(ARENA.busy(), 0, "dropping the handle released the task");
+    release.send(9).expect("the receiver waits");
+    EX.run_until_stalled();
 }

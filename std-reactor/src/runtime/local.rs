@@ -78,7 +78,7 @@ impl LocalScheduler {
         F::Output: 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve(location, name.is_some()) else {
+        let Some(slot) = self.tasks.reserve(location, name) else {
             // SAFETY: `F: 'static`; the `Runnable` is dropped right here, on
             // this thread, and the `JoinHandle` is `!Send` unless the output
             // is `Send`.
@@ -97,7 +97,7 @@ impl LocalScheduler {
                 t.polls_ptr()
             })
         };
-        slot.fill(handle.as_ptr(), polls, name);
+        slot.fill(handle.as_ptr(), polls);
         self.schedule(runnable);
         handle
     }

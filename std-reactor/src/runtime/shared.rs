@@ -235,7 +235,7 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve(location, name.is_some()) else {
+        let Some(slot) = self.tasks.reserve(location, name) else {
             // Shut down: the task is created and dropped at once, so its
             // handle reports it cancelled.
             let (runnable, handle) = pollen_core::task::new_boxed(future, self);
@@ -244,7 +244,7 @@ impl Shared {
         };
         let (runnable, handle, polls) =
             pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr());
-        slot.fill(handle.as_ptr(), polls, name);
+        slot.fill(handle.as_ptr(), polls);
         self.schedule(runnable);
         handle
     }
@@ -274,7 +274,7 @@ impl Shared {
         let location = std::panic::Location::caller();
         let slot = self
             .tasks
-            .reserve(location, false)
+            .reserve(location, None)
             .ok_or(pollen_core::task::SpawnError::ShutDown)?;
         // `fill` consumes the reservation inside `placed`; `track` needs it
         // before: keep it in a cell both closures reach.
@@ -287,7 +287,7 @@ impl Shared {
             },
             |tracked, handle| {
                 let slot = slot.borrow_mut().take().expect("reserved");
-                slot.fill(handle.as_ptr(), tracked.polls_ptr(), None);
+                slot.fill(handle.as_ptr(), tracked.polls_ptr());
             },
         )
     }

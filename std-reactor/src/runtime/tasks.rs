@@ -5,9 +5,9 @@
 //! the registry and frees it when the future is dropped (on completion or
 //! cancellation). The slot (16 bytes) holds the task's address (shutdown
 //! aborts every task still registered, and the runtime drops their
-//! futures), the id and the spawn location; the `Tracked` (12 bytes beside
-//! the future) keeps the registry's number and the slot's key, to free the
-//! slot, and the poll count. Names of named tasks sit in a side table, so
+//! futures), the id and the spawn location; the `Tracked` (11 bytes in
+//! front of the future) keeps the registry's number and the slot's key, to
+//! free the slot, and the poll count. Names of named tasks sit in a side table, so
 //! unnamed tasks pay nothing for them.
 //!
 //! The address holds no reference of its own: a counted handle would cost
@@ -101,7 +101,8 @@ struct Entry {
 }
 
 /// `Entry::polls_offset` of a task whose count is too far from its header
-/// to say (a future aligned to 64 KiB or more): its polls read as 0.
+/// to say (a future aligned to 64 KiB or more, which puts its `Tracked`
+/// that far in): its polls read as 0.
 const NO_POLLS: u16 = u16::MAX;
 
 // SAFETY: the address is only a way back to the task (as an `AbortHandle`,
@@ -161,15 +162,21 @@ thread_local! {
 ///
 /// The registry reads nothing here but the poll count (what a dump shows
 /// of a task is in its entry): a poll holds the future mutably borrowed.
+///
+/// `repr(C)`, the count first: it stays a few bytes from the task's
+/// header whatever the future's size (`Entry::polls_offset`), and the
+/// `bool` after the small fields leaves room before its spare values for
+/// the error and a small output.
+#[repr(C)]
 pub(crate) struct Tracked<F> {
-    /// Whether the task's name is in its shard's side table.
-    named: bool,
-    /// The registry's number (see [`numbers`]).
-    registry: u16,
-    /// The slab key, above the shard's index (`SHARD_BITS`).
-    key: u32,
     /// Polls so far; written only by the task's poller (one at a time).
     polls: AtomicU32,
+    /// The slab key, above the shard's index (`SHARD_BITS`).
+    key: u32,
+    /// The registry's number (see [`numbers`]).
+    registry: u16,
+    /// Whether the task's name is in its shard's side table.
+    named: bool,
     future: ManuallyDrop<F>,
 }
 
@@ -179,7 +186,7 @@ pub(crate) struct Reservation<'a> {
     shard: usize,
     registry: u16,
     location: locations::Number,
-    named: bool,
+    name: Option<Box<str>>,
 }
 
 /// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
@@ -269,17 +276,23 @@ impl TaskRegistry {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a slot for a new task spawned at `location`, named or
-    /// not, or `None` if the runtime is shut down. The shard's lock is
-    /// held until the reservation is filled or dropped.
+    /// Reserves a slot for a new task spawned at `location`, with its
+    /// name if it has one, or `None` if the runtime is shut down. The
+    /// shard's lock is held until the reservation is filled or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If this is the registry's first task and every registry number is
+    /// taken (see [`numbers::assign`]).
     pub(crate) fn reserve(
         &'static self,
         location: &'static Location<'static>,
-        named: bool,
+        name: Option<&str>,
     ) -> Option<Reservation<'static>> {
         // Before any shard's lock (see `snapshot`).
         let location = locations::number(location);
-        let registry = *self.number.get_or_init(|| numbers::assign(self));
+        // Copied before the lock too.
+        let name = name.map(Box::from);
         let first = NEXT_SHARD.with(|next| {
             let shard = next.get();
             next.set(shard.wrapping_add(1));
@@ -293,12 +306,17 @@ impl TaskRegistry {
                 return None;
             }
             if inner.tasks.vacant_key() < MAX_SLAB_KEYS {
+                // Taken open, under a shard's lock: shutdown, which locks
+                // every shard to close them, then sees it and gives it
+                // back once the registry is empty. (Lock order: a shard,
+                // then the numbers; `release` holds no shard.)
+                let registry = *self.number.get_or_init(|| numbers::assign(self));
                 return Some(Reservation {
                     inner,
                     shard,
                     registry,
                     location,
-                    named,
+                    name,
                 });
             }
         }
@@ -451,7 +469,7 @@ impl Reservation<'_> {
             "`reserve` picks a shard with room"
         );
         Tracked {
-            named: self.named,
+            named: self.name.is_some(),
             registry: self.registry,
             key: (slab_key << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
@@ -465,8 +483,7 @@ impl Reservation<'_> {
     ///
     /// Panics in nothing: the task exists already, and a slot left empty
     /// would let its `Tracked` take out another task's entry.
-    pub(crate) fn fill(mut self, task: NonNull<()>, polls: NonNull<AtomicU32>, name: Option<&str>) {
-        debug_assert_eq!(self.named, name.is_some(), "reserved as named or not");
+    pub(crate) fn fill(mut self, task: NonNull<()>, polls: NonNull<AtomicU32>) {
         let polls_offset = (polls.as_ptr().addr())
             .checked_sub(task.as_ptr().addr())
             .and_then(|offset| u16::try_from(offset).ok())
@@ -488,8 +505,8 @@ impl Reservation<'_> {
             location,
             admitted,
         });
-        if let Some(name) = name {
-            self.inner.names.insert(key, name.into());
+        if let Some(name) = self.name.take() {
+            self.inner.names.insert(key, name);
         }
     }
 }
@@ -547,7 +564,7 @@ impl<F> Drop for Tracked<F> {
 ///
 /// Two levels of atomic pointers, so that finding a registry (once per
 /// task, when its future is dropped) is two loads and takes no lock. A
-/// number is taken at a registry's first spawn and given back once the
+/// number is taken at a registry's first reservation and given back once the
 /// registry is closed and empty; registries are never freed (they live in
 /// runtimes' leaked parts), so an entry never dangles.
 mod numbers {
@@ -580,8 +597,12 @@ mod numbers {
     ///
     /// # Panics
     ///
-    /// If 65 536 registries hold numbers at once (each runtime has a few:
-    /// its own, and one per thread that runs its local tasks).
+    /// If 65 536 registries hold numbers at once. Each runtime that has
+    /// spawned holds one, and one more per thread that has run its local
+    /// tasks; a registry holds its number until it is closed and empty,
+    /// and for good if it never is (a runtime leaked with `mem::forget`,
+    /// the local tasks of a `block_on` thread when the runtime is dropped
+    /// on another thread).
     pub(super) fn assign(registry: &'static TaskRegistry) -> u16 {
         let mut numbers = NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
         let number = match numbers.free.pop() {
@@ -694,11 +715,11 @@ mod tests {
         F::Output: Send + 'static,
     {
         let slot = registry
-            .reserve(std::panic::Location::caller(), true)
+            .reserve(std::panic::Location::caller(), Some("probe"))
             .expect("registry open");
         let (runnable, handle, polls) =
             pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
-        slot.fill(handle.as_ptr(), polls, Some("probe"));
+        slot.fill(handle.as_ptr(), polls);
         pollen_core::task::Schedule::schedule(executor, runnable);
         handle
     }
@@ -769,7 +790,7 @@ mod tests {
         );
         assert!(
             registry
-                .reserve(std::panic::Location::caller(), false)
+                .reserve(std::panic::Location::caller(), None)
                 .is_none()
         );
     }
@@ -808,6 +829,41 @@ mod tests {
             registry.released.load(Ordering::SeqCst),
             "closed with no task: the number is given back at once"
         );
+    }
+
+    /// A shut-down runtime that never spawned takes no registry number
+    /// from a late spawn (it would never be given back).
+    #[test]
+    fn a_registry_closed_before_its_first_task_takes_no_number() {
+        static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
+        let registry: &'static TaskRegistry = &REGISTRY;
+        assert_eq!(registry.close_and_abort_all(), 0);
+        assert!(
+            registry
+                .reserve(std::panic::Location::caller(), None)
+                .is_none()
+        );
+        assert!(registry.number.get().is_none());
+    }
+
+    /// The count sits in front of the future in `Tracked`, a few bytes from
+    /// the header, however large the future: a dump reads it.
+    #[test]
+    fn the_poll_count_of_a_large_future_is_read() {
+        static EXECUTOR: Kept = Kept(Executor::new());
+        static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
+        let registry: &'static TaskRegistry = &REGISTRY;
+        let handle = spawn(registry, &EXECUTOR, async {
+            let held = [7_u64; 10_000];
+            pollen_core::future::yield_now().await;
+            held.iter().sum::<u64>()
+        });
+        EXECUTOR.tick();
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        assert_eq!(seen[0].polls(), 1);
+        EXECUTOR.run_until_stalled();
+        assert!(handle.is_finished());
     }
 
     #[test]
