@@ -143,3 +143,85 @@ fn cell_size_accounts_for_the_future() {
 fn header_is_four_words() {
     assert_eq!(pollen_core::task::HEADER_SIZE, 32);
 }
+
+/// Memory a scheduler manages itself: one static buffer, and a count of
+/// the cells given back.
+mod in_memory {
+    use core::cell::UnsafeCell;
+    use core::ptr::NonNull;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pollen_core::executor::Executor;
+    use pollen_core::task::{TaskMemory, cell_layout, new_in};
+
+    #[repr(C, align(64))]
+    struct Buffer(UnsafeCell<[u8; 512]>);
+
+    // SAFETY: handed to one task at a time (the test below), which governs
+    // access to itself.
+    unsafe impl Sync for Buffer {}
+
+    static BUFFER: Buffer = Buffer(UnsafeCell::new([0; 512]));
+    static FREED: AtomicUsize = AtomicUsize::new(0);
+    static FREED_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted;
+
+    // SAFETY: takes back the one buffer, once per task placed in it.
+    unsafe impl TaskMemory for Counted {
+        unsafe fn free(cell: NonNull<u8>, layout: core::alloc::Layout) {
+            assert_eq!(cell.as_ptr(), BUFFER.0.get().cast::<u8>());
+            FREED_SIZE.store(layout.size(), Ordering::SeqCst);
+            FREED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    struct CountDrop<'a>(&'a AtomicUsize);
+
+    impl Drop for CountDrop<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_task_placed_in_managed_memory_is_given_back_once() {
+        static EX: Executor = Executor::new();
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        fn task() -> impl Future<Output = u32> + Send + 'static {
+            let guard = CountDrop(&DROPS);
+            async move {
+                pollen_core::future::yield_now().await;
+                drop(guard);
+                7
+            }
+        }
+        fn layout_of<F: Future>(_: &F) -> core::alloc::Layout {
+            cell_layout::<F>()
+        }
+        let future = task();
+        let layout = layout_of(&future);
+        assert!(layout.size() <= 512 && layout.align() <= 64);
+        let memory = NonNull::new(BUFFER.0.get().cast::<u8>()).expect("a static's address");
+        // SAFETY: the buffer fits the cell, and nothing else uses it until
+        // `Counted::free` is given it back.
+        let (runnable, handle, seen) = unsafe {
+            new_in::<_, _, Counted, _>(memory, future, &EX, |f| {
+                core::ptr::from_ref(f.get_ref()).addr()
+            })
+        };
+        assert!(
+            seen > memory.as_ptr().addr(),
+            "the future lies in the buffer"
+        );
+        assert!(seen < memory.as_ptr().addr() + layout.size());
+        pollen_core::task::Schedule::schedule(&EX, runnable);
+        EX.run_until_stalled();
+        assert!(handle.is_finished());
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        assert_eq!(FREED.load(Ordering::SeqCst), 0, "the handle still holds it");
+        drop(handle);
+        assert_eq!(FREED.load(Ordering::SeqCst), 1);
+        assert_eq!(FREED_SIZE.load(Ordering::SeqCst), layout.size());
+    }
+}

@@ -98,7 +98,7 @@ use core::future::Future;
 pub use self::error::{JoinError, SpawnError};
 pub use self::join::{AbortHandle, JoinHandle, TaskStatus};
 pub use self::runnable::Runnable;
-pub use self::storage::{TaskArena, TaskPool, TaskStorage};
+pub use self::storage::{TaskArena, TaskMemory, TaskPool, TaskStorage};
 
 pub(crate) use self::header::Header;
 
@@ -112,6 +112,39 @@ pub const HEADER_SIZE: usize = core::mem::size_of::<Header>();
 /// it, and what a [`TaskArena`] slot must hold.
 pub const fn cell_size<F: Future>() -> usize {
     core::mem::size_of::<raw::Cell<F>>()
+}
+
+/// The size and alignment of a task cell for future type `F`: the memory
+/// [`new_in`] needs.
+pub const fn cell_layout<F: Future>() -> core::alloc::Layout {
+    core::alloc::Layout::new::<raw::Cell<F>>()
+}
+
+/// Places a task for `future` bound to `scheduler` in `memory`, which `M`
+/// manages, for schedulers that allocate their tasks themselves: returns
+/// its first [`Runnable`], its [`JoinHandle`], and what `placed` returned
+/// (see [`new_boxed_placed`]). When the task's last reference goes, the
+/// cell is dropped in place and `M::free` takes the memory back.
+///
+/// # Safety
+///
+/// `memory` is valid for reads and writes of [`cell_layout::<F>()`]
+/// (size and alignment), used by nothing else until `M::free` is given
+/// it back, and its provenance covers whatever `M::free` reaches from it.
+pub unsafe fn new_in<F, S, M, R>(
+    memory: core::ptr::NonNull<u8>,
+    future: F,
+    scheduler: &'static S,
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+    M: TaskMemory,
+{
+    // SAFETY: forwarded from the caller.
+    unsafe { storage::spawn_in_memory::<F, S, M, R>(memory, future, scheduler, placed) }
 }
 
 /// A scheduler: where a woken task goes.

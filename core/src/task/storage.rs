@@ -499,6 +499,71 @@ impl<const SIZE: usize, const N: usize> fmt::Debug for TaskArena<SIZE, N> {
     }
 }
 
+/// Memory for task cells that a scheduler manages itself: a runtime that
+/// allocates its tasks from pages of its own, say. Tasks are placed in it
+/// with [`new_in`](super::new_in).
+///
+/// # Safety
+///
+/// `free` accepts every cell placed with this type, once.
+pub unsafe trait TaskMemory: 'static {
+    /// Takes back the memory of a task cell of `layout` at `cell`: the
+    /// task's last reference is gone and the cell has been dropped in
+    /// place. Called on whichever thread let go last.
+    ///
+    /// # Safety
+    ///
+    /// `cell` was given to [`new_in`](super::new_in) for a cell of
+    /// `layout` with this type, and is given back once.
+    unsafe fn free(cell: NonNull<u8>, layout: core::alloc::Layout);
+}
+
+/// Tasks in memory that `M` manages.
+struct InMemory<M>(PhantomData<M>);
+
+// SAFETY: `dealloc` drops the cell in place and hands its memory back to
+// `M`, which took it in `spawn_in_memory`.
+unsafe impl<F: Future, M: TaskMemory> Storage<F> for InMemory<M> {
+    unsafe fn dealloc(cell: NonNull<Cell<F>>) {
+        // SAFETY: the caller guarantees nothing refers to the task any more.
+        unsafe { cell.as_ptr().drop_in_place() };
+        // SAFETY: the cell was placed at this address by `spawn_in_memory`
+        // for `M`, and is freed once, here.
+        unsafe { M::free(cell.cast(), core::alloc::Layout::new::<Cell<F>>()) };
+    }
+}
+
+/// Places a task for `future` at `memory`; see [`new_in`](super::new_in).
+///
+/// # Safety
+///
+/// As `new_in`.
+pub(crate) unsafe fn spawn_in_memory<F, S, M, R>(
+    memory: NonNull<u8>,
+    future: F,
+    scheduler: &'static S,
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R)
+where
+    F: Future,
+    S: Schedule,
+    M: TaskMemory,
+{
+    let cell = memory.cast::<Cell<F>>();
+    // SAFETY: the caller hands over memory fit for a `Cell<F>`, ours until
+    // `M::free` takes it back.
+    unsafe {
+        cell.as_ptr()
+            .write(Cell::new::<S, InMemory<M>>(future, scheduler))
+    };
+    // SAFETY: the cell does not move until `InMemory::dealloc`, and no
+    // handle to it exists yet.
+    let seen = unsafe { Cell::with_placed_future(cell, placed) };
+    // SAFETY: as above.
+    let (runnable, handle) = unsafe { Cell::into_handles(cell) };
+    (runnable, handle, seen)
+}
+
 /// Boxed tasks: one allocation holds the header, the future and the output.
 #[cfg(feature = "alloc")]
 pub(crate) struct Boxed;
