@@ -78,7 +78,7 @@ impl LocalScheduler {
         F::Output: 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve(location, name) else {
+        let Some(slot) = self.tasks.reserve(location, name, None) else {
             // SAFETY: `F: 'static`; the `Runnable` is dropped right here, on
             // this thread, and the `JoinHandle` is `!Send` unless the output
             // is `Send`.

@@ -49,6 +49,7 @@ mod handle;
 pub(crate) mod local;
 pub(crate) mod locations;
 pub(crate) mod multi_thread;
+pub(crate) mod pages;
 pub(crate) mod shared;
 pub(crate) mod tasks;
 

@@ -235,15 +235,30 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        let Some(slot) = self.tasks.reserve(location, name) else {
+        let layout = pollen_core::task::cell_layout::<super::tasks::Tracked<F>>();
+        let Some(slot) = self.tasks.reserve(location, name, Some(layout)) else {
             // Shut down: the task is created and dropped at once, so its
             // handle reports it cancelled.
             let (runnable, handle) = pollen_core::task::new_boxed(future, self);
             drop(runnable);
             return handle;
         };
-        let (runnable, handle, polls) =
-            pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr());
+        let (runnable, handle, polls) = match slot.memory() {
+            // SAFETY: a page slot fit for `layout`, used by nothing else
+            // until `OnPages::free` takes it back, with the provenance of its
+            // page's allocation (which `free` reaches).
+            Some(memory) => unsafe {
+                pollen_core::task::new_in::<_, _, super::pages::OnPages, _>(
+                    memory,
+                    slot.track(future),
+                    self,
+                    |t| t.polls_ptr(),
+                )
+            },
+            None => {
+                pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr())
+            }
+        };
         slot.fill(handle.as_ptr(), polls);
         self.schedule(runnable);
         handle
@@ -274,7 +289,7 @@ impl Shared {
         let location = std::panic::Location::caller();
         let slot = self
             .tasks
-            .reserve(location, None)
+            .reserve(location, None, None)
             .ok_or(pollen_core::task::SpawnError::ShutDown)?;
         // `fill` consumes the reservation inside `placed`; `track` needs it
         // before: keep it in a cell both closures reach.

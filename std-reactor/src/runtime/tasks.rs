@@ -1,14 +1,18 @@
 //! The registry of a runtime's live tasks: what shutdown drops, what
 //! `Handle::dump` lists, where the watchdog finds a stuck task's name.
 //!
-//! A task's future is wrapped in [`Tracked`], which holds the task's slot in
-//! the registry and frees it when the future is dropped (on completion or
-//! cancellation). The slot (16 bytes) holds the task's address (shutdown
-//! aborts every task still registered, and the runtime drops their
-//! futures), the id and the spawn location; the `Tracked` (11 bytes in
-//! front of the future) keeps the registry's number and the slot's key, to
-//! free the slot, and the poll count. Names of named tasks sit in a side table, so
-//! unnamed tasks pay nothing for them.
+//! A task's future is wrapped in [`Tracked`], which holds the task's place
+//! in the registry and gives it up when the future is dropped (on
+//! completion or cancellation). Most of the runtime's tasks live on pages
+//! the registry's shards own (`pages.rs`): the task's slot there is its
+//! place, with a 7-byte record beside it. The others (too large for a page,
+//! in a `TaskPool`'s static slots, local tasks) are boxed or placed by their
+//! pool, with a 16-byte entry in a table. Either way the registry knows the
+//! task's address (shutdown aborts every task still registered, and the
+//! runtime drops their futures), its id and its spawn location; the
+//! `Tracked` (11 bytes in front of the future) keeps the registry's number
+//! and its key, to give its place up, and the poll count. Names of named
+//! tasks sit in a side table, so unnamed tasks pay nothing for them.
 //!
 //! The address holds no reference of its own: a counted handle would cost
 //! every task two more atomic operations (one at spawn, one at the end).
@@ -16,10 +20,11 @@
 //! (`Schedule::KEEPS_TASKS_ALIVE`): a task holds a reference to itself
 //! until it completes, so one that nothing can wake any more stays until
 //! shutdown aborts it, as in tokio. And the address is good while the
-//! slot is in the table: the task's future (its `Tracked`) takes the slot
-//! out, under the shard's lock, before it finishes dropping, and a task
-//! completes, and can be freed, only after that. A handle is made from the
-//! address only under that lock.
+//! entry is in the table, or the page slot is live: the task's future (its
+//! `Tracked`) takes the entry out, or marks the slot gone, under the
+//! shard's lock, before it finishes dropping, and a task completes, and can
+//! be freed, only after that. A handle is made from the address only under
+//! that lock.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -35,6 +40,7 @@ use std::task::{Context, Poll};
 use slab::Slab;
 
 use super::locations;
+use super::pages::{self, Pages};
 use crate::task::{AbortHandle, TaskStatus};
 
 /// The live tasks of one runtime, in shards.
@@ -71,8 +77,13 @@ struct Shard(Mutex<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Tasks whose cells are not on pages: those too large for a page,
+    /// and those whose memory is not the runtime's (a `TaskPool`'s slots,
+    /// local tasks).
     tasks: Slab<Entry>,
-    /// Names of the named tasks here, by slab key.
+    /// Tasks on pages: most of the runtime's (see `pages`).
+    pages: Pages,
+    /// Names of the named tasks here, by [`name_key`].
     names: HashMap<usize, Box<str>>,
     /// Tasks ever admitted to this shard (wrapping): the next id's high
     /// part.
@@ -110,34 +121,78 @@ const NO_POLLS: u16 = u16::MAX;
 // lock.
 unsafe impl Send for Entry {}
 
-impl Entry {
-    /// A counted handle to the entry's task. Call only with the entry in
-    /// the table and its shard locked.
+/// What the registry knows of one live task, in the table or on a page.
+/// Make one only under the task's shard lock, from an entry in the table
+/// or a page slot recorded live: then the task's `Tracked` has not
+/// finished dropping (it takes the entry out, or marks the slot, under
+/// this lock first, also when its future's destructor panics), so the
+/// task is not complete, and its reference to itself keeps it alive (see
+/// the module docs).
+struct Seen {
+    task: NonNull<()>,
+    /// Where the `Tracked` counts polls, if known.
+    polls: Option<NonNull<AtomicU32>>,
+    location: locations::Number,
+    admitted: u32,
+    /// The key of its name, if it has one.
+    name: usize,
+}
+
+impl Seen {
+    fn of_entry(key: usize, entry: &Entry) -> Seen {
+        Seen {
+            task: entry.task,
+            polls: (entry.polls_offset != NO_POLLS).then(|| {
+                // SAFETY: the offset was taken from the task to its
+                // `Tracked`, inside the task's cell.
+                unsafe { entry.task.cast::<u8>().add(usize::from(entry.polls_offset)) }.cast()
+            }),
+            location: entry.location,
+            admitted: entry.admitted,
+            name: name_key(false, key as u32),
+        }
+    }
+
+    fn of_page(task: pages::LiveTask) -> Seen {
+        Seen {
+            task: task.task,
+            polls: task.polls,
+            location: task.location,
+            admitted: task.admitted,
+            name: name_key(true, task.key),
+        }
+    }
+
+    /// A counted handle to the task.
     fn handle(&self) -> AbortHandle {
-        // SAFETY: the entry is in the table and its shard locked (every
-        // caller holds the guard it reached the entry through), so the
-        // task's `Tracked` has not finished dropping (it takes the entry
-        // out, under this lock, first, also when its future's destructor
-        // panics), the task is not complete, and its reference to itself
-        // keeps it alive (see the module docs).
+        // SAFETY: see the type's docs: made under the shard's lock, which
+        // the caller still holds (every `Seen` is used inside the closure
+        // or loop that holds the guard).
         unsafe { AbortHandle::clone_from_ptr(self.task) }
     }
 
     /// Polls so far. Call as [`handle`](Self::handle).
     fn polls(&self) -> u32 {
-        if self.polls_offset == NO_POLLS {
-            return 0;
-        }
-        let polls = self
-            .task
-            .cast::<u8>()
-            .as_ptr()
-            .wrapping_add(usize::from(self.polls_offset))
-            .cast::<AtomicU32>();
-        // SAFETY: as in `handle`, the task's `Tracked` is alive, and its
-        // count is at this offset from the task (see `polls_offset`).
-        unsafe { &*polls }.load(Relaxed)
+        self.polls.map_or(0, |polls| {
+            // SAFETY: as in `handle`, the task's `Tracked` is alive, and its
+            // count is here.
+            unsafe { polls.as_ref() }.load(Relaxed)
+        })
     }
+}
+
+/// The key of a task's name: its key within its shard (slab key, or page
+/// and slot), and which of the two.
+fn name_key(paged: bool, key: u32) -> usize {
+    (key as usize) << 1 | usize::from(paged)
+}
+
+/// Every live task of a shard, in the table and on pages.
+fn for_each_seen(inner: &Inner, mut f: impl FnMut(Seen)) {
+    for (key, entry) in &inner.tasks {
+        f(Seen::of_entry(key, entry));
+    }
+    inner.pages.for_each_live(|task| f(Seen::of_page(task)));
 }
 
 /// Bits of a task's key that name its shard; the rest is its slab key.
@@ -171,22 +226,63 @@ thread_local! {
 pub(crate) struct Tracked<F> {
     /// Polls so far; written only by the task's poller (one at a time).
     polls: AtomicU32,
-    /// The slab key, above the shard's index (`SHARD_BITS`).
+    /// Its key within the shard (the slab key, or page and slot), above
+    /// the shard's index (`SHARD_BITS`).
     key: u32,
     /// The registry's number (see [`numbers`]).
     registry: u16,
-    /// Whether the task's name is in its shard's side table.
-    named: bool,
+    home: Home,
     future: ManuallyDrop<F>,
 }
 
+/// Where a task is registered, and whether it has a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Home {
+    Table,
+    NamedTable,
+    Page,
+    NamedPage,
+}
+
+impl Home {
+    fn new(paged: bool, named: bool) -> Home {
+        match (paged, named) {
+            (false, false) => Home::Table,
+            (false, true) => Home::NamedTable,
+            (true, false) => Home::Page,
+            (true, true) => Home::NamedPage,
+        }
+    }
+
+    fn paged(self) -> bool {
+        matches!(self, Home::Page | Home::NamedPage)
+    }
+
+    fn named(self) -> bool {
+        matches!(self, Home::NamedTable | Home::NamedPage)
+    }
+}
+
 /// A slot reserved for a task about to be created.
+///
+/// A task on a page holds no lock: its slot is `RESERVED` until `fill`
+/// publishes it (and shutdown waits for that). A task in the table holds its shard's lock from `reserve`
+/// to `fill`. Nothing between the two may panic: a reservation dropped
+/// unfilled would leave a page slot counted live, or let the task's
+/// `Tracked` take out another task's entry.
 pub(crate) struct Reservation<'a> {
-    inner: MutexGuard<'a, Inner>,
+    /// The shard's lock, for a task in the table.
+    inner: Option<MutexGuard<'a, Inner>>,
     shard: usize,
     registry: u16,
     location: locations::Number,
+    /// The name of a task in the table, inserted by `fill` (that of a task
+    /// on a page is inserted by `reserve`).
     name: Option<Box<str>>,
+    named: bool,
+    /// The page slot of a task on a page, and the high part of its id.
+    paged: Option<(pages::Reserved, u32)>,
 }
 
 /// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
@@ -284,10 +380,15 @@ impl TaskRegistry {
     ///
     /// If this is the registry's first task and every registry number is
     /// taken (see [`numbers::assign`]).
+    ///
+    /// With `page_for`, the layout of the task's cell, a slot on one of the
+    /// shard's pages is taken if the cell fits one ([`Reservation::memory`]):
+    /// the lock is then let go at once, and `fill` needs none.
     pub(crate) fn reserve(
         &'static self,
         location: &'static Location<'static>,
         name: Option<&str>,
+        page_for: Option<std::alloc::Layout>,
     ) -> Option<Reservation<'static>> {
         // Before any shard's lock (see `snapshot`).
         let location = locations::number(location);
@@ -301,22 +402,41 @@ impl TaskRegistry {
         // The next shard of this thread's round, or, if that one holds
         // the most live tasks a key can name, the first after it with room.
         for shard in (0..self.shards.len()).map(|i| first.wrapping_add(i) & self.mask) {
-            let inner = self.lock(shard);
+            let mut inner = self.lock(shard);
             if inner.closed {
                 return None;
             }
-            if inner.tasks.vacant_key() < MAX_SLAB_KEYS {
-                // Taken open, under a shard's lock: shutdown, which locks
-                // every shard to close them, then sees it and gives it
-                // back once the registry is empty. (Lock order: a shard,
-                // then the numbers; `release` holds no shard.)
-                let registry = *self.number.get_or_init(|| numbers::assign(self));
+            // Taken open, under a shard's lock: shutdown, which locks every
+            // shard to close them, then sees it and gives it back once the
+            // registry is empty. (Lock order: a shard, then the numbers;
+            // `release` holds no shard.)
+            let registry = || *self.number.get_or_init(|| numbers::assign(self));
+            if let Some(reserved) = page_for.and_then(|layout| inner.pages.alloc(layout)) {
+                let admitted = inner.admitted;
+                inner.admitted = admitted.wrapping_add(1);
+                let named = name.is_some();
+                if let Some(name) = name {
+                    inner.names.insert(name_key(true, reserved.key), name);
+                }
                 return Some(Reservation {
-                    inner,
+                    inner: None,
                     shard,
-                    registry,
+                    registry: registry(),
                     location,
+                    name: None,
+                    named,
+                    paged: Some((reserved, admitted)),
+                });
+            }
+            if inner.tasks.vacant_key() < MAX_SLAB_KEYS {
+                return Some(Reservation {
+                    registry: registry(),
+                    inner: Some(inner),
+                    shard,
+                    location,
+                    named: name.is_some(),
                     name,
+                    paged: None,
                 });
             }
         }
@@ -335,7 +455,10 @@ impl TaskRegistry {
         let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
         for inner in &mut guards {
             inner.closed = true;
-            tasks.extend(inner.tasks.iter().map(|(_, entry)| entry.handle()));
+            // Spawns that took a page slot before this and have not
+            // filled it yet: theirs are aborted too.
+            inner.pages.wait_reserved();
+            for_each_seen(inner, |seen| tasks.push(seen.handle()));
         }
         drop(guards);
         // Outside the locks: aborting an idle task schedules it, and the
@@ -357,11 +480,14 @@ impl TaskRegistry {
         };
         for shard in 0..self.shards.len() {
             let inner = self.lock(shard);
-            if !inner.closed || !inner.tasks.is_empty() {
+            if !inner.closed || !inner.tasks.is_empty() || inner.pages.live() > 0 {
                 return;
             }
         }
         if !self.released.swap(true, Ordering::AcqRel) {
+            for shard in 0..self.shards.len() {
+                self.lock(shard).pages.give_back();
+            }
             numbers::release(number);
         }
     }
@@ -369,7 +495,10 @@ impl TaskRegistry {
     /// How many tasks are alive (spawned and not yet dropped).
     pub(crate) fn len(&self) -> usize {
         (0..self.shards.len())
-            .map(|s| self.lock(s).tasks.len())
+            .map(|s| {
+                let inner = self.lock(s);
+                inner.tasks.len() + inner.pages.live()
+            })
             .sum()
     }
 
@@ -381,9 +510,9 @@ impl TaskRegistry {
         locations::with_lookup(|lookup| {
             for shard in 0..self.shards.len() {
                 let inner = self.lock(shard);
-                out.extend(inner.tasks.iter().map(|(key, entry)| {
-                    self.info(&inner, shard, key, entry, local, lookup, &mut handles)
-                }));
+                for_each_seen(&inner, |seen| {
+                    out.push(self.info(&inner, shard, &seen, local, lookup, &mut handles));
+                });
             }
         });
         // Outside the locks: dropping a handle may schedule its task.
@@ -397,25 +526,35 @@ impl TaskRegistry {
         let info = locations::with_lookup(|lookup| {
             (0..self.shards.len()).find_map(|shard| {
                 let inner = self.lock(shard);
-                let (key, entry) = inner.tasks.iter().find(|(_, entry)| entry.task == task)?;
-                Some(self.info(&inner, shard, key, entry, local, lookup, &mut handles))
+                let mut found = None;
+                for_each_seen(&inner, |seen| {
+                    if found.is_none() && seen.task == task {
+                        found = Some(self.info(&inner, shard, &seen, local, lookup, &mut handles));
+                    }
+                });
+                found
             })
         });
         drop(handles);
         info
     }
 
-    fn remove(&self, key: u32, named: bool) {
-        let slab_key = (key >> SHARD_BITS) as usize;
+    fn remove(&self, key: u32, home: Home) {
+        let within = key >> SHARD_BITS;
         let (name, last_after_close) = {
             let mut inner = self.lock(key as usize & self.mask);
-            inner.tasks.try_remove(slab_key);
-            let name = if named {
-                inner.names.remove(&slab_key)
+            if home.paged() {
+                inner.pages.set_gone(within);
+            } else {
+                inner.tasks.try_remove(within as usize);
+            }
+            let name = if home.named() {
+                inner.names.remove(&name_key(home.paged(), within))
             } else {
                 None
             };
-            (name, inner.closed && inner.tasks.is_empty())
+            let empty = inner.tasks.is_empty() && inner.pages.live() == 0;
+            (name, inner.closed && empty)
         };
         // Freed outside the lock.
         drop(name);
@@ -426,31 +565,27 @@ impl TaskRegistry {
 }
 
 impl TaskRegistry {
-    /// What the entry says, with the task's status read through a handle
-    /// left in `handles` (to be dropped once the shard is unlocked).
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one private helper of two callers"
-    )]
+    /// What the registry knows of a task, with its status read through a
+    /// handle left in `handles` (to be dropped once the shard is
+    /// unlocked).
     fn info(
         &self,
         inner: &Inner,
         shard: usize,
-        key: usize,
-        entry: &Entry,
+        seen: &Seen,
         local: bool,
         lookup: &dyn Fn(locations::Number) -> &'static Location<'static>,
         handles: &mut Vec<AbortHandle>,
     ) -> TaskInfo {
-        let handle = entry.handle();
+        let handle = seen.handle();
         let status = handle.status();
         handles.push(handle);
         // The caller holds the shard's guard (`inner` is its contents).
-        let polls = entry.polls();
+        let polls = seen.polls();
         TaskInfo {
-            id: (u64::from(entry.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
-            name: inner.names.get(&key).cloned(),
-            location: lookup(entry.location),
+            id: (u64::from(seen.admitted) << SPACE_BITS | self.space) << SHARD_BITS | shard as u64,
+            name: inner.names.get(&seen.name).cloned(),
+            location: lookup(seen.location),
             status,
             polls,
             local,
@@ -461,17 +596,32 @@ impl TaskRegistry {
 // === impl Reservation ===
 
 impl Reservation<'_> {
+    /// The page slot to place the task in (with [`OnPages`] as its
+    /// memory) instead of a box, if `reserve` took one.
+    ///
+    /// [`OnPages`]: super::pages::OnPages
+    pub(crate) fn memory(&self) -> Option<NonNull<u8>> {
+        self.paged.as_ref().map(|(reserved, _)| reserved.cell)
+    }
+
     /// Wraps `future` so it frees this slot when dropped.
     pub(crate) fn track<F>(&self, future: F) -> Tracked<F> {
-        let slab_key = self.inner.tasks.vacant_key();
-        debug_assert!(
-            slab_key < MAX_SLAB_KEYS,
-            "`reserve` picks a shard with room"
-        );
+        let within = match (&self.paged, &self.inner) {
+            (Some((reserved, _)), _) => reserved.key as usize,
+            (None, Some(inner)) => {
+                let slab_key = inner.tasks.vacant_key();
+                debug_assert!(
+                    slab_key < MAX_SLAB_KEYS,
+                    "`reserve` picks a shard with room"
+                );
+                slab_key
+            }
+            (None, None) => unreachable!("a reservation in the table holds the lock"),
+        };
         Tracked {
-            named: self.name.is_some(),
+            home: Home::new(self.paged.is_some(), self.named),
             registry: self.registry,
-            key: (slab_key << SHARD_BITS | self.shard) as u32,
+            key: (within << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
             future: ManuallyDrop::new(future),
         }
@@ -483,30 +633,35 @@ impl Reservation<'_> {
     ///
     /// Panics in nothing: the task exists already, and a slot left empty
     /// would let its `Tracked` take out another task's entry.
-    pub(crate) fn fill(mut self, task: NonNull<()>, polls: NonNull<AtomicU32>) {
-        let polls_offset = (polls.as_ptr().addr())
-            .checked_sub(task.as_ptr().addr())
+    pub(crate) fn fill(self, task: NonNull<()>, polls: NonNull<AtomicU32>) {
+        let offset = polls.as_ptr().addr().checked_sub(task.as_ptr().addr());
+        let location = self.location;
+        let Some(mut inner) = self.inner else {
+            let (reserved, admitted) = self.paged.expect("a reservation without the lock is paged");
+            pages::publish(reserved, offset, location, admitted);
+            return;
+        };
+        let admitted = inner.admitted;
+        inner.admitted = admitted.wrapping_add(1);
+        let polls_offset = offset
             .and_then(|offset| u16::try_from(offset).ok())
             .filter(|&offset| offset != NO_POLLS)
             .unwrap_or(NO_POLLS);
-        let admitted = self.inner.admitted;
-        self.inner.admitted = admitted.wrapping_add(1);
-        let tasks = &mut self.inner.tasks;
+        let tasks = &mut inner.tasks;
         if tasks.len() == tasks.capacity() {
             // Full: grow by an eighth, not double, so a table of many tasks
             // wastes about 6 % on average, not a quarter (copying stays
             // amortised constant per task).
             tasks.reserve_exact((tasks.capacity() / 8).max(64));
         }
-        let location = self.location;
-        let key = self.inner.tasks.insert(Entry {
+        let key = inner.tasks.insert(Entry {
             task,
             polls_offset,
             location,
             admitted,
         });
-        if let Some(name) = self.name.take() {
-            self.inner.names.insert(key, name);
+        if let Some(name) = self.name {
+            inner.names.insert(name_key(false, key as u32), name);
         }
     }
 }
@@ -540,7 +695,7 @@ impl<F> Drop for Tracked<F> {
         /// Takes the entry out when dropped: after the future, also if
         /// the future's destructor panics (the task then completes with
         /// the panic, and is freed, so its entry must go).
-        struct Remove(u16, u32, bool);
+        struct Remove(u16, u32, Home);
 
         impl Drop for Remove {
             fn drop(&mut self) {
@@ -550,9 +705,10 @@ impl<F> Drop for Tracked<F> {
 
         // After the future: shutdown waits for the registry to empty, and
         // then every future's destructor has run. Before `Tracked` is gone,
-        // and so before the task can be freed: the entry's address and its
-        // `polls_offset` are good while the entry is in the table.
-        let _remove = Remove(self.registry, self.key, self.named);
+        // and so before the task can be freed: the task's address and where
+        // it counts polls are good while its entry is in the table, or its
+        // slot is live.
+        let _remove = Remove(self.registry, self.key, self.home);
         // SAFETY: dropped exactly once, here, in place (it is pinned), and
         // never used again.
         unsafe { ManuallyDrop::drop(&mut self.future) };
@@ -705,6 +861,8 @@ mod tests {
         }
     }
 
+    /// Spawns `future` as the runtime does, boxed with an entry in the
+    /// table.
     fn spawn<F>(
         registry: &'static TaskRegistry,
         executor: &'static Kept,
@@ -714,11 +872,43 @@ mod tests {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        spawn_in(registry, executor, future, false)
+    }
+
+    /// Spawns `future` as the runtime does, on a page if `paged`.
+    fn spawn_in<F>(
+        registry: &'static TaskRegistry,
+        executor: &'static Kept,
+        future: F,
+        paged: bool,
+    ) -> pollen_core::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let layout = pollen_core::task::cell_layout::<super::Tracked<F>>();
         let slot = registry
-            .reserve(std::panic::Location::caller(), Some("probe"))
+            .reserve(
+                std::panic::Location::caller(),
+                Some("probe"),
+                paged.then_some(layout),
+            )
             .expect("registry open");
-        let (runnable, handle, polls) =
-            pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr());
+        assert_eq!(slot.memory().is_some(), paged);
+        let (runnable, handle, polls) = match slot.memory() {
+            // SAFETY: as in `Shared::spawn`.
+            Some(memory) => unsafe {
+                pollen_core::task::new_in::<_, _, super::pages::OnPages, _>(
+                    memory,
+                    slot.track(future),
+                    executor,
+                    |t| t.polls_ptr(),
+                )
+            },
+            None => {
+                pollen_core::task::new_boxed_placed(slot.track(future), executor, |t| t.polls_ptr())
+            }
+        };
         slot.fill(handle.as_ptr(), polls);
         pollen_core::task::Schedule::schedule(executor, runnable);
         handle
@@ -790,7 +980,7 @@ mod tests {
         );
         assert!(
             registry
-                .reserve(std::panic::Location::caller(), None)
+                .reserve(std::panic::Location::caller(), None, None)
                 .is_none()
         );
     }
@@ -831,6 +1021,109 @@ mod tests {
         );
     }
 
+    /// A task on a page: listed with its name, location and polls, taken
+    /// out when its future is dropped, its slot used again once it is
+    /// freed (here, from this thread's kept cells).
+    #[test]
+    fn a_task_on_a_page_is_listed_until_its_future_is_dropped() {
+        static EXECUTOR: Kept = Kept(Executor::new());
+        static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(1));
+        let registry: &'static TaskRegistry = &REGISTRY;
+        let drops = Arc::new(AtomicUsize::new(0));
+        let task = |guard: CountDrop| async move {
+            pollen_core::future::yield_now().await;
+            drop(guard);
+            5
+        };
+        let handle = spawn_in(registry, &EXECUTOR, task(CountDrop(drops.clone())), true);
+        assert_eq!(registry.len(), 1);
+        EXECUTOR.tick();
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].name(), Some("probe"));
+        assert_eq!(seen[0].polls(), 1);
+        assert_eq!(seen[0].location().file(), file!());
+        EXECUTOR.run_until_stalled();
+        assert!(handle.is_finished());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.len(), 0, "out when its future is dropped");
+        let first = handle.as_ptr();
+        drop(handle);
+        let again = spawn_in(registry, &EXECUTOR, task(CountDrop(drops.clone())), true);
+        assert_eq!(again.as_ptr(), first, "the freed slot is taken again");
+        EXECUTOR.run_until_stalled();
+        assert!(again.is_finished());
+    }
+
+    /// Shutdown aborts tasks on pages, whose futures (one panicking as it
+    /// is dropped) go; a thread's kept cells go back to their pages when
+    /// it exits; and once the registry is empty its pages are given back.
+    #[test]
+    fn closing_aborts_tasks_on_pages_and_gives_the_pages_back() {
+        struct PanicOnDrop;
+
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                panic!("in a future's destructor");
+            }
+        }
+
+        static EXECUTOR: Kept = Kept(Executor::new());
+        static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(2));
+        let registry: &'static TaskRegistry = &REGISTRY;
+        let drops = Arc::new(AtomicUsize::new(0));
+        // Spawned, run and freed on another thread, which then exits.
+        let counted = drops.clone();
+        std::thread::spawn(move || {
+            for _ in 0..3 {
+                let guard = CountDrop(counted.clone());
+                let handle = spawn_in(
+                    registry,
+                    &EXECUTOR,
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await;
+                    },
+                    true,
+                );
+                drop(handle);
+            }
+            let handle = spawn_in(
+                registry,
+                &EXECUTOR,
+                async {
+                    let _guard = PanicOnDrop;
+                    std::future::pending::<()>().await;
+                },
+                true,
+            );
+            drop(handle);
+            EXECUTOR.run_until_stalled();
+        })
+        .join()
+        .expect("the spawning thread");
+        assert_eq!(registry.len(), 4);
+        let held: usize = (0..registry.shards.len())
+            .map(|shard| registry.lock(shard).pages.pages_held())
+            .sum();
+        assert!(held > 0);
+        let freed_before = super::pages::Pages::pages_freed();
+        assert_eq!(registry.close_and_abort_all(), 4);
+        let spawner = std::thread::spawn(|| EXECUTOR.run_until_stalled());
+        spawner.join().expect("the thread that drops the futures");
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        assert_eq!(registry.len(), 0);
+        assert!(registry.released.load(Ordering::SeqCst));
+        for shard in 0..registry.shards.len() {
+            assert_eq!(registry.lock(shard).pages.pages_held(), 0);
+        }
+        // The last cells were freed after the registry emptied, on a thread
+        // that kept them until it exited: their pages went then. (Other
+        // tests free pages too: at least ours.)
+        assert!(super::pages::Pages::pages_freed() - freed_before >= held);
+    }
+
     /// A shut-down runtime that never spawned takes no registry number
     /// from a late spawn (it would never be given back).
     #[test]
@@ -840,7 +1133,7 @@ mod tests {
         assert_eq!(registry.close_and_abort_all(), 0);
         assert!(
             registry
-                .reserve(std::panic::Location::caller(), None)
+                .reserve(std::panic::Location::caller(), None, None)
                 .is_none()
         );
         assert!(registry.number.get().is_none());
