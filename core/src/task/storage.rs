@@ -525,11 +525,22 @@ struct InMemory<M>(PhantomData<M>);
 // `M`, which took it in `spawn_in_memory`.
 unsafe impl<F: Future, M: TaskMemory> Storage<F> for InMemory<M> {
     unsafe fn dealloc(cell: NonNull<Cell<F>>) {
+        /// Gives the memory back after the drop, also if a destructor in
+        /// the cell panics (a foreign join waker's, say), as a `Box` would.
+        struct Free<F: Future, M: TaskMemory>(NonNull<Cell<F>>, PhantomData<M>);
+
+        impl<F: Future, M: TaskMemory> Drop for Free<F, M> {
+            fn drop(&mut self) {
+                // SAFETY: the cell was placed at this address by
+                // `spawn_in_memory` for `M`, and is freed once, here, after
+                // it was dropped (or its drop unwound).
+                unsafe { M::free(self.0.cast(), core::alloc::Layout::new::<Cell<F>>()) };
+            }
+        }
+
+        let _free = Free::<F, M>(cell, PhantomData);
         // SAFETY: the caller guarantees nothing refers to the task any more.
         unsafe { cell.as_ptr().drop_in_place() };
-        // SAFETY: the cell was placed at this address by `spawn_in_memory`
-        // for `M`, and is freed once, here.
-        unsafe { M::free(cell.cast(), core::alloc::Layout::new::<Cell<F>>()) };
     }
 }
 

@@ -49,15 +49,16 @@ const HEADER_BYTES: usize = size_of::<Header>();
 const MAX_SLOT: usize = 2048;
 /// Largest alignment of a slot; more-aligned tasks are boxed.
 const MAX_ALIGN: usize = 16;
-/// Bits of a paged task's key that name its slot, and above them its page
-/// (the shard's index takes the top `tasks::SHARD_BITS`).
+/// Bits of a paged task's key within its shard that name its slot, and
+/// above them its page (the registry's key puts the shard's index in its
+/// low `tasks::SHARD_BITS`, and this above).
 pub(crate) const SLOT_BITS: u32 = 12;
 pub(crate) const PAGE_BITS: u32 = 12;
 const MAX_PAGES: usize = 1 << PAGE_BITS;
 /// The end of a free list.
 const NONE: u32 = u32::MAX;
 /// `remote_free` of a page its shard gave up while cells were left on it:
-/// the last of them to be freed frees the page (see `Geometry::left`).
+/// the last of them to be freed frees the page (see `Shared::left`).
 const ORPHAN: u32 = u32::MAX - 1;
 
 /// A slot's state (its record's first byte, atomic): its task has lost its
@@ -133,7 +134,7 @@ const RECORD_BYTES: usize = 7;
 pub(crate) struct LiveTask {
     /// The task's cell, with the page's provenance.
     pub(crate) task: NonNull<()>,
-    /// Its poll count, if known (see [`Pages::set_live`]).
+    /// Its poll count, if known (see [`publish`]).
     pub(crate) polls: Option<NonNull<AtomicU32>>,
     pub(crate) location: u16,
     pub(crate) admitted: u32,
@@ -254,12 +255,16 @@ unsafe impl TaskMemory for OnPages {
                 return false;
             };
             let way = freed.way(geometry.owner);
-            if way.len == 0 {
+            if way.owner != geometry.owner || way.slot_size != geometry.slot_size {
+                // Another shard's or size's cells: back to their pages, and
+                // the way is this one's (cells of a runtime gone, or of a
+                // thread that frees without spawning, are not kept for
+                // good).
+                way.flush();
                 way.owner = geometry.owner;
                 way.slot_size = geometry.slot_size;
             }
-            if way.owner != geometry.owner || way.slot_size != geometry.slot_size || way.len == KEPT
-            {
+            if way.len == KEPT {
                 return false;
             }
             way.cells[way.len] = (cell, key);
@@ -318,14 +323,21 @@ impl Freed {
     }
 }
 
+impl Way {
+    /// Sends the kept cells back to their pages.
+    fn flush(&mut self) {
+        for &(cell, _) in &self.cells[..self.len] {
+            // SAFETY: kept cells are free, and their pages live.
+            unsafe { push_remote(cell) };
+        }
+        self.len = 0;
+    }
+}
+
 impl Drop for Freed {
     fn drop(&mut self) {
         for way in &mut self.ways {
-            for &(cell, _) in &way.cells[..way.len] {
-                // SAFETY: kept cells are free, and their pages live.
-                unsafe { push_remote(cell) };
-            }
-            way.len = 0;
+            way.flush();
         }
     }
 }

@@ -267,10 +267,11 @@ impl Home {
 /// A slot reserved for a task about to be created.
 ///
 /// A task on a page holds no lock: its slot is `RESERVED` until `fill`
-/// publishes it (and shutdown waits for that). A task in the table holds its shard's lock from `reserve`
-/// to `fill`. Nothing between the two may panic: a reservation dropped
-/// unfilled would leave a page slot counted live, or let the task's
-/// `Tracked` take out another task's entry.
+/// publishes it (and shutdown waits for that). A task in the table holds
+/// its shard's lock from `reserve` to `fill`. Nothing between the two may
+/// panic: a reservation dropped unfilled would leave a page slot reserved
+/// (and shutdown waiting for it), or let the task's `Tracked` take out
+/// another task's entry.
 pub(crate) struct Reservation<'a> {
     /// The shard's lock, for a task in the table.
     inner: Option<MutexGuard<'a, Inner>>,
@@ -372,18 +373,19 @@ impl TaskRegistry {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a slot for a new task spawned at `location`, with its
-    /// name if it has one, or `None` if the runtime is shut down. The
-    /// shard's lock is held until the reservation is filled or dropped.
+    /// Reserves a place for a new task spawned at `location`, with its
+    /// name if it has one, or `None` if the runtime is shut down.
+    ///
+    /// With `page_for`, the layout of the task's cell, a slot on one of the
+    /// shard's pages is taken if the cell fits one ([`Reservation::memory`]):
+    /// the shard's lock is let go at once, and `fill` needs none. Otherwise
+    /// the task gets an entry in the table, and the lock is held until the
+    /// reservation is filled.
     ///
     /// # Panics
     ///
     /// If this is the registry's first task and every registry number is
     /// taken (see [`numbers::assign`]).
-    ///
-    /// With `page_for`, the layout of the task's cell, a slot on one of the
-    /// shard's pages is taken if the cell fits one ([`Reservation::memory`]):
-    /// the lock is then let go at once, and `fill` needs none.
     pub(crate) fn reserve(
         &'static self,
         location: &'static Location<'static>,
@@ -409,8 +411,9 @@ impl TaskRegistry {
             // Taken open, under a shard's lock: shutdown, which locks every
             // shard to close them, then sees it and gives it back once the
             // registry is empty. (Lock order: a shard, then the numbers;
-            // `release` holds no shard.)
-            let registry = || *self.number.get_or_init(|| numbers::assign(self));
+            // `release` holds no shard.) Before a page slot is taken: if
+            // this panics, nothing is left half-done.
+            let registry = *self.number.get_or_init(|| numbers::assign(self));
             if let Some(reserved) = page_for.and_then(|layout| inner.pages.alloc(layout)) {
                 let admitted = inner.admitted;
                 inner.admitted = admitted.wrapping_add(1);
@@ -421,7 +424,7 @@ impl TaskRegistry {
                 return Some(Reservation {
                     inner: None,
                     shard,
-                    registry: registry(),
+                    registry,
                     location,
                     name: None,
                     named,
@@ -430,7 +433,7 @@ impl TaskRegistry {
             }
             if inner.tasks.vacant_key() < MAX_SLAB_KEYS {
                 return Some(Reservation {
-                    registry: registry(),
+                    registry,
                     inner: Some(inner),
                     shard,
                     location,
