@@ -254,18 +254,30 @@ unsafe impl TaskMemory for OnPages {
             let Ok(mut freed) = freed.try_borrow_mut() else {
                 return false;
             };
-            let way = freed.way(geometry.owner);
-            if way.owner != geometry.owner || way.slot_size != geometry.slot_size {
-                // Another shard's or size's cells: back to their pages, and
-                // the way is this one's (cells of a runtime gone, or of a
-                // thread that frees without spawning, are not kept for
-                // good).
+            let way = freed.way(geometry.owner, geometry.slot_size);
+            if way.len == 0 {
+                way.owner = geometry.owner;
+                way.slot_size = geometry.slot_size;
+            } else if way.owner != geometry.owner || way.slot_size != geometry.slot_size {
+                // Another shard's or size's cells. If their runtime is gone
+                // (their page given up), they go back, and the way is this
+                // shard's: a thread does not keep them for good. Otherwise
+                // this cell goes to its page instead (two kinds of cells
+                // freed in turn would otherwise send the way's cells back
+                // again and again).
+                // SAFETY: a kept cell's page lives.
+                let kept = unsafe { page_of(way.cells[0].0).as_ref() };
+                if !kept.geometry.0.orphaned.load(Ordering::Relaxed) {
+                    return false;
+                }
                 way.flush();
                 way.owner = geometry.owner;
                 way.slot_size = geometry.slot_size;
             }
             if way.len == KEPT {
-                return false;
+                // Full: the kept cells go back to their pages, one
+                // compare-and-swap per page, and this one is kept.
+                way.flush();
             }
             way.cells[way.len] = (cell, key);
             way.len += 1;
@@ -297,8 +309,9 @@ struct Way {
 }
 
 /// Ways of `Freed`: ids are handed out in order, so the shards of one
-/// runtime with up to 8 shards get a way each.
-const WAYS: usize = 8;
+/// runtime with up to 8 shards get a way each per slot size, for up to
+/// four sizes.
+const WAYS: usize = 32;
 /// Cells kept per way.
 const KEPT: usize = 16;
 
@@ -318,17 +331,42 @@ thread_local! {
 }
 
 impl Freed {
-    fn way(&mut self, owner: u64) -> &mut Way {
-        &mut self.ways[(owner % WAYS as u64) as usize]
+    /// The way of a shard's cells of one slot size.
+    fn way(&mut self, owner: u64, slot_size: u32) -> &mut Way {
+        // Consecutive ids (one runtime's shards) take consecutive ways;
+        // each slot size shifts them by 8.
+        let at = owner.wrapping_add(u64::from(slot_size / 8) * 8);
+        &mut self.ways[(at % WAYS as u64) as usize]
     }
 }
 
 impl Way {
-    /// Sends the kept cells back to their pages.
+    /// Sends the kept cells back to their pages, those of one page linked
+    /// into one chain and pushed at once (they are mostly of one page).
     fn flush(&mut self) {
-        for &(cell, _) in &self.cells[..self.len] {
-            // SAFETY: kept cells are free, and their pages live.
-            unsafe { push_remote(cell) };
+        let cells = &mut self.cells[..self.len];
+        let mut rest = cells.len();
+        while rest > 0 {
+            // The last cell's page: gather its cells at the end.
+            let page = page_of(cells[rest - 1].0);
+            let mut first = rest - 1;
+            for i in (0..first).rev() {
+                if page_of(cells[i].0) == page {
+                    first -= 1;
+                    cells.swap(i, first);
+                }
+            }
+            let chain = &cells[first..rest];
+            // Linked in order: each cell's link is the next one's slot.
+            for pair in chain.windows(2) {
+                let next = pair[1].1 & ((1 << SLOT_BITS) - 1);
+                // SAFETY: kept cells are free: their links are ours.
+                unsafe { pair[0].0.cast::<u32>().write(next) };
+            }
+            // SAFETY: kept cells are free, linked above, and their page
+            // lives.
+            unsafe { push_chain(page, chain[0].0, chain[chain.len() - 1].0, chain.len()) };
+            rest = first;
         }
         self.len = 0;
     }
@@ -368,26 +406,38 @@ fn slot_of(header: NonNull<Header>, cell: NonNull<u8>) -> u32 {
 ///
 /// The cell is free (no task in it) and was taken from a page that lives.
 unsafe fn push_remote(cell: NonNull<u8>) {
-    let header = page_of(cell);
+    // SAFETY: forwarded from the caller: a chain of one.
+    unsafe { push_chain(page_of(cell), cell, cell, 1) };
+}
+
+/// Puts `count` freed cells of the page at `header`, linked from `first`
+/// to `last` (whose link this sets), on the page's stack of remote frees.
+///
+/// # Safety
+///
+/// The cells are free (no task in them), of a page that lives, and linked
+/// from `first` to `last` through their first four bytes.
+unsafe fn push_chain(header: NonNull<Header>, first: NonNull<u8>, last: NonNull<u8>, count: usize) {
     // SAFETY: forwarded from the caller; `remote_free` is atomic.
     let page = unsafe { header.as_ref() };
-    let slot = slot_of(header, cell);
+    let slot = slot_of(header, first);
     let mut head = page.remote_free.0.load(Ordering::Relaxed);
     loop {
         if head == ORPHAN {
+            let count = u32::try_from(count).expect("a page's cells");
             // AcqRel: every other cell's use happens before the page goes.
-            let left = page.geometry.0.left.fetch_sub(1, Ordering::AcqRel);
-            if left == 1 {
-                // SAFETY: that was the orphan's last cell: nothing refers to
-                // the page any more.
+            let left = page.geometry.0.left.fetch_sub(count, Ordering::AcqRel);
+            if left == count {
+                // SAFETY: those were the orphan's last cells: nothing refers
+                // to the page any more.
                 unsafe { dealloc_page(header) };
             }
             return;
         }
-        // SAFETY: the slot is ours (its task is gone), at least 8 bytes,
-        // aligned to 8.
-        unsafe { cell.cast::<u32>().write(head) };
-        // Release: the link above happens before the shard takes the stack
+        // SAFETY: the last cell is ours (its task is gone), at least 8
+        // bytes, aligned to 8.
+        unsafe { last.cast::<u32>().write(head) };
+        // Release: the links happen before the shard takes the stack
         // (Acquire).
         match page.remote_free.0.compare_exchange_weak(
             head,
@@ -527,7 +577,7 @@ impl Pages {
         FREED
             .try_with(|freed| {
                 let mut freed = freed.try_borrow_mut().ok()?;
-                let way = freed.way(owner);
+                let way = freed.way(owner, slot_size as u32);
                 if way.owner != owner || way.slot_size as usize != slot_size || way.len == 0 {
                     return None;
                 }
