@@ -254,26 +254,12 @@ unsafe impl TaskMemory for OnPages {
             let Ok(mut freed) = freed.try_borrow_mut() else {
                 return false;
             };
-            let way = freed.way(geometry.owner, geometry.slot_size);
-            if way.len == 0 {
-                way.owner = geometry.owner;
-                way.slot_size = geometry.slot_size;
-            } else if way.owner != geometry.owner || way.slot_size != geometry.slot_size {
-                // Another shard's or size's cells. If their runtime is gone
-                // (their page given up), they go back, and the way is this
-                // shard's: a thread does not keep them for good. Otherwise
-                // this cell goes to its page instead (two kinds of cells
-                // freed in turn would otherwise send the way's cells back
-                // again and again).
-                // SAFETY: a kept cell's page lives.
-                let kept = unsafe { page_of(way.cells[0].0).as_ref() };
-                if !kept.geometry.0.orphaned.load(Ordering::Relaxed) {
-                    return false;
-                }
-                way.flush();
-                way.owner = geometry.owner;
-                way.slot_size = geometry.slot_size;
-            }
+            // Ways busy with other kinds of live cells: this one goes to its
+            // page instead (sending theirs back would only repeat when
+            // two kinds are freed in turn).
+            let Some(way) = freed.keeping(geometry.owner, geometry.slot_size) else {
+                return false;
+            };
             if way.len == KEPT {
                 // Full: the kept cells go back to their pages, one
                 // compare-and-swap per page, and this one is kept.
@@ -308,10 +294,8 @@ struct Way {
     cells: [(NonNull<u8>, u32); KEPT],
 }
 
-/// Ways of `Freed`: ids are handed out in order, so the shards of one
-/// runtime with up to 8 shards get a way each per slot size, for up to
-/// four sizes.
-const WAYS: usize = 32;
+/// Ways of `Freed` (a power of two).
+const WAYS: usize = 64;
 /// Cells kept per way.
 const KEPT: usize = 16;
 
@@ -331,16 +315,60 @@ thread_local! {
 }
 
 impl Freed {
-    /// The way of a shard's cells of one slot size.
-    fn way(&mut self, owner: u64, slot_size: u32) -> &mut Way {
-        // Consecutive ids (one runtime's shards) take consecutive ways;
-        // each slot size shifts them by 8.
-        let at = owner.wrapping_add(u64::from(slot_size / 8) * 8);
-        &mut self.ways[(at % WAYS as u64) as usize]
+    /// The two ways a shard's cells of one slot size may use (by a hash:
+    /// two choices keep a few kinds of cells from evicting each other).
+    fn ways(owner: u64, slot_size: u32) -> [usize; 2] {
+        let hash = owner.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(slot_size).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        let at = (hash >> (u64::BITS - WAYS.trailing_zeros())) as usize;
+        [at, at ^ 1]
+    }
+
+    /// The way holding a shard's cells of one slot size, if one does.
+    fn holding(&mut self, owner: u64, slot_size: u32) -> Option<&mut Way> {
+        let at = Freed::ways(owner, slot_size)
+            .into_iter()
+            .find(|&at| self.ways[at].holds(owner, slot_size))?;
+        Some(&mut self.ways[at])
+    }
+
+    /// A way to keep a shard's cell of one slot size in: the one holding
+    /// such cells, or an empty one, or one whose cells' runtime is gone
+    /// (they go back to their pages first); `None` if both are busy with
+    /// live cells of other kinds.
+    fn keeping(&mut self, owner: u64, slot_size: u32) -> Option<&mut Way> {
+        let candidates = Freed::ways(owner, slot_size);
+        let at = candidates
+            .into_iter()
+            .find(|&at| self.ways[at].holds(owner, slot_size))
+            .or_else(|| candidates.into_iter().find(|&at| self.ways[at].len == 0))
+            .or_else(|| candidates.into_iter().find(|&at| self.ways[at].is_stale()))?;
+        let way = &mut self.ways[at];
+        if !way.holds(owner, slot_size) {
+            way.flush();
+            way.owner = owner;
+            way.slot_size = slot_size;
+        }
+        Some(way)
     }
 }
 
 impl Way {
+    fn holds(&self, owner: u64, slot_size: u32) -> bool {
+        self.owner == owner && self.slot_size == slot_size
+    }
+
+    /// Whether the kept cells' runtime is gone (their page given up).
+    fn is_stale(&self) -> bool {
+        // SAFETY: a kept cell's page lives.
+        self.len > 0
+            && unsafe { page_of(self.cells[0].0).as_ref() }
+                .geometry
+                .0
+                .orphaned
+                .load(Ordering::Relaxed)
+    }
+
     /// Sends the kept cells back to their pages, those of one page linked
     /// into one chain and pushed at once (they are mostly of one page).
     fn flush(&mut self) {
@@ -577,8 +605,8 @@ impl Pages {
         FREED
             .try_with(|freed| {
                 let mut freed = freed.try_borrow_mut().ok()?;
-                let way = freed.way(owner, slot_size as u32);
-                if way.owner != owner || way.slot_size as usize != slot_size || way.len == 0 {
+                let way = freed.holding(owner, slot_size as u32)?;
+                if way.len == 0 {
                     return None;
                 }
                 way.len -= 1;
