@@ -84,8 +84,8 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p poll
 if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
   step "miri (pollen-core)"
   MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p pollen-core --features std --lib --tests
-  step "miri (pollen: the task registry's unsafe, which needs no system calls)"
-  MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p pollen --lib runtime::tasks
+  step "miri (pollen: the task registry's and task pages' unsafe, which need no system calls)"
+  MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p pollen --lib -- runtime::tasks runtime::pages
 fi
 
 step "all passed"

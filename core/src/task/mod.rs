@@ -4,8 +4,9 @@
 //!
 //! A task is one *cell*: a header, then the *stage* (the
 //! future, later its output) and the *join waker* slot. The cell lives in a
-//! `Box` (feature `alloc`, one allocation per task) or in a slot of a
-//! [`TaskStorage`], [`TaskPool`] or [`TaskArena`] in a `static` (no heap).
+//! `Box` (feature `alloc`, one allocation per task), in a slot of a
+//! [`TaskStorage`], [`TaskPool`] or [`TaskArena`] in a `static` (no heap),
+//! or in memory its scheduler manages ([`new_in`], [`TaskMemory`]).
 //!
 //! The header is four words on every target:
 //!

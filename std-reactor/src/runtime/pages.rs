@@ -58,7 +58,7 @@ const MAX_PAGES: usize = 1 << PAGE_BITS;
 /// The end of a free list.
 const NONE: u32 = u32::MAX;
 /// `remote_free` of a page its shard gave up while cells were left on it:
-/// the last of them to be freed frees the page (see `Shared::left`).
+/// the last of them to be freed frees the page (see `Info::left`).
 const ORPHAN: u32 = u32::MAX - 1;
 
 /// A slot's state (its record's first byte, atomic): its task has lost its
@@ -77,7 +77,7 @@ const POLLS_UNKNOWN: u8 = u8::MAX;
 /// them at every write).
 #[repr(C)]
 struct Header {
-    geometry: Line<Shared>,
+    geometry: Line<Info>,
     /// Under the shard's lock only.
     local: Line<UnsafeCell<Local>>,
     /// Slots freed on any thread since the shard last took them: a stack
@@ -115,7 +115,7 @@ struct Geometry {
 /// What the first line holds besides the geometry: set once, when the
 /// shard gives the page up, and read by every free (which reads the
 /// geometry anyway).
-struct Shared {
+struct Info {
     geometry: Geometry,
     /// Whether the page is an orphan (a hint: frees then skip the thread's
     /// kept cells).
@@ -241,14 +241,14 @@ unsafe impl TaskMemory for OnPages {
         let header = page_of(cell);
         // SAFETY: the page lives while a cell in it does, and its geometry
         // is read-only.
-        let shared = unsafe { &header.as_ref().geometry.0 };
-        if shared.orphaned.load(Ordering::Relaxed) {
+        let info = unsafe { &header.as_ref().geometry.0 };
+        if info.orphaned.load(Ordering::Relaxed) {
             // Its shard is gone: straight back to the page, which may go.
             // SAFETY: the cell is free (its task is gone) and its page lives.
             unsafe { push_remote(cell) };
             return;
         }
-        let geometry = shared.geometry;
+        let geometry = info.geometry;
         let key = u32::from(geometry.number) << SLOT_BITS | slot_of(header, cell);
         let kept = FREED.try_with(|freed| {
             let Ok(mut freed) = freed.try_borrow_mut() else {
@@ -278,9 +278,10 @@ unsafe impl TaskMemory for OnPages {
 
 /// Cells a thread freed, kept for its next spawns on the same shard: no
 /// atomic operation on either side, and the memory is still in this core's
-/// cache. One way per shard (by its `Pages`'s id), of one slot size,
-/// `KEPT` cells each, with their keys; a free that finds its way full, or
-/// held by other cells, goes to its page's remote stack. A thread's cells
+/// cache. A way holds up to `KEPT` cells of one shard (its `Pages`'s id)
+/// and one slot size, with their keys; each kind has two candidate ways. A
+/// free whose ways are both busy with other kinds goes to its page's
+/// remote stack; a full way sends its cells there first. A thread's cells
 /// go there too when it exits. A kept cell is neither free on its page nor
 /// live: its page is not given back while the cell is kept.
 struct Freed {
@@ -780,7 +781,7 @@ fn new_page(geometry: Geometry) -> NonNull<Header> {
     // SAFETY: fresh memory, large and aligned enough for the header.
     unsafe {
         header.write(Header {
-            geometry: Line(Shared {
+            geometry: Line(Info {
                 geometry,
                 orphaned: AtomicBool::new(false),
                 left: AtomicU32::new(0),
