@@ -187,6 +187,8 @@ unsafe impl Send for Pages {}
 pub(crate) struct Reserved {
     /// Memory for the cell, with the page's provenance.
     pub(crate) cell: NonNull<u8>,
+    /// The cell's layout, which the slot fits.
+    pub(crate) layout: Layout,
     /// Its key within the shard: page, then slot.
     pub(crate) key: u32,
     record: NonNull<u8>,
@@ -526,7 +528,12 @@ impl Pages {
         // SAFETY: the record is in the page (a state byte, atomic).
         unsafe { state(record) }.store(RESERVED, Ordering::Relaxed);
         self.live += 1;
-        Some(Reserved { cell, key, record })
+        Some(Reserved {
+            cell,
+            layout,
+            key,
+            record,
+        })
     }
 
     fn take(&mut self, layout: Layout) -> Option<(NonNull<u8>, u32)> {

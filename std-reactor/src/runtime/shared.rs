@@ -243,23 +243,7 @@ impl Shared {
             drop(runnable);
             return handle;
         };
-        let (runnable, handle, polls) = match slot.memory() {
-            // SAFETY: a page slot fit for `layout`, used by nothing else
-            // until `OnPages::free` takes it back, with the provenance of its
-            // page's allocation (which `free` reaches).
-            Some(memory) => unsafe {
-                pollen_core::task::new_in::<_, _, super::pages::OnPages, _>(
-                    memory,
-                    slot.track(future),
-                    self,
-                    |t| t.polls_ptr(),
-                )
-            },
-            None => {
-                pollen_core::task::new_boxed_placed(slot.track(future), self, |t| t.polls_ptr())
-            }
-        };
-        slot.fill(handle.as_ptr(), polls);
+        let (runnable, handle) = slot.spawn(future, self);
         self.schedule(runnable);
         handle
     }
