@@ -79,7 +79,7 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p poll
 # scheduler's hand-offs (a steal racing a wake, a thief taking the LIFO
 # slot, a worker parking while work is pushed, shutdown racing a wake),
 # with its queues modelled.
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib -- io::park blocking::loom_tests runtime::multi_thread
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p pollen --lib -- io::park blocking::loom_tests runtime::multi_thread runtime::pages
 
 if [ "${POLLEN_SKIP_MIRI:-0}" != 1 ]; then
   step "miri (pollen-core)"

@@ -37,7 +37,11 @@
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+// The records' state bytes are std's atomics, made from a page's raw bytes;
+// the header's go through `crate::loom`, for the models at the end.
+use std::sync::atomic::AtomicU8;
+
+use crate::loom::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use pollen_core::task::TaskMemory;
 
@@ -134,8 +138,8 @@ const RECORD_BYTES: usize = 7;
 pub(crate) struct LiveTask {
     /// The task's cell, with the page's provenance.
     pub(crate) task: NonNull<()>,
-    /// Its poll count, if known (see [`publish`]).
-    pub(crate) polls: Option<NonNull<AtomicU32>>,
+    /// Its poll count (in its `Tracked`), if known (see [`publish`]).
+    pub(crate) polls: Option<NonNull<std::sync::atomic::AtomicU32>>,
     pub(crate) location: u16,
     pub(crate) admitted: u32,
     /// Its key within the shard: page, then slot.
@@ -912,5 +916,128 @@ mod tests {
             assert!((g.slots_at + g.slots * g.slot_size) as usize <= PAGE_BYTES);
             assert!(HEADER_BYTES + RECORD_BYTES * g.slots as usize <= g.slots_at as usize);
         }
+    }
+}
+
+/// Models of the lock-free parts: frees pushing onto a page's remote stack
+/// while the shard takes slots, or gives the page up. (Run with
+/// `--cfg loom`; without it, each runs once.)
+#[cfg(test)]
+mod loom_tests {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use super::{PAGES_FREED, Pages, push_remote};
+    use crate::loom::model_sync::{Arc, Mutex, thread};
+
+    /// A free cell, to hand to another thread.
+    struct Cell(NonNull<u8>);
+
+    // SAFETY: a free cell's memory is the holder's alone.
+    unsafe impl Send for Cell {}
+
+    fn layout() -> Layout {
+        Layout::from_size_align(64, 8).expect("a layout")
+    }
+
+    /// Two cells freed on two threads while a third gives their page up:
+    /// whichever comes last frees the page, exactly once.
+    #[test]
+    fn the_last_free_of_a_given_up_page_frees_it_once() {
+        crate::loom::model(|| {
+            let before = PAGES_FREED.load(SeqCst);
+            let pages = Arc::new(Mutex::new(Pages::default()));
+            let (a, b) = {
+                let mut pages = pages.lock().expect("the shard's lock");
+                let (a, _) = pages.take(layout()).expect("a slot");
+                let (b, _) = pages.take(layout()).expect("a slot");
+                (Cell(a), Cell(b))
+            };
+            let freer = thread::spawn(move || {
+                let a = a;
+                // SAFETY: the cell is free, its page lives until freed.
+                unsafe { push_remote(a.0) };
+            });
+            let shard = Arc::clone(&pages);
+            let giver = thread::spawn(move || {
+                shard.lock().expect("the shard's lock").give_back();
+            });
+            // SAFETY: as above.
+            unsafe { push_remote(b.0) };
+            freer.join().expect("the freeing thread");
+            giver.join().expect("the giving-back thread");
+            // (Other tests free pages meanwhile: at least ours. Twice would
+            // be a double free, which the allocator or Miri reports.)
+            assert!(PAGES_FREED.load(SeqCst) - before >= 1);
+        });
+    }
+
+    /// A cell freed while the shard, its page's untouched slots used up,
+    /// takes a slot: the cell is handed out once, by that take or by the
+    /// next one from its page.
+    #[test]
+    fn a_slot_freed_while_the_shard_takes_slots_is_handed_out_once() {
+        crate::loom::model(|| {
+            let pages = Arc::new(Mutex::new(Pages::default()));
+            let slots = super::Geometry::new(layout().size()).slots;
+            let taken: Vec<NonNull<u8>> = {
+                let mut guard = pages.lock().expect("the shard's lock");
+                // One access through the guard (loom counts each).
+                let pages: &mut Pages = &mut guard;
+                (0..slots)
+                    .map(|_| pages.take(layout()).expect("a slot").0)
+                    .collect()
+            };
+            let page = super::page_of(taken[0]);
+            assert!(taken.iter().all(|&cell| super::page_of(cell) == page));
+            let freed = Cell(taken[0]);
+            let freer = thread::spawn(move || {
+                let freed = freed;
+                // SAFETY: the cell is free, its page lives.
+                unsafe { push_remote(freed.0) };
+            });
+            // The page has no untouched slot: the freed cell, if it is on
+            // the stack yet, or a new page's.
+            let again = pages.lock().expect("the shard's lock").take(layout());
+            freer.join().expect("the freeing thread");
+            let mut pages = pages.lock().expect("the shard's lock");
+            // SAFETY: a page of this shard, under its lock.
+            let from_page = unsafe { super::take_slot(page) }.map(|(cell, _)| cell);
+            let again = again.map(|(cell, _)| cell);
+            assert_eq!(
+                [again, from_page]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&cell| cell == taken[0])
+                    .count(),
+                1,
+                "the freed slot comes back, once"
+            );
+            if again == Some(taken[0]) {
+                assert_eq!(from_page, None, "no other slot on a full page");
+            }
+            // Given up, then every cell freed: each page goes, once.
+            let before = PAGES_FREED.load(SeqCst);
+            pages.give_back();
+            drop(pages);
+            let new_page = again.filter(|&cell| cell != taken[0]);
+            // The full page's cells in one chain (one atomic operation, not
+            // one per cell: loom counts each).
+            for pair in taken.windows(2) {
+                let next = super::slot_of(page, pair[1]);
+                // SAFETY: the cells are ours to free: their links too.
+                unsafe { pair[0].cast::<u32>().write(next) };
+            }
+            let last = *taken.last().expect("a full page");
+            // SAFETY: each cell is handed out once, and freed here once.
+            unsafe { super::push_chain(page, taken[0], last, taken.len()) };
+            if let Some(cell) = new_page {
+                // SAFETY: as above.
+                unsafe { push_remote(cell) };
+            }
+            let given_up = 1 + usize::from(new_page.is_some());
+            assert!(PAGES_FREED.load(SeqCst) - before >= given_up);
+        });
     }
 }
