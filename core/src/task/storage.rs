@@ -569,8 +569,23 @@ where
     };
     // SAFETY: the cell does not move until `InMemory::dealloc`, and no
     // handle to it exists yet.
+    unsafe { hand_out(cell, placed) }
+}
+
+/// Shows `placed` the future of a cell just placed, then makes the cell's
+/// first `Runnable` and its `JoinHandle`.
+///
+/// # Safety
+///
+/// As [`Cell::into_handles`]: the cell does not move until its storage
+/// frees it, and nothing else refers to it yet.
+unsafe fn hand_out<F: Future, R>(
+    cell: NonNull<Cell<F>>,
+    placed: impl FnOnce(core::pin::Pin<&F>) -> R,
+) -> (Runnable, JoinHandle<F::Output>, R) {
+    // SAFETY: forwarded from the caller; before the handles exist.
     let seen = unsafe { Cell::with_placed_future(cell, placed) };
-    // SAFETY: as above.
+    // SAFETY: forwarded from the caller.
     let (runnable, handle) = unsafe { Cell::into_handles(cell) };
     (runnable, handle, seen)
 }
@@ -605,8 +620,5 @@ where
     let ptr = unsafe { NonNull::new_unchecked(alloc::boxed::Box::into_raw(cell)) };
     // SAFETY: a heap cell does not move until `Boxed::dealloc` frees it, and
     // no handle to it exists yet.
-    let seen = unsafe { Cell::with_placed_future(ptr, placed) };
-    // SAFETY: as above.
-    let (runnable, handle) = unsafe { Cell::into_handles(ptr) };
-    (runnable, handle, seen)
+    unsafe { hand_out(ptr, placed) }
 }

@@ -378,7 +378,7 @@ impl TaskRegistry {
     /// name if it has one, or `None` if the runtime is shut down.
     ///
     /// With `page_for`, the layout of the task's cell, a slot on one of the
-    /// shard's pages is taken if the cell fits one ([`Reservation::memory`]):
+    /// shard's pages is taken if the cell fits one ([`Reservation::spawn`]):
     /// the shard's lock is let go at once, and `fill` needs none. Otherwise
     /// the task gets an entry in the table, and the lock is held until the
     /// reservation is filled.

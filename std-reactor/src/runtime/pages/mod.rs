@@ -45,6 +45,10 @@ use crate::loom::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use pollen_core::task::TaskMemory;
 
+use self::kept::FREED;
+
+mod kept;
+
 /// Bytes per page, and their alignment.
 const PAGE_BYTES: usize = 1 << 16;
 /// Room for the header at the page's start: three cache lines.
@@ -266,151 +270,12 @@ unsafe impl TaskMemory for OnPages {
             let Some(way) = freed.keeping(geometry.owner, geometry.slot_size) else {
                 return false;
             };
-            if way.len == KEPT {
-                // Full: the kept cells go back to their pages, one
-                // compare-and-swap per page, and this one is kept.
-                way.flush();
-            }
-            way.cells[way.len] = (cell, key);
-            way.len += 1;
+            way.keep(cell, key);
             true
         });
         if kept != Ok(true) {
             // SAFETY: the cell is free (its task is gone) and its page lives.
             unsafe { push_remote(cell) };
-        }
-    }
-}
-
-/// Cells a thread freed, kept for its next spawns on the same shard: no
-/// atomic operation on either side, and the memory is still in this core's
-/// cache. A way holds up to `KEPT` cells of one shard (its `Pages`'s id)
-/// and one slot size, with their keys; each kind has two candidate ways. A
-/// free whose ways are both busy with other kinds goes to its page's
-/// remote stack; a full way sends its cells there first. A thread's cells
-/// go there too when it exits. A kept cell is neither free on its page nor
-/// live: its page is not given back while the cell is kept.
-struct Freed {
-    ways: [Way; WAYS],
-}
-
-struct Way {
-    owner: u64,
-    slot_size: u32,
-    len: usize,
-    cells: [(NonNull<u8>, u32); KEPT],
-}
-
-/// Ways of `Freed` (a power of two).
-const WAYS: usize = 64;
-/// Cells kept per way.
-const KEPT: usize = 16;
-
-thread_local! {
-    static FREED: std::cell::RefCell<Freed> = const {
-        std::cell::RefCell::new(Freed {
-            ways: [const {
-                Way {
-                    owner: 0,
-                    slot_size: 0,
-                    len: 0,
-                    cells: [(NonNull::dangling(), 0); KEPT],
-                }
-            }; WAYS],
-        })
-    };
-}
-
-impl Freed {
-    /// The two ways a shard's cells of one slot size may use (by a hash:
-    /// two choices keep a few kinds of cells from evicting each other).
-    fn ways(owner: u64, slot_size: u32) -> [usize; 2] {
-        let hash = owner.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ u64::from(slot_size).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-        let at = (hash >> (u64::BITS - WAYS.trailing_zeros())) as usize;
-        [at, at ^ 1]
-    }
-
-    /// The way holding a shard's cells of one slot size, if one does.
-    fn holding(&mut self, owner: u64, slot_size: u32) -> Option<&mut Way> {
-        let at = Freed::ways(owner, slot_size)
-            .into_iter()
-            .find(|&at| self.ways[at].holds(owner, slot_size))?;
-        Some(&mut self.ways[at])
-    }
-
-    /// A way to keep a shard's cell of one slot size in: the one holding
-    /// such cells, or an empty one, or one whose cells' runtime is gone
-    /// (they go back to their pages first); `None` if both are busy with
-    /// live cells of other kinds.
-    fn keeping(&mut self, owner: u64, slot_size: u32) -> Option<&mut Way> {
-        let candidates = Freed::ways(owner, slot_size);
-        let at = candidates
-            .into_iter()
-            .find(|&at| self.ways[at].holds(owner, slot_size))
-            .or_else(|| candidates.into_iter().find(|&at| self.ways[at].len == 0))
-            .or_else(|| candidates.into_iter().find(|&at| self.ways[at].is_stale()))?;
-        let way = &mut self.ways[at];
-        if !way.holds(owner, slot_size) {
-            way.flush();
-            way.owner = owner;
-            way.slot_size = slot_size;
-        }
-        Some(way)
-    }
-}
-
-impl Way {
-    fn holds(&self, owner: u64, slot_size: u32) -> bool {
-        self.owner == owner && self.slot_size == slot_size
-    }
-
-    /// Whether the kept cells' runtime is gone (their page given up).
-    fn is_stale(&self) -> bool {
-        // SAFETY: a kept cell's page lives.
-        self.len > 0
-            && unsafe { page_of(self.cells[0].0).as_ref() }
-                .geometry
-                .0
-                .orphaned
-                .load(Ordering::Relaxed)
-    }
-
-    /// Sends the kept cells back to their pages, those of one page linked
-    /// into one chain and pushed at once (they are mostly of one page).
-    fn flush(&mut self) {
-        let cells = &mut self.cells[..self.len];
-        let mut rest = cells.len();
-        while rest > 0 {
-            // The last cell's page: gather its cells at the end.
-            let page = page_of(cells[rest - 1].0);
-            let mut first = rest - 1;
-            for i in (0..first).rev() {
-                if page_of(cells[i].0) == page {
-                    first -= 1;
-                    cells.swap(i, first);
-                }
-            }
-            let chain = &cells[first..rest];
-            // Linked in order: each cell's link is the next one's slot.
-            for pair in chain.windows(2) {
-                let next = pair[1].1 & ((1 << SLOT_BITS) - 1);
-                // SAFETY: kept cells are free: their links are ours.
-                unsafe { pair[0].0.cast::<u32>().write(next) };
-            }
-            // SAFETY: kept cells are free, linked above, and their page
-            // lives.
-            unsafe { push_chain(page, chain[0].0, chain[chain.len() - 1].0, chain.len()) };
-            rest = first;
-        }
-        self.len = 0;
-    }
-}
-
-impl Drop for Freed {
-    fn drop(&mut self) {
-        for way in &mut self.ways {
-            way.flush();
         }
     }
 }
@@ -610,19 +475,14 @@ impl Pages {
     }
 
     /// A slot of `slot_size` bytes that this thread freed, from these
-    /// pages, if it kept one (see [`Freed`]). Touches nothing but the
+    /// pages, if it kept one (see [`kept::Freed`]). Touches nothing but the
     /// thread's own memory and the slot.
     fn take_freed_here(&mut self, slot_size: usize) -> Option<(NonNull<u8>, u32)> {
         let owner = self.id;
         FREED
             .try_with(|freed| {
                 let mut freed = freed.try_borrow_mut().ok()?;
-                let way = freed.holding(owner, slot_size as u32)?;
-                if way.len == 0 {
-                    return None;
-                }
-                way.len -= 1;
-                Some(way.cells[way.len])
+                freed.holding(owner, slot_size as u32)?.take()
             })
             .ok()
             .flatten()
@@ -897,147 +757,4 @@ fn in_page(header: NonNull<Header>, bytes: usize) -> NonNull<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{Geometry, HEADER_BYTES, MAX_SLOT, PAGE_BYTES, RECORD_BYTES};
-
-    #[test]
-    fn a_page_of_56_byte_slots_costs_under_64_bytes_a_slot() {
-        let geometry = Geometry::new(56);
-        assert!(geometry.slots >= 1024, "{geometry:?}");
-        assert!(PAGE_BYTES / (geometry.slots as usize) < 64, "{geometry:?}");
-    }
-
-    #[test]
-    fn every_slot_size_fits_its_page() {
-        for slot_size in (8..=MAX_SLOT).step_by(8) {
-            let g = Geometry::new(slot_size);
-            assert!(g.slots >= 25);
-            assert_eq!(g.slots_at % 16, 0);
-            assert!((g.slots_at + g.slots * g.slot_size) as usize <= PAGE_BYTES);
-            assert!(HEADER_BYTES + RECORD_BYTES * g.slots as usize <= g.slots_at as usize);
-        }
-    }
-}
-
-/// Models of the lock-free parts: frees pushing onto a page's remote stack
-/// while the shard takes slots, or gives the page up. (Run with
-/// `--cfg loom`; without it, each runs once.)
-#[cfg(test)]
-mod loom_tests {
-    use std::alloc::Layout;
-    use std::ptr::NonNull;
-    use std::sync::atomic::Ordering::SeqCst;
-
-    use super::{PAGES_FREED, Pages, push_remote};
-    use crate::loom::model_sync::{Arc, Mutex, thread};
-
-    /// A free cell, to hand to another thread.
-    struct Cell(NonNull<u8>);
-
-    // SAFETY: a free cell's memory is the holder's alone.
-    unsafe impl Send for Cell {}
-
-    fn layout() -> Layout {
-        Layout::from_size_align(64, 8).expect("a layout")
-    }
-
-    /// Two cells freed on two threads while a third gives their page up:
-    /// whichever comes last frees the page, exactly once.
-    #[test]
-    fn the_last_free_of_a_given_up_page_frees_it_once() {
-        crate::loom::model(|| {
-            let before = PAGES_FREED.load(SeqCst);
-            let pages = Arc::new(Mutex::new(Pages::default()));
-            let (a, b) = {
-                let mut pages = pages.lock().expect("the shard's lock");
-                let (a, _) = pages.take(layout()).expect("a slot");
-                let (b, _) = pages.take(layout()).expect("a slot");
-                (Cell(a), Cell(b))
-            };
-            let freer = thread::spawn(move || {
-                let a = a;
-                // SAFETY: the cell is free, its page lives until freed.
-                unsafe { push_remote(a.0) };
-            });
-            let shard = Arc::clone(&pages);
-            let giver = thread::spawn(move || {
-                shard.lock().expect("the shard's lock").give_back();
-            });
-            // SAFETY: as above.
-            unsafe { push_remote(b.0) };
-            freer.join().expect("the freeing thread");
-            giver.join().expect("the giving-back thread");
-            // (Other tests free pages meanwhile: at least ours. Twice would
-            // be a double free, which the allocator or Miri reports.)
-            assert!(PAGES_FREED.load(SeqCst) - before >= 1);
-        });
-    }
-
-    /// A cell freed while the shard, its page's untouched slots used up,
-    /// takes a slot: the cell is handed out once, by that take or by the
-    /// next one from its page.
-    #[test]
-    fn a_slot_freed_while_the_shard_takes_slots_is_handed_out_once() {
-        crate::loom::model(|| {
-            let pages = Arc::new(Mutex::new(Pages::default()));
-            let slots = super::Geometry::new(layout().size()).slots;
-            let taken: Vec<NonNull<u8>> = {
-                let mut guard = pages.lock().expect("the shard's lock");
-                // One access through the guard (loom counts each).
-                let pages: &mut Pages = &mut guard;
-                (0..slots)
-                    .map(|_| pages.take(layout()).expect("a slot").0)
-                    .collect()
-            };
-            let page = super::page_of(taken[0]);
-            assert!(taken.iter().all(|&cell| super::page_of(cell) == page));
-            let freed = Cell(taken[0]);
-            let freer = thread::spawn(move || {
-                let freed = freed;
-                // SAFETY: the cell is free, its page lives.
-                unsafe { push_remote(freed.0) };
-            });
-            // The page has no untouched slot: the freed cell, if it is on
-            // the stack yet, or a new page's.
-            let again = pages.lock().expect("the shard's lock").take(layout());
-            freer.join().expect("the freeing thread");
-            let mut pages = pages.lock().expect("the shard's lock");
-            // SAFETY: a page of this shard, under its lock.
-            let from_page = unsafe { super::take_slot(page) }.map(|(cell, _)| cell);
-            let again = again.map(|(cell, _)| cell);
-            assert_eq!(
-                [again, from_page]
-                    .into_iter()
-                    .flatten()
-                    .filter(|&cell| cell == taken[0])
-                    .count(),
-                1,
-                "the freed slot comes back, once"
-            );
-            if again == Some(taken[0]) {
-                assert_eq!(from_page, None, "no other slot on a full page");
-            }
-            // Given up, then every cell freed: each page goes, once.
-            let before = PAGES_FREED.load(SeqCst);
-            pages.give_back();
-            drop(pages);
-            let new_page = again.filter(|&cell| cell != taken[0]);
-            // The full page's cells in one chain (one atomic operation, not
-            // one per cell: loom counts each).
-            for pair in taken.windows(2) {
-                let next = super::slot_of(page, pair[1]);
-                // SAFETY: the cells are ours to free: their links too.
-                unsafe { pair[0].cast::<u32>().write(next) };
-            }
-            let last = *taken.last().expect("a full page");
-            // SAFETY: each cell is handed out once, and freed here once.
-            unsafe { super::push_chain(page, taken[0], last, taken.len()) };
-            if let Some(cell) = new_page {
-                // SAFETY: as above.
-                unsafe { push_remote(cell) };
-            }
-            let given_up = 1 + usize::from(new_page.is_some());
-            assert!(PAGES_FREED.load(SeqCst) - before >= given_up);
-        });
-    }
-}
+mod tests;
