@@ -17,9 +17,12 @@
 //!   shutdown waits for them to be published ([`Pages::wait_reserved`]), so
 //!   it aborts those tasks too.
 //! - **Dumps and shutdown** walk a shard's live slots under its lock, as
-//!   they walk the table's entries: a slot stays live until the task's
-//!   future wrapper marks it gone ([`Pages::set_gone`]), under the lock,
-//!   before the future is dropped.
+//!   they walk the table's entries. A task's future wrapper marks its slot
+//!   gone without the lock, once the future is dropped
+//!   ([`Directory::set_gone`], which finds the page in a directory kept
+//!   outside the lock); a walker pins each live slot while it uses the
+//!   task, and the wrapper waits for that (see `leaving`). A count of the
+//!   tasks gone, beside the directory, tells how many are live.
 //! - **Free.** The task's last reference may go on any thread, without the
 //!   lock. The slot is kept by that thread for its next spawn on the same
 //!   shard (`Freed`: no atomic operation on either side, and the memory is
@@ -46,8 +49,10 @@ use crate::loom::atomic::{AtomicBool, AtomicU32, Ordering};
 use pollen_core::task::TaskMemory;
 
 use self::kept::FREED;
+pub(crate) use self::leaving::Directory;
 
 mod kept;
+mod leaving;
 
 /// Bytes per page, and their alignment.
 const PAGE_BYTES: usize = 1 << 16;
@@ -72,10 +77,13 @@ const ORPHAN: u32 = u32::MAX - 1;
 /// A slot's state (its record's first byte, atomic): its task has lost its
 /// future, or it holds no task.
 const GONE: u8 = 0;
+/// A slot's state: its task has its future, and a walker holding the
+/// shard's lock is using it (see `leaving::pin`).
+const PINNED: u8 = 253;
 /// A slot's state: taken for a task being made (see [`Pages::alloc`]).
 const RESERVED: u8 = 254;
 /// A slot's state: its task has its future, and its poll count is too far
-/// into the cell to say. Any other state in `1..RESERVED`: the task has its
+/// into the cell to say. Any other state in `1..PINNED`: the task has its
 /// future, and its count is that many fours of bytes into its cell.
 const POLLS_UNKNOWN: u8 = u8::MAX;
 
@@ -151,7 +159,8 @@ pub(crate) struct LiveTask {
 }
 
 /// The pages of one registry shard. Every method runs under the shard's
-/// lock (`&mut self`, or `&self` through the locked guard).
+/// lock (`&mut self`, or `&self` through the locked guard); those that need
+/// the shard's [`Directory`] (kept outside the lock) take it.
 #[derive(Debug)]
 pub(crate) struct Pages {
     /// Unique in the process (never 0): what a thread's kept cells say
@@ -162,8 +171,9 @@ pub(crate) struct Pages {
     pages: Vec<Option<NonNull<Header>>>,
     /// Slot sizes in use, and their pages.
     classes: Vec<Class>,
-    /// Slots whose task has its future.
-    live: usize,
+    /// Slots ever taken for a task (wrapping): less those whose task has
+    /// left (`Directory`'s count), the tasks that have their futures.
+    allocated: usize,
 }
 
 #[derive(Debug)]
@@ -182,7 +192,7 @@ impl Default for Pages {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             pages: Vec::new(),
             classes: Vec::new(),
-            live: 0,
+            allocated: 0,
         }
     }
 }
@@ -212,7 +222,7 @@ pub(crate) fn publish(reserved: Reserved, polls: Option<usize>, location: u16, a
     let code = polls
         .filter(|polls| polls % 4 == 0)
         .and_then(|polls| u8::try_from(polls / 4).ok())
-        .filter(|&code| code != GONE && code < RESERVED)
+        .filter(|&code| code != GONE && code < PINNED)
         .unwrap_or(POLLS_UNKNOWN);
     let mut bytes = [0; RECORD_BYTES - 1];
     bytes[..2].copy_from_slice(&location.to_le_bytes());
@@ -390,13 +400,13 @@ impl Pages {
     /// making the task happens outside the shard's lock.
     ///
     /// [`wait_reserved`]: Pages::wait_reserved
-    pub(crate) fn alloc(&mut self, layout: Layout) -> Option<Reserved> {
-        let (cell, key) = self.take(layout)?;
+    pub(crate) fn alloc(&mut self, directory: &Directory, layout: Layout) -> Option<Reserved> {
+        let (cell, key) = self.take(directory, layout)?;
         let (header, slot) = self.find(key);
         let record = record(header, slot);
         // SAFETY: the record is in the page (a state byte, atomic).
         unsafe { state(record) }.store(RESERVED, Ordering::Relaxed);
-        self.live += 1;
+        self.allocated = self.allocated.wrapping_add(1);
         Some(Reserved {
             cell,
             layout,
@@ -405,7 +415,7 @@ impl Pages {
         })
     }
 
-    fn take(&mut self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+    fn take(&mut self, directory: &Directory, layout: Layout) -> Option<(NonNull<u8>, u32)> {
         if layout.size() > MAX_SLOT || layout.align() > MAX_ALIGN {
             return None;
         }
@@ -466,6 +476,7 @@ impl Pages {
             ..Geometry::new(slot_size)
         });
         self.pages[number] = Some(header);
+        directory.insert(number, header);
         let number = number16;
         class.pages.push(number);
         class.cursor = class.pages.len() - 1;
@@ -502,23 +513,15 @@ impl Pages {
         });
     }
 
-    /// Records that the task in slot `key` has dropped its future.
-    pub(crate) fn set_gone(&mut self, key: u32) {
-        let (header, slot) = self.find(key);
-        // SAFETY: the record is in the page.
-        let state = unsafe { state(record(header, slot)) };
-        // Plain load and store (no read-modify-write): the state is only
-        // written under the lock, but for `publish`, which came before
-        // the task could run and drop its future.
-        if state.load(Ordering::Relaxed) != GONE {
-            state.store(GONE, Ordering::Relaxed);
-            self.live -= 1;
-        }
+    /// How many tasks on these pages have their futures.
+    pub(crate) fn live(&self, directory: &Directory) -> usize {
+        directory.leaving().live(self.allocated)
     }
 
-    /// How many tasks on these pages have their futures.
-    pub(crate) fn live(&self) -> usize {
-        self.live
+    /// Closes the pages to new tasks (the shard is closed: no slot is
+    /// taken after). Returns whether no task is left.
+    pub(crate) fn close(&self, directory: &Directory) -> bool {
+        directory.leaving().close(self.allocated)
     }
 
     /// Calls `f` with every slot ever handed out, its key and its state.
@@ -535,20 +538,29 @@ impl Pages {
         }
     }
 
-    /// Calls `f` with every task on these pages that has its future.
+    /// Calls `f` with every task on these pages that has its future,
+    /// pinned (see `leaving`): the task stays until `f` returns.
     pub(crate) fn for_each_live(&self, mut f: impl FnMut(LiveTask)) {
-        self.for_each_state(|header, key, state| {
-            // Acquire: the record's other bytes, and the task, written
-            // before `publish`.
-            let polls = state.load(Ordering::Acquire);
-            if matches!(polls, GONE | RESERVED) {
-                return;
+        /// Unpins the slot when dropped, also if `f` panics: its task's
+        /// wrapper waits for that.
+        struct Pinned<'a>(&'a AtomicU8, u8);
+
+        impl Drop for Pinned<'_> {
+            fn drop(&mut self) {
+                leaving::unpin(self.0, self.1);
             }
+        }
+
+        self.for_each_state(|header, key, state| {
+            let Some(polls) = leaving::pin(state) else {
+                return;
+            };
+            let _pinned = Pinned(state, polls);
             let slot = key & ((1 << SLOT_BITS) - 1);
             let cell = slot_ptr(header, slot);
-            // SAFETY: published: these bytes were written before, and are
-            // left alone until the slot is taken again, under the lock the
-            // caller holds.
+            // SAFETY: published (`pin` read the state with Acquire): these
+            // bytes were written before, and are left alone until the slot
+            // is taken again, under the lock the caller holds.
             let bytes = unsafe {
                 record(header, slot)
                     .add(1)
@@ -572,6 +584,9 @@ impl Pages {
     /// with no cell left are freed now; each of the others is freed by the
     /// free of its last cell (a task's handle may outlive the runtime, and
     /// a thread may keep freed cells until it exits).
+    ///
+    /// The shard's `Directory` keeps their addresses, unused: only a task
+    /// that has not left looks a page up there, and there is none now.
     pub(crate) fn give_back(&mut self) {
         for header in std::mem::take(&mut self.pages).into_iter().flatten() {
             // SAFETY: a page of this shard, under its lock.

@@ -31,7 +31,7 @@ mod loom {
     use std::ptr::NonNull;
     use std::sync::atomic::Ordering::SeqCst;
 
-    use super::super::{PAGES_FREED, Pages, push_remote};
+    use super::super::{Directory, PAGES_FREED, Pages, push_remote};
     use crate::loom::model_sync::{Arc, Mutex, thread};
 
     /// A free cell, to hand to another thread.
@@ -51,10 +51,11 @@ mod loom {
         crate::loom::model(|| {
             let before = PAGES_FREED.load(SeqCst);
             let pages = Arc::new(Mutex::new(Pages::default()));
+            let directory = Directory::new();
             let (a, b) = {
                 let mut pages = pages.lock().expect("the shard's lock");
-                let (a, _) = pages.take(layout()).expect("a slot");
-                let (b, _) = pages.take(layout()).expect("a slot");
+                let (a, _) = pages.take(&directory, layout()).expect("a slot");
+                let (b, _) = pages.take(&directory, layout()).expect("a slot");
                 (Cell(a), Cell(b))
             };
             let freer = thread::spawn(move || {
@@ -83,13 +84,14 @@ mod loom {
     fn a_slot_freed_while_the_shard_takes_slots_is_handed_out_once() {
         crate::loom::model(|| {
             let pages = Arc::new(Mutex::new(Pages::default()));
+            let directory = Directory::new();
             let slots = super::super::Geometry::new(layout().size()).slots;
             let taken: Vec<NonNull<u8>> = {
                 let mut guard = pages.lock().expect("the shard's lock");
                 // One access through the guard (loom counts each).
                 let pages: &mut Pages = &mut guard;
                 (0..slots)
-                    .map(|_| pages.take(layout()).expect("a slot").0)
+                    .map(|_| pages.take(&directory, layout()).expect("a slot").0)
                     .collect()
             };
             let page = super::super::page_of(taken[0]);
@@ -106,7 +108,10 @@ mod loom {
             });
             // The page has no untouched slot: the freed cell, if it is on
             // the stack yet, or a new page's.
-            let again = pages.lock().expect("the shard's lock").take(layout());
+            let again = pages
+                .lock()
+                .expect("the shard's lock")
+                .take(&directory, layout());
             freer.join().expect("the freeing thread");
             let mut pages = pages.lock().expect("the shard's lock");
             // SAFETY: a page of this shard, under its lock.
@@ -145,6 +150,116 @@ mod loom {
             }
             let given_up = 1 + usize::from(new_page.is_some());
             assert!(PAGES_FREED.load(SeqCst) - before >= given_up);
+        });
+    }
+}
+
+/// Models of a task leaving its slot without the shard's lock: a walker's
+/// pin against the task's wrapper, and the count of tasks gone against
+/// the shard's close.
+mod leaving {
+    use crate::loom::atomic::AtomicU8;
+    use crate::loom::model_sync::{Arc, thread};
+
+    use super::super::leaving::{Leaving, mark_gone, pin, unpin};
+    use super::super::{GONE, PINNED};
+
+    /// A published task's state (its poll count 8 bytes in).
+    const LIVE: u8 = 2;
+
+    /// A task in its slot: its state byte, and its memory, which the
+    /// task's free takes back (loom checks that no walker reads it
+    /// then).
+    struct Slot {
+        state: AtomicU8,
+        #[cfg(loom)]
+        task: loom::cell::UnsafeCell<u32>,
+    }
+
+    // SAFETY: the task's memory is read by a walker while it has the slot
+    // pinned, and written by the free after the slot is gone: the pin
+    // protocol orders the two (which is what these models check).
+    unsafe impl Sync for Slot {}
+
+    impl Slot {
+        fn new() -> Slot {
+            Slot {
+                state: AtomicU8::new(LIVE),
+                #[cfg(loom)]
+                task: loom::cell::UnsafeCell::new(7),
+            }
+        }
+
+        /// A walker's read of the task (its handle, its poll count).
+        fn read(&self) -> u32 {
+            #[cfg(loom)]
+            // SAFETY: see `Sync`: the slot is pinned.
+            return self.task.with(|task| unsafe { *task });
+            #[cfg(not(loom))]
+            7
+        }
+
+        /// The free that follows the task's leaving: its memory reused.
+        fn free(&self) {
+            #[cfg(loom)]
+            // SAFETY: see `Sync`: the slot is gone.
+            self.task.with_mut(|task| unsafe { *task = 0 });
+        }
+    }
+
+    /// A walker pins the slot (twice, as two dumps would) while its task
+    /// leaves: each walk sees the task whole, or sees it gone; the task
+    /// leaves once, after the walks that pinned it.
+    #[test]
+    fn a_walker_reads_a_pinned_task_before_the_task_leaves() {
+        crate::loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let walked = Arc::clone(&slot);
+            let walker = thread::spawn(move || {
+                let mut seen = 0;
+                for _ in 0..2 {
+                    if let Some(was) = pin(&walked.state) {
+                        assert_eq!(was, LIVE);
+                        assert_eq!(walked.read(), 7, "a pinned task is whole");
+                        unpin(&walked.state, was);
+                        seen += 1;
+                    }
+                }
+                seen
+            });
+            assert!(mark_gone(&slot.state), "it leaves once");
+            slot.free();
+            let seen = walker.join().expect("the walker");
+            assert!(seen <= 2);
+            let state = slot.state.load(std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(state, GONE, "not {PINNED} or live again");
+        });
+    }
+
+    /// The shard closes while its last two tasks leave: exactly one of the
+    /// three sees the shard closed with none left (and so releases the
+    /// registry), whatever the order.
+    #[test]
+    fn exactly_one_sees_a_closed_shard_empty() {
+        crate::loom::model(|| {
+            let leaving = Arc::new(Leaving::new());
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let leaving = Arc::clone(&leaving);
+                    thread::spawn(move || leaving.one_gone())
+                })
+                .collect();
+            // Two tasks allocated, then none: the shard closes (under its
+            // lock, which the tasks leaving do not take).
+            let closer_saw_empty = leaving.close(2);
+            let saw_empty = threads
+                .into_iter()
+                .map(|t| t.join().expect("a leaving task"))
+                .filter(|&last| last)
+                .count()
+                + usize::from(closer_saw_empty);
+            assert_eq!(saw_empty, 1);
+            assert_eq!(leaving.live(2), 0);
         });
     }
 }

@@ -21,10 +21,11 @@
 //! until it completes, so one that nothing can wake any more stays until
 //! shutdown aborts it, as in tokio. And the address is good while the
 //! entry is in the table, or the page slot is live: the task's future (its
-//! `Tracked`) takes the entry out, or marks the slot gone, under the
-//! shard's lock, before it finishes dropping, and a task completes, and can
-//! be freed, only after that. A handle is made from the address only under
-//! that lock.
+//! `Tracked`) takes the entry out under the shard's lock, or marks the slot
+//! gone (without the lock, waiting while a walker under it has the slot
+//! pinned: see `pages`), before it finishes dropping, and a task completes,
+//! and can be freed, only after that. A handle is made from the address
+//! only under that lock, from an entry or a pinned slot.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -72,9 +73,14 @@ const SPACE_BITS: u32 = 16;
 /// One shard, on cache lines of its own: spawns and completions on
 /// different workers write different shards, and must not invalidate each
 /// other's lines (128 bytes: CPUs that fetch lines in pairs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
-struct Shard(Mutex<Inner>);
+struct Shard {
+    inner: Mutex<Inner>,
+    /// Where its pages are, for the tasks that leave them without the lock
+    /// (on lines of its own).
+    directory: pages::Directory,
+}
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -124,11 +130,11 @@ unsafe impl Send for Entry {}
 
 /// What the registry knows of one live task, in the table or on a page.
 /// Make one only under the task's shard lock, from an entry in the table
-/// or a page slot recorded live: then the task's `Tracked` has not
-/// finished dropping (it takes the entry out, or marks the slot, under
-/// this lock first, also when its future's destructor panics), so the
-/// task is not complete, and its reference to itself keeps it alive (see
-/// the module docs).
+/// or a live page slot pinned for the walk: then the task's `Tracked` has
+/// not finished dropping (it takes the entry out under this lock, or marks
+/// the slot gone once the walker unpins it, first, also when its future's
+/// destructor panics), so the task is not complete, and its reference to
+/// itself keeps it alive (see the module docs).
 struct Seen {
     task: NonNull<()>,
     /// Where the `Tracked` counts polls, if known.
@@ -167,8 +173,8 @@ impl Seen {
     /// A counted handle to the task.
     fn handle(&self) -> AbortHandle {
         // SAFETY: see the type's docs: made under the shard's lock, which
-        // the caller still holds (every `Seen` is used inside the closure
-        // or loop that holds the guard).
+        // the caller still holds, and a page slot's pin (every `Seen` is
+        // used inside the closure or loop that holds the guard and pin).
         unsafe { AbortHandle::clone_from_ptr(self.task) }
     }
 
@@ -254,10 +260,6 @@ impl Home {
             (true, false) => Home::Page,
             (true, true) => Home::NamedPage,
         }
-    }
-
-    fn paged(self) -> bool {
-        matches!(self, Home::Page | Home::NamedPage)
     }
 
     fn named(self) -> bool {
@@ -355,7 +357,12 @@ impl TaskRegistry {
         static SPACES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let shards = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         TaskRegistry {
-            shards: (0..shards).map(|_| Shard::default()).collect(),
+            shards: (0..shards)
+                .map(|_| Shard {
+                    inner: Mutex::default(),
+                    directory: pages::Directory::new(),
+                })
+                .collect(),
             mask: shards - 1,
             // Wraps after 65 536 registries: ids then stay unique within a
             // runtime, which is what dumps need.
@@ -369,7 +376,7 @@ impl TaskRegistry {
         // No critical section calls out, so none leaves the slab
         // inconsistent.
         self.shards[shard]
-            .0
+            .inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
@@ -415,7 +422,9 @@ impl TaskRegistry {
             // `release` holds no shard.) Before a page slot is taken: if
             // this panics, nothing is left half-done.
             let registry = *self.number.get_or_init(|| numbers::assign(self));
-            if let Some(reserved) = page_for.and_then(|layout| inner.pages.alloc(layout)) {
+            let directory = &self.shards[shard].directory;
+            if let Some(reserved) = page_for.and_then(|layout| inner.pages.alloc(directory, layout))
+            {
                 let admitted = inner.admitted;
                 inner.admitted = admitted.wrapping_add(1);
                 let named = name.is_some();
@@ -457,8 +466,11 @@ impl TaskRegistry {
         // Every shard closed before any task is aborted: an aborted task
         // cannot spawn another that slips in.
         let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
-        for inner in &mut guards {
+        for (inner, shard) in guards.iter_mut().zip(&self.shards) {
             inner.closed = true;
+            // The tasks that leave the pages from now on see it (the last
+            // one releases the registry if nothing else is left).
+            inner.pages.close(&shard.directory);
             // Spawns that took a page slot before this and have not
             // filled it yet: theirs are aborted too.
             inner.pages.wait_reserved();
@@ -482,9 +494,11 @@ impl TaskRegistry {
         let Some(&number) = self.number.get() else {
             return;
         };
+        // Every caller locks shard 0 first: the last of them to do so sees
+        // what each one counted before it called.
         for shard in 0..self.shards.len() {
             let inner = self.lock(shard);
-            if !inner.closed || !inner.tasks.is_empty() || inner.pages.live() > 0 {
+            if !inner.closed || !inner.tasks.is_empty() || self.pages_live(&inner, shard) > 0 {
                 return;
             }
         }
@@ -501,7 +515,7 @@ impl TaskRegistry {
         (0..self.shards.len())
             .map(|s| {
                 let inner = self.lock(s);
-                inner.tasks.len() + inner.pages.live()
+                inner.tasks.len() + self.pages_live(&inner, s)
             })
             .sum()
     }
@@ -543,22 +557,36 @@ impl TaskRegistry {
         info
     }
 
+    /// Tasks on shard `shard`'s pages that have their futures; `inner` is
+    /// its locked contents.
+    fn pages_live(&self, inner: &Inner, shard: usize) -> usize {
+        inner.pages.live(&self.shards[shard].directory)
+    }
+
     fn remove(&self, key: u32, home: Home) {
+        let shard = key as usize & self.mask;
         let within = key >> SHARD_BITS;
-        let (name, last_after_close) = {
-            let mut inner = self.lock(key as usize & self.mask);
-            if home.paged() {
-                inner.pages.set_gone(within);
-            } else {
-                inner.tasks.try_remove(within as usize);
+        let mut name = None;
+        let directory = &self.shards[shard].directory;
+        let last_after_close = match home {
+            // Without the lock: see `pages::Directory`.
+            Home::Page => directory.set_gone(within),
+            Home::NamedPage => {
+                // Under the lock, so that no dump sees the task without its
+                // name, and no other task takes the slot (and the name's
+                // key) before the name is out.
+                let mut inner = self.lock(shard);
+                name = inner.names.remove(&name_key(true, within));
+                directory.set_gone(within)
             }
-            let name = if home.named() {
-                inner.names.remove(&name_key(home.paged(), within))
-            } else {
-                None
-            };
-            let empty = inner.tasks.is_empty() && inner.pages.live() == 0;
-            (name, inner.closed && empty)
+            Home::Table | Home::NamedTable => {
+                let mut inner = self.lock(shard);
+                inner.tasks.try_remove(within as usize);
+                if home.named() {
+                    name = inner.names.remove(&name_key(false, within));
+                }
+                inner.closed && inner.tasks.is_empty() && self.pages_live(&inner, shard) == 0
+            }
         };
         // Freed outside the lock.
         drop(name);

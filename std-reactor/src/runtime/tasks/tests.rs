@@ -285,6 +285,80 @@ fn closing_aborts_tasks_on_pages_and_gives_the_pages_back() {
     assert!(super::pages::Pages::pages_freed() - freed_before >= held);
 }
 
+/// Dumps on one thread while tasks on pages finish, leave their slots
+/// (without the shard's lock) and are freed on another, their slots
+/// taken again: every task a dump lists is whole.
+#[test]
+fn dumps_see_whole_tasks_while_tasks_leave_on_another_thread() {
+    static EXECUTOR: Kept = Kept(Executor::new());
+    static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(1));
+    let registry: &'static TaskRegistry = &REGISTRY;
+    let rounds = if cfg!(miri) { 8 } else { 400 };
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let finished = done.clone();
+    let worker = std::thread::spawn(move || {
+        for _ in 0..rounds {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let task = async { pollen_core::future::yield_now().await };
+                    spawn_in(registry, &EXECUTOR, task, true)
+                })
+                .collect();
+            EXECUTOR.run_until_stalled();
+            assert!(handles.iter().all(|handle| handle.is_finished()));
+        }
+        finished.store(true, Ordering::SeqCst);
+    });
+    let mut dumps = 0;
+    while !done.load(Ordering::SeqCst) || dumps == 0 {
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        for task in &seen {
+            assert_eq!(task.name(), Some("probe"));
+            assert!(task.polls() <= 2, "{task}");
+        }
+        dumps += 1;
+        std::thread::yield_now();
+    }
+    worker.join().expect("the worker");
+    assert_eq!(registry.len(), 0);
+}
+
+/// A registry closes while its tasks on pages leave on another thread:
+/// every task is aborted or finishes, and the registry is given back
+/// once the last has left, whichever side saw it last.
+#[test]
+fn a_registry_closed_while_its_tasks_leave_is_given_back() {
+    static EXECUTOR: Kept = Kept(Executor::new());
+    static REGISTRIES: [LazyLock<TaskRegistry>; 12] =
+        [const { LazyLock::new(|| TaskRegistry::new(2)) }; 12];
+    let rounds = if cfg!(miri) { 3 } else { REGISTRIES.len() };
+    for registry in &REGISTRIES[..rounds] {
+        let registry: &'static TaskRegistry = registry;
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let started = start.clone();
+        let worker = std::thread::spawn(move || {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let task = async { pollen_core::future::yield_now().await };
+                    spawn_in(registry, &EXECUTOR, task, true)
+                })
+                .collect();
+            started.wait();
+            EXECUTOR.run_until_stalled();
+            handles
+        });
+        start.wait();
+        registry.close_and_abort_all();
+        let handles = worker.join().expect("the worker");
+        // The aborted ones, scheduled by the abort, drop their futures.
+        EXECUTOR.run_until_stalled();
+        assert!(handles.iter().all(|handle| handle.is_finished()));
+        assert_eq!(registry.len(), 0);
+        assert!(registry.released.load(Ordering::SeqCst), "given back");
+    }
+}
+
 /// A shut-down runtime that never spawned takes no registry number
 /// from a late spawn (it would never be given back).
 #[test]
