@@ -47,10 +47,11 @@ use pollen_core::task::{Runnable, Schedule};
 
 /// The live tasks of one runtime, in shards.
 ///
-/// Each shard is a slab under its own lock. A spawn picks the next shard
-/// of its thread's round (a thread-local counter, no shared write), so
-/// threads that spawn and workers that finish tasks rarely want the same
-/// lock at once; a task frees its slot in the shard it was given.
+/// Each shard is a slab and pages under its own lock. A thread spawns into
+/// a shard of its own while no other thread holds its lock (see
+/// `lock_home`), so threads that spawn rarely want the same lock, and a
+/// shard's lines stay in its spawner's cache; a task on a page leaves it
+/// without the lock (see `pages`), and one in the table under it.
 #[derive(Debug)]
 pub(crate) struct TaskRegistry {
     shards: Box<[Shard]>,
@@ -210,8 +211,9 @@ const MAX_SHARDS: usize = 1 << SHARD_BITS;
 const MAX_SLAB_KEYS: usize = 1 << (u32::BITS - SHARD_BITS);
 
 thread_local! {
-    /// This thread's round over the shards.
-    static NEXT_SHARD: Cell<usize> = const { Cell::new(0) };
+    /// The shard this thread spawns into while no other thread holds its
+    /// lock (`usize::MAX` until its first spawn): see `TaskRegistry::reserve`.
+    static HOME_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 /// A task's future, holding its slot in the registry.
@@ -404,15 +406,12 @@ impl TaskRegistry {
         let location = locations::number(location);
         // Copied before the lock too.
         let name = name.map(Box::from);
-        let first = NEXT_SHARD.with(|next| {
-            let shard = next.get();
-            next.set(shard.wrapping_add(1));
-            shard
-        });
-        // The next shard of this thread's round, or, if that one holds
-        // the most live tasks a key can name, the first after it with room.
+        let (first, guard) = self.lock_home();
+        let mut guard = Some(guard);
+        // This thread's shard, or, if that one holds the most live tasks a
+        // key can name, the first after it with room.
         for shard in (0..self.shards.len()).map(|i| first.wrapping_add(i) & self.mask) {
-            let mut inner = self.lock(shard);
+            let mut inner = guard.take().unwrap_or_else(|| self.lock(shard));
             if inner.closed {
                 return None;
             }
@@ -457,6 +456,36 @@ impl TaskRegistry {
             "pollen: more than {} live tasks",
             MAX_SLAB_KEYS * self.shards.len()
         );
+    }
+
+    /// Locks the shard this thread spawns into, and returns it with its
+    /// index. Each thread keeps to one shard, whose lines (its lock, its
+    /// pages' headers and records) then stay in the thread's cache; threads
+    /// start on different shards, and one that finds its shard locked by
+    /// another moves to the next free one, and stays there.
+    fn lock_home(&self) -> (usize, MutexGuard<'_, Inner>) {
+        /// Threads that have spawned so far: each starts on the next shard.
+        static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let home = HOME_SHARD.with(|home| {
+            if home.get() == usize::MAX {
+                home.set(THREADS.fetch_add(1, Relaxed));
+            }
+            home.get()
+        });
+        for shard in (0..self.shards.len()).map(|i| home.wrapping_add(i) & self.mask) {
+            let guard = match self.shards[shard].inner.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            if shard != home & self.mask {
+                HOME_SHARD.with(|home| home.set(shard));
+            }
+            return (shard, guard);
+        }
+        // Every shard busy: wait for this thread's own.
+        let shard = home & self.mask;
+        (shard, self.lock(shard))
     }
 
     /// Closes the registry and aborts every live task. Returns how many
