@@ -220,17 +220,23 @@ thread_local! {
 ///
 /// Small on purpose: the task's stage (this, then the output) is as large
 /// as the larger of the two. The registry is named by its 2-byte number,
-/// not by an 8-byte reference, and `named` is a `bool`, whose unused
-/// values give the stage's tag a place: a parked `async` task's `Tracked`
-/// takes 12 bytes, and its stage 16 (see `a_small_task_is_56_bytes`).
+/// not by an 8-byte reference, and `home` is a one-byte enum of four
+/// values, whose unused values give the stage's tag a place: a parked
+/// `async` task's `Tracked` takes 12 bytes, and its stage 16 (see
+/// `a_small_task_is_56_bytes`).
 ///
 /// The registry reads nothing here but the poll count (what a dump shows
-/// of a task is in its entry): a poll holds the future mutably borrowed.
+/// of a task is in its entry or record), and it may read it while another
+/// thread polls the task, holding the `Tracked` mutably borrowed: so
+/// `Tracked` is never `Unpin`, and a `&mut` to it claims no exclusive
+/// access (the rule for `!Unpin` types that self-referential futures rely
+/// on; `a_dump_reads_the_poll_count_of_a_task_being_polled` has Miri check
+/// it).
 ///
 /// `repr(C)`, the count first: it stays a few bytes from the task's
-/// header whatever the future's size (`Entry::polls_offset`), and the
-/// `bool` after the small fields leaves room before its spare values for
-/// the error and a small output.
+/// header whatever the future's size (`Entry::polls_offset`), and `home`
+/// after the small fields leaves room before its spare values for the
+/// error and a small output.
 #[repr(C)]
 pub(crate) struct Tracked<F> {
     /// Polls so far; written only by the task's poller (one at a time).
@@ -242,6 +248,8 @@ pub(crate) struct Tracked<F> {
     registry: u16,
     home: Home,
     future: ManuallyDrop<F>,
+    /// Makes it `!Unpin`, whatever `F` is (see above).
+    _pinned: std::marker::PhantomPinned,
 }
 
 /// Where a task is registered, and whether it has a name.
@@ -729,6 +737,7 @@ impl Reservation<'_> {
             key: (within << SHARD_BITS | self.shard) as u32,
             polls: AtomicU32::new(0),
             future: ManuallyDrop::new(future),
+            _pinned: std::marker::PhantomPinned,
         }
     }
 

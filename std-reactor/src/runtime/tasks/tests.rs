@@ -324,6 +324,59 @@ fn dumps_see_whole_tasks_while_tasks_leave_on_another_thread() {
     assert_eq!(registry.len(), 0);
 }
 
+/// A dump reads a task's poll count while another thread is polling the
+/// task, through a future that is `Unpin` (the poll's `&mut` to the
+/// `Tracked` would otherwise claim the count for itself: Miri checks).
+#[test]
+fn a_dump_reads_the_poll_count_of_a_task_being_polled() {
+    /// Stays in its first poll until let go.
+    struct Held {
+        polling: Arc<std::sync::atomic::AtomicBool>,
+        go: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl std::future::Future for Held {
+        type Output = ();
+
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            self.polling.store(true, Ordering::SeqCst);
+            while !self.go.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            std::task::Poll::Ready(())
+        }
+    }
+
+    static EXECUTOR: Kept = Kept(Executor::new());
+    static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(1));
+    let registry: &'static TaskRegistry = &REGISTRY;
+    let polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let go = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for paged in [true, false] {
+        polling.store(false, Ordering::SeqCst);
+        go.store(false, Ordering::SeqCst);
+        let held = Held {
+            polling: polling.clone(),
+            go: go.clone(),
+        };
+        let handle = spawn_in(registry, &EXECUTOR, held, paged);
+        let poller = std::thread::spawn(|| EXECUTOR.run_until_stalled());
+        while !polling.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let mut seen = Vec::new();
+        registry.snapshot(false, &mut seen);
+        go.store(true, Ordering::SeqCst);
+        poller.join().expect("the polling thread");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].polls(), 1, "counted before the future's poll");
+        assert!(handle.is_finished());
+    }
+}
+
 /// A registry closes while its tasks on pages leave on another thread:
 /// every task is aborted or finishes, and the registry is given back
 /// once the last has left, whichever side saw it last.
