@@ -518,10 +518,10 @@ impl Pages {
         directory.leaving().live(self.allocated)
     }
 
-    /// Closes the pages to new tasks (the shard is closed: no slot is
-    /// taken after). Returns whether no task is left.
-    pub(crate) fn close(&self, directory: &Directory) -> bool {
-        directory.leaving().close(self.allocated)
+    /// Closes the pages to new tasks (the shard is closed, once: no slot
+    /// is taken after), so that the last task to leave knows it is.
+    pub(crate) fn close(&self, directory: &Directory) {
+        directory.leaving().close(self.allocated);
     }
 
     /// Calls `f` with every slot ever handed out, its key and its state.

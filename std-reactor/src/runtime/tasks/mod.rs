@@ -212,7 +212,8 @@ const MAX_SLAB_KEYS: usize = 1 << (u32::BITS - SHARD_BITS);
 
 thread_local! {
     /// The shard this thread spawns into while no other thread holds its
-    /// lock (`usize::MAX` until its first spawn): see `TaskRegistry::reserve`.
+    /// lock (`usize::MAX` until its first spawn): see
+    /// `TaskRegistry::lock_home`.
     static HOME_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
@@ -504,10 +505,12 @@ impl TaskRegistry {
         // cannot spawn another that slips in.
         let mut guards: Vec<_> = (0..self.shards.len()).map(|s| self.lock(s)).collect();
         for (inner, shard) in guards.iter_mut().zip(&self.shards) {
-            inner.closed = true;
-            // The tasks that leave the pages from now on see it (the last
-            // one releases the registry if nothing else is left).
-            inner.pages.close(&shard.directory);
+            if !inner.closed {
+                inner.closed = true;
+                // The tasks that leave the pages from now on see it (the
+                // last one releases the registry if nothing else is left).
+                inner.pages.close(&shard.directory);
+            }
             // Spawns that took a page slot before this and have not
             // filled it yet: theirs are aborted too.
             inner.pages.wait_reserved();

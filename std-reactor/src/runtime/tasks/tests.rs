@@ -403,6 +403,8 @@ fn a_registry_closed_while_its_tasks_leave_is_given_back() {
         });
         start.wait();
         registry.close_and_abort_all();
+        // Twice: the second finds nothing more to do.
+        registry.close_and_abort_all();
         let handles = worker.join().expect("the worker");
         // The aborted ones, scheduled by the abort, drop their futures.
         EXECUTOR.run_until_stalled();
