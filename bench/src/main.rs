@@ -71,7 +71,7 @@
 //! is timed, it runs once on each runtime untimed (warm-up: allocator pools,
 //! caches, lazily started threads). Then it runs `--runs R` rounds (default
 //! 11; `--timer-runs` for the timer suite, `--channel-runs` for the channel
-//! suite, `--mt-runs` for the mt suite, default 21), and each round runs
+//! suite, `--mt-runs` for the mt suite, default 41), and each round runs
 //! pollen, tokio and smol one after the other, so machine noise falls on all
 //! three alike. Before every timed run, untimed, a 64 MiB buffer is written (one
 //! word per cache line), so that every run starts from the same cold caches
@@ -189,7 +189,7 @@ struct Args {
     channel_runs: u64,
     /// Timed runs per mt workload and runtime (its short workloads are
     /// noisy: more rounds than the other suites).
-    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 41, value_parser = clap::value_parser!(u64).range(1..))]
     mt_runs: u64,
     /// Tasks parked per memory probe of the mt suite (0 skips the memory
     /// table).

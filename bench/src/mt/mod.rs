@@ -66,8 +66,11 @@
 //!
 //! The three runtimes are built once, before the first run, and live side
 //! by side; while one runs, the others' workers sleep. Warm-up, `--mt-runs`
-//! interleaved rounds (default 21) and cache eviction before every timed
-//! run as in every suite ([`harness::rounds`]); `median (min)` per cell.
+//! interleaved rounds (default 41: a run of ping-pong or chained spawn
+//! takes a fraction of a millisecond, and with 21 rounds a ratio still
+//! moved by a fifth from run to run, with the median of the noisiest
+//! runtime) and cache eviction before every timed run as in every suite
+//! ([`harness::rounds`]); `median (min)` per cell.
 //! The memory probes run `--mt-memory-runs` rounds (default 3), after one
 //! warm-up probe per runtime.
 //!
