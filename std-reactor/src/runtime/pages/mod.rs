@@ -400,6 +400,7 @@ impl Pages {
     /// making the task happens outside the shard's lock.
     ///
     /// [`wait_reserved`]: Pages::wait_reserved
+    #[inline]
     pub(crate) fn alloc(&mut self, directory: &Directory, layout: Layout) -> Option<Reserved> {
         let (cell, key) = self.take(directory, layout)?;
         let (header, slot) = self.find(key);
@@ -415,6 +416,9 @@ impl Pages {
         })
     }
 
+    /// A slot for `layout`: one this thread kept (the common case, inlined
+    /// into the spawn), or one from the pages.
+    #[inline]
     fn take(&mut self, directory: &Directory, layout: Layout) -> Option<(NonNull<u8>, u32)> {
         if layout.size() > MAX_SLOT || layout.align() > MAX_ALIGN {
             return None;
@@ -425,6 +429,15 @@ impl Pages {
         if let Some(taken) = self.take_freed_here(slot_size) {
             return Some(taken);
         }
+        self.take_from_pages(directory, slot_size)
+    }
+
+    /// A free slot of `slot_size` bytes on the pages, or on a new page.
+    fn take_from_pages(
+        &mut self,
+        directory: &Directory,
+        slot_size: usize,
+    ) -> Option<(NonNull<u8>, u32)> {
         let owner = self.id;
         let class = match self
             .classes
@@ -488,6 +501,7 @@ impl Pages {
     /// A slot of `slot_size` bytes that this thread freed, from these
     /// pages, if it kept one (see [`kept::Freed`]). Touches nothing but the
     /// thread's own memory and the slot.
+    #[inline]
     fn take_freed_here(&mut self, slot_size: usize) -> Option<(NonNull<u8>, u32)> {
         let owner = self.id;
         FREED
