@@ -2,7 +2,9 @@
 //! without taking it: where each page is ([`Directory`]), how many tasks
 //! have left ([`Leaving`]), and the protocol on a record's state byte that
 //! lets a task's wrapper mark its slot gone while a dump or shutdown walks
-//! the shard's slots under the lock ([`pin`], [`unpin`], [`mark_gone`]).
+//! the shard's slots under the lock ([`pin`], [`unpin`], [`mark_gone`]),
+//! with the spawn's steps before ([`reserve`], [`publish`],
+//! [`wait_published`]).
 //!
 //! A walker (holding the lock, so one at a time) pins a live slot by
 //! swapping its state for `PINNED` before it makes a handle to the task or
@@ -191,6 +193,31 @@ macro_rules! state_byte {
 state_byte!(std::sync::atomic::AtomicU8);
 #[cfg(loom)]
 state_byte!(loom::sync::atomic::AtomicU8);
+
+/// Marks a free slot taken for a task about to be made, under the shard's
+/// lock (see `Pages::alloc`).
+pub(super) fn reserve(state: &impl StateByte) {
+    // Relaxed: the lock orders it before shutdown's look (`wait_published`).
+    state.store(RESERVED, Ordering::Relaxed);
+}
+
+/// Makes a reserved slot's task live, its record's other bytes written:
+/// the spawner's last step, without the lock (see `publish`).
+pub(super) fn publish(state: &impl StateByte, live: u8) {
+    debug_assert!(!matches!(live, GONE | PINNED | RESERVED));
+    // Release: the task and the record, for a walker's `pin` (Acquire).
+    state.store(live, Ordering::Release);
+}
+
+/// Waits while the slot is reserved: shutdown, holding the lock of a shard
+/// it has closed, waits for a spawn that took the slot before to publish
+/// its task, so that it aborts that task too. The spawner is between two
+/// steps that do not block: a yield, if it was preempted there.
+pub(super) fn wait_published(state: &impl StateByte) {
+    while state.load(Ordering::Acquire) == RESERVED {
+        crate::loom::thread::yield_now();
+    }
+}
 
 /// Pins the slot whose state this is, for a walker holding the shard's
 /// lock, if a published task is there: until [`unpin`], the task's wrapper

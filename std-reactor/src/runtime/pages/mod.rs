@@ -237,7 +237,7 @@ pub(crate) fn publish(reserved: Reserved, polls: Option<usize>, location: u16, a
             .write(bytes);
     }
     // SAFETY: the record is in a live page.
-    unsafe { state(reserved.record) }.store(code, Ordering::Release);
+    leaving::publish(unsafe { state(reserved.record) }, code);
 }
 
 /// The state byte of the record at `record`.
@@ -406,7 +406,7 @@ impl Pages {
         let (header, slot) = self.find(key);
         let record = record(header, slot);
         // SAFETY: the record is in the page (a state byte, atomic).
-        unsafe { state(record) }.store(RESERVED, Ordering::Relaxed);
+        leaving::reserve(unsafe { state(record) });
         self.allocated = self.allocated.wrapping_add(1);
         Some(Reserved {
             cell,
@@ -516,15 +516,10 @@ impl Pages {
     /// Waits until no slot is `RESERVED`: every task whose spawner took
     /// a slot before the caller locked the shard is published. Shutdown
     /// calls it, holding the lock of a shard it has closed (no slot is
-    /// taken meanwhile), so that it aborts those tasks too; a spawner
-    /// publishes without the lock, and is between two steps that do not
-    /// block, so the wait is short (a yield if it was preempted there).
+    /// taken meanwhile), so that it aborts those tasks too (see
+    /// `leaving::wait_published`).
     pub(crate) fn wait_reserved(&self) {
-        self.for_each_state(|_, _, state| {
-            while state.load(Ordering::Acquire) == RESERVED {
-                std::thread::yield_now();
-            }
-        });
+        self.for_each_state(|_, _, state| leaving::wait_published(state));
     }
 
     /// How many tasks on these pages have their futures.

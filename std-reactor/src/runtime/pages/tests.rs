@@ -161,49 +161,63 @@ mod leaving {
     use crate::loom::atomic::AtomicU8;
     use crate::loom::model_sync::{Arc, thread};
 
-    use super::super::leaving::{Leaving, mark_gone, pin, unpin};
+    use super::super::leaving::{Leaving, mark_gone, pin, publish, reserve, unpin, wait_published};
     use super::super::{GONE, PINNED};
+    use crate::loom::model_sync::Mutex;
 
     /// A published task's state (its poll count 8 bytes in).
     const LIVE: u8 = 2;
 
     /// A task in its slot: its state byte, and its memory, which the
-    /// task's free takes back (loom checks that no walker reads it
-    /// then).
+    /// spawner writes before it publishes the task and the task's free
+    /// takes back (loom checks that no walker reads it meanwhile).
     struct Slot {
         state: AtomicU8,
-        #[cfg(loom)]
-        task: loom::cell::UnsafeCell<u32>,
+        task: UnsafeCell<u32>,
     }
 
-    // SAFETY: the task's memory is read by a walker while it has the slot
-    // pinned, and written by the free after the slot is gone: the pin
-    // protocol orders the two (which is what these models check).
+    #[cfg(loom)]
+    use loom::cell::UnsafeCell;
+    #[cfg(not(loom))]
+    use std::cell::UnsafeCell;
+
+    // SAFETY: the task's memory is written by its spawner before it
+    // publishes the slot and by its free after the slot is gone, and read
+    // by a walker while it has the slot pinned: the protocol orders them
+    // (which is what these models check).
     unsafe impl Sync for Slot {}
 
     impl Slot {
-        fn new() -> Slot {
+        fn new(state: u8, task: u32) -> Slot {
             Slot {
-                state: AtomicU8::new(LIVE),
-                #[cfg(loom)]
-                task: loom::cell::UnsafeCell::new(7),
+                state: AtomicU8::new(state),
+                task: UnsafeCell::new(task),
             }
         }
 
         /// A walker's read of the task (its handle, its poll count).
         fn read(&self) -> u32 {
             #[cfg(loom)]
-            // SAFETY: see `Sync`: the slot is pinned.
+            // SAFETY: see `Sync`.
             return self.task.with(|task| unsafe { *task });
             #[cfg(not(loom))]
-            7
+            // SAFETY: see `Sync`.
+            unsafe {
+                *self.task.get()
+            }
         }
 
-        /// The free that follows the task's leaving: its memory reused.
-        fn free(&self) {
+        /// The spawner's making of the task, or the free that follows its
+        /// leaving (`0`).
+        fn write(&self, value: u32) {
             #[cfg(loom)]
-            // SAFETY: see `Sync`: the slot is gone.
-            self.task.with_mut(|task| unsafe { *task = 0 });
+            // SAFETY: see `Sync`.
+            self.task.with_mut(|task| unsafe { *task = value });
+            #[cfg(not(loom))]
+            // SAFETY: see `Sync`.
+            unsafe {
+                *self.task.get() = value
+            }
         }
     }
 
@@ -213,7 +227,7 @@ mod leaving {
     #[test]
     fn a_walker_reads_a_pinned_task_before_the_task_leaves() {
         crate::loom::model(|| {
-            let slot = Arc::new(Slot::new());
+            let slot = Arc::new(Slot::new(LIVE, 7));
             let walked = Arc::clone(&slot);
             let walker = thread::spawn(move || {
                 let mut seen = 0;
@@ -228,11 +242,48 @@ mod leaving {
                 seen
             });
             assert!(mark_gone(&slot.state), "it leaves once");
-            slot.free();
+            slot.write(0);
             let seen = walker.join().expect("the walker");
             assert!(seen <= 2);
             let state = slot.state.load(std::sync::atomic::Ordering::SeqCst);
             assert_eq!(state, GONE, "not {PINNED} or live again");
+        });
+    }
+
+    /// A spawn takes a slot under the shard's lock and publishes its task
+    /// after, without it, while shutdown closes the shard: shutdown either
+    /// refuses the spawn, or waits for the task to be published and pins
+    /// it (and reads it whole), so that it aborts it too.
+    #[test]
+    fn shutdown_waits_for_a_reserved_slot_and_sees_its_task() {
+        crate::loom::model(|| {
+            // The shard's lock, over its closed flag.
+            let closed = Arc::new(Mutex::new(false));
+            let slot = Arc::new(Slot::new(GONE, 0));
+            let (lock, made) = (Arc::clone(&closed), Arc::clone(&slot));
+            let spawner = thread::spawn(move || {
+                {
+                    let closed = lock.lock().expect("the shard's lock");
+                    if *closed {
+                        return false;
+                    }
+                    reserve(&made.state);
+                }
+                made.write(7);
+                publish(&made.state, LIVE);
+                true
+            });
+            let seen = {
+                let mut shut = closed.lock().expect("the shard's lock");
+                *shut = true;
+                wait_published(&slot.state);
+                pin(&slot.state).map(|was| {
+                    assert_eq!(slot.read(), 7, "a published task is whole");
+                    unpin(&slot.state, was);
+                })
+            };
+            let spawned = spawner.join().expect("the spawner");
+            assert_eq!(spawned, seen.is_some(), "a task spawned is seen");
         });
     }
 
