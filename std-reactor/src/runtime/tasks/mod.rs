@@ -42,7 +42,7 @@ use slab::Slab;
 
 use super::locations;
 use super::pages::{self, Pages};
-use crate::task::{AbortHandle, JoinHandle, TaskStatus};
+use crate::task::{AbortHandle, JoinHandle};
 use pollen_core::task::{Runnable, Schedule};
 
 /// The live tasks of one runtime, in shards.
@@ -298,64 +298,6 @@ pub(crate) struct Reservation<'a> {
     named: bool,
     /// The page slot of a task on a page, and the high part of its id.
     paged: Option<(pages::Reserved, u32)>,
-}
-
-/// What a dump says of one task; see [`Handle::dump`](super::Handle::dump).
-#[derive(Clone, Debug)]
-pub struct TaskInfo {
-    id: u64,
-    name: Option<Box<str>>,
-    location: &'static Location<'static>,
-    status: TaskStatus,
-    polls: u32,
-    local: bool,
-}
-
-impl TaskInfo {
-    /// The task's id: unique among the runtime's tasks for its lifetime.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The name given with [`task::Builder::name`](crate::task::Builder::name).
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// Where the task was spawned.
-    pub fn location(&self) -> &'static Location<'static> {
-        self.location
-    }
-
-    /// What it is doing.
-    pub fn status(&self) -> TaskStatus {
-        self.status
-    }
-
-    /// How many times it has been polled.
-    pub fn polls(&self) -> u32 {
-        self.polls
-    }
-
-    /// Whether it was spawned with `spawn_local` (and runs on one thread).
-    pub fn is_local(&self) -> bool {
-        self.local
-    }
-}
-
-impl std::fmt::Display for TaskInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "task {} {:?} at {}: {}, {} polls{}",
-            self.id,
-            self.name().unwrap_or(""),
-            self.location,
-            self.status,
-            self.polls,
-            if self.local { ", local" } else { "" }
-        )
-    }
 }
 
 // === impl TaskRegistry ===
@@ -832,7 +774,10 @@ impl<F> Drop for Tracked<F> {
     }
 }
 
+mod info;
 mod numbers;
+
+pub use self::info::TaskInfo;
 
 // Not under loom: core's executor is not `const` there, and nothing here
 // is a model.
