@@ -344,6 +344,55 @@ fn tcp_echo_across_workers() {
     });
 }
 
+/// I/O reaches its tasks while every worker stays busy with tasks that
+/// are always ready, so that no worker parks on the poller: the workers'
+/// periodic look at the poller (every `event_interval` polls) delivers it.
+#[test]
+fn io_arrives_while_every_worker_is_busy() {
+    use pollen::net::UdpSocket;
+
+    let rt = runtime(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    pollen::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let pong = pollen::spawn(async move {
+            let mut buf = [0; 16];
+            for _ in 0..100 {
+                let (n, from) = b.recv_from(&mut buf).await.unwrap();
+                b.send_to(&buf[..n], from).await.unwrap();
+            }
+        });
+        let mut buf = [0; 16];
+        for round in 0..100u8 {
+            a.send_to(&[round], b_addr).await.unwrap();
+            let (n, _) = a.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &[round]);
+        }
+        pong.await.unwrap();
+        done.send(()).unwrap();
+    });
+    // The main thread waits outside the runtime: only the workers poll.
+    let delivered = finished.recv_timeout(Duration::from_secs(20));
+    stop.store(true, Ordering::SeqCst);
+    delivered.expect("100 round trips while both workers were busy");
+    for spinner in spinners {
+        rt.block_on(spinner).unwrap();
+    }
+}
+
 #[test]
 fn metrics_count_workers_polls_and_parks() {
     let rt = runtime(2);

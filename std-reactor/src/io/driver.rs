@@ -20,6 +20,7 @@
 //! drops a socket (and so takes the lock) cannot deadlock.
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
@@ -58,6 +59,9 @@ pub(crate) struct Driver {
 pub(crate) struct IoHandle {
     registry: Registry,
     registrations: Mutex<Registrations>,
+    /// Sources in the slab (written under its lock): with none, a busy
+    /// worker's periodic look at the poller has nothing to find.
+    sources: AtomicUsize,
 }
 
 struct Registrations {
@@ -83,6 +87,7 @@ impl Driver {
                 generation: 0,
                 is_shutdown: false,
             }),
+            sources: AtomicUsize::new(0),
         });
         let driver = Driver {
             poll,
@@ -92,6 +97,13 @@ impl Driver {
             wake: Vec::new(),
         };
         Ok((driver, handle, waker))
+    }
+
+    /// Whether any I/O source is registered. Without one, a poll that does
+    /// not wait can only find the poller's own wake-up, which a waiting poll
+    /// finds later just as well.
+    pub(crate) fn has_sources(&self) -> bool {
+        self.handle.sources.load(Ordering::Relaxed) > 0
     }
 
     /// Polls for events, waiting at most `timeout` (`None`: until one
@@ -181,6 +193,7 @@ impl IoHandle {
         let token = Token(key | (generation << INDEX_BITS));
         self.registry.register(source, token, interest.to_mio())?;
         entry.insert(io.clone());
+        self.sources.fetch_add(1, Ordering::Relaxed);
         Ok((io, key))
     }
 
@@ -202,7 +215,10 @@ impl IoHandle {
         let removed = {
             let mut registrations = self.lock();
             match registrations.slab.get(key) {
-                Some(current) if Arc::ptr_eq(current, io) => Some(registrations.slab.remove(key)),
+                Some(current) if Arc::ptr_eq(current, io) => {
+                    self.sources.fetch_sub(1, Ordering::Relaxed);
+                    Some(registrations.slab.remove(key))
+                }
                 _ => None,
             }
         };

@@ -416,7 +416,11 @@ impl Shared {
 
     /// A look at I/O and timers without blocking, for a busy runtime.
     pub(crate) fn maintain(&self, driver: &mut Driver) {
-        self.turn(driver, Some(Duration::ZERO));
+        // No source, nothing to find: the poll is a system call, every
+        // `event_interval` polls of a busy worker.
+        if driver.has_sources() {
+            self.turn(driver, Some(Duration::ZERO));
+        }
         if self.time_enabled {
             self.timer.process();
         }
