@@ -16,6 +16,15 @@ impl Drop for CountDrop {
     }
 }
 
+/// Panics when dropped: a future whose destructor panics.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("in a future's destructor");
+    }
+}
+
 /// Core's executor, keeping its tasks alive as the runtime's
 /// schedulers do (the registry relies on it).
 struct Kept(Executor);
@@ -151,14 +160,6 @@ fn closing_aborts_every_live_task_and_refuses_new_ones() {
 /// it would read freed memory, which Miri reports).
 #[test]
 fn a_future_that_panics_when_dropped_leaves_the_registry() {
-    struct PanicOnDrop;
-
-    impl Drop for PanicOnDrop {
-        fn drop(&mut self) {
-            panic!("in a future's destructor");
-        }
-    }
-
     static EXECUTOR: Kept = Kept(Executor::new());
     static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(4));
     let registry: &'static TaskRegistry = &REGISTRY;
@@ -222,14 +223,6 @@ fn a_task_on_a_page_is_listed_until_its_future_is_dropped() {
 /// it exits; and once the registry is empty its pages are given back.
 #[test]
 fn closing_aborts_tasks_on_pages_and_gives_the_pages_back() {
-    struct PanicOnDrop;
-
-    impl Drop for PanicOnDrop {
-        fn drop(&mut self) {
-            panic!("in a future's destructor");
-        }
-    }
-
     static EXECUTOR: Kept = Kept(Executor::new());
     static REGISTRY: LazyLock<TaskRegistry> = LazyLock::new(|| TaskRegistry::new(2));
     let registry: &'static TaskRegistry = &REGISTRY;
