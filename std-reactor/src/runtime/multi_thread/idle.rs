@@ -14,17 +14,23 @@
 //!   if no worker searches and some worker is parked
 //!   ([`worker_to_notify`](Idle::worker_to_notify)). A searcher will find
 //!   the work; a woken worker starts out searching, so a burst of pushes
-//!   wakes one worker, which wakes the next only when it finds work
-//!   (`transition_worker_from_searching` says whether it was the last
-//!   searcher).
+//!   wakes one worker, which wakes the next only when it finds work and
+//!   sees more left: the last searcher to find work looks at every queue
+//!   once more (`transition_worker_from_searching` says whether it was the
+//!   last). A task that runs alone, such as a chain of spawns handed
+//!   through one worker's LIFO slot, so keeps one worker awake, not two.
 //! - **No lost wake-up.** A pusher pushes, then (`SeqCst`) reads the word. A
 //!   worker about to park changes the word (`SeqCst`) and, if it was the
 //!   last searcher, looks at every queue once more. In the single total
 //!   order of `SeqCst` operations either the pusher's read comes after the
 //!   parker's change, and it sees no searcher and wakes someone, or it comes
-//!   before, and then the parker's second look sees the push. A worker that
-//!   parks without searching does so only while another searches, which is
-//!   then responsible for the work. The models in `loom_tests.rs` check it.
+//!   before, and then the parker's second look sees the push. The last
+//!   searcher to find work does the same: it stops counting as a searcher,
+//!   then looks again, and wakes a worker if the push is there. A worker
+//!   that parks without searching (half the workers searched when it
+//!   looked) leaves the work to the searchers; but if none is left when it
+//!   counts itself parked, they may have stopped before a push they never
+//!   saw, so it looks again too. The models in `loom_tests.rs` check it.
 //! - **One exception, bounded.** A task that yields is queued after its
 //!   poll, and onto a deque that already holds work it wakes no one: a
 //!   `SeqCst` fence per yield is too much for what it guards against (a
@@ -113,16 +119,25 @@ impl Idle {
     }
 
     /// Ends a search that found work; returns whether this was the last
-    /// searcher (the caller then wakes another worker, so someone keeps
-    /// looking while work may remain).
+    /// searcher. The caller must then look at every queue once more, as a
+    /// parking last searcher does, and wake another worker if work is left:
+    /// pushers that saw it searching left their work to it.
     pub(crate) fn transition_worker_from_searching(&self) -> bool {
         let prev = self.state.fetch_sub(ONE_SEARCHING, SeqCst);
         debug_assert!(prev & SEARCH_MASK > 0);
-        prev & SEARCH_MASK == 1
+        let last = prev & SEARCH_MASK == 1;
+        if last {
+            // Orders the caller's look after the change, as in
+            // `transition_worker_to_parked`.
+            fence(SeqCst);
+        }
+        last
     }
 
-    /// Records `worker` as parked. Returns whether it was the last searcher:
-    /// the caller must then look at every queue once more (see the rules).
+    /// Records `worker` as parked. Returns whether no worker searches now
+    /// (it was the last searcher, or it did not search and the searchers
+    /// it saw have stopped): the caller must then look at every queue once
+    /// more (see the rules).
     pub(crate) fn transition_worker_to_parked(&self, worker: usize, searching: bool) -> bool {
         let mut sleepers = self.sleepers();
         let dec = ONE_UNPARKED | if searching { ONE_SEARCHING } else { 0 };
@@ -133,7 +148,7 @@ impl Idle {
         // (see `worker_to_notify`). Without it, both looks may miss the
         // other's write (the models find that interleaving).
         fence(SeqCst);
-        searching && prev & SEARCH_MASK == 1
+        prev & SEARCH_MASK == usize::from(searching)
     }
 
     /// Records `worker`, woken by something else than a notification (I/O,

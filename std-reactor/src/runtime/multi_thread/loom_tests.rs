@@ -7,6 +7,8 @@
 //!   while its owner refills it;
 //! - a worker going to sleep while work is pushed (no lost wake-up), with
 //!   one worker and with two;
+//! - work pushed while the last searcher takes a task (someone wakes for
+//!   it);
 //! - shutdown racing a wake.
 //!
 //! Under `--cfg loom` (with the queues' loom model) each explores every
@@ -33,7 +35,7 @@ use super::park::Parker;
 use super::queue::{Global, GlobalQueue, Local, LocalQueue, StealQueue, retrying};
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::model;
-use crate::loom::model_sync::{Arc, Mutex, thread};
+use crate::loom::model_sync::{Arc, Condvar, Mutex, thread};
 
 /// A scheduler for model tasks: wakes go to the global queue and wake a
 /// worker, as a wake from outside the pool does.
@@ -311,7 +313,9 @@ fn worker_loop(pool: &'static ModelPool, index: usize, ran: &AtomicUsize, want: 
         if let Some(task) = found {
             if searching {
                 searching = false;
-                if pool.idle.transition_worker_from_searching() {
+                if pool.idle.transition_worker_from_searching()
+                    && GlobalQueue::len(&pool.global) > 0
+                {
                     pool.notify_parked();
                 }
             }
@@ -396,6 +400,51 @@ fn two_workers_going_to_sleep_while_work_is_pushed_lose_no_wake_up() {
             worker.join().unwrap();
         }
         assert!(task.is_finished());
+    });
+}
+
+#[test]
+fn work_pushed_while_the_last_searcher_takes_a_task_wakes_another_worker() {
+    model(|| {
+        let pool = ModelPool::leak(2);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|index| {
+                let ran = ran.clone();
+                thread::spawn(move || worker_loop(pool, index, &ran, 2))
+            })
+            .collect();
+        // The first task blocks its worker until the second has run, so the
+        // second needs the other worker awake: if the searcher that takes
+        // the first left the second to no one, both workers wait for ever.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (blocked, blocked_handle) = pollen_core::task::new_boxed(
+            {
+                let gate = gate.clone();
+                async move {
+                    let (open, opened) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = opened.wait(open).unwrap();
+                    }
+                }
+            },
+            pool,
+        );
+        let (opener, opener_handle) = pollen_core::task::new_boxed(
+            async move {
+                let (open, opened) = &*gate;
+                *open.lock().unwrap() = true;
+                opened.notify_all();
+            },
+            pool,
+        );
+        pool.schedule(blocked);
+        pool.schedule(opener);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert!(blocked_handle.is_finished() && opener_handle.is_finished());
     });
 }
 

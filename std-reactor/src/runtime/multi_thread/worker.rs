@@ -172,9 +172,13 @@ impl Worker {
     }
 
     fn run_task(&self, task: Runnable) {
-        if self.searching.replace(false) && self.pool.idle.transition_worker_from_searching() {
-            // The last searcher found work: there may be more, so someone
-            // must go on looking.
+        if self.searching.replace(false)
+            && self.pool.idle.transition_worker_from_searching()
+            && self.pool.has_stealable_work()
+        {
+            // The last searcher found work, and more is queued (pushers
+            // that saw it searching left theirs to it): someone must go on
+            // looking. See `idle.rs`.
             self.pool.notify_parked(self.shared);
         }
         let metrics = &self.remote.metrics;
@@ -307,8 +311,8 @@ impl Worker {
         if idle.transition_worker_to_parked(self.index, self.searching.replace(false))
             && self.pool.has_stealable_work()
         {
-            // The last searcher: work pushed while it searched was left
-            // to it (see `idle.rs`).
+            // No one searches now: work pushed while someone did was left
+            // to the searchers (see `idle.rs`).
             self.pool.notify_parked(self.shared);
         }
         loop {
