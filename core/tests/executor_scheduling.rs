@@ -58,6 +58,29 @@ fn tick_polls_at_most_a_batch() {
 }
 
 #[test]
+fn tick_with_names_each_task_just_before_its_poll() {
+    static EX: Executor = Executor::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..3).map(|id| EX.spawn(logger(id, 1, &log))).collect();
+    // Each call sees the log as the previous polls left it: before the poll.
+    let mut seen = Vec::new();
+    let polled = EX.tick_with(|task| seen.push((task, log.lock().unwrap().len())));
+    assert_eq!(polled, 3);
+    let first: Vec<_> = seen.iter().map(|&(task, _)| task).collect();
+    assert_eq!(
+        seen.iter().map(|&(_, len)| len).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(first[0] != first[1] && first[1] != first[2] && first[0] != first[2]);
+    // The same three tasks, in the same order, on their second poll.
+    let mut again = Vec::new();
+    assert_eq!(EX.tick_with(|task| again.push(task)), 3);
+    assert_eq!(again, first);
+    assert_eq!(EX.tick_with(|_| panic!("nothing is runnable")), 0);
+    assert!(handles.iter().all(|h| h.is_finished()));
+}
+
+#[test]
 fn a_busy_task_cannot_starve_others() {
     static EX: Executor = Executor::new();
     let counts = Counts::new();

@@ -31,6 +31,7 @@ mod spawner;
 use core::fmt;
 use core::future::Future;
 use core::pin::pin;
+use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
 use crate::loom::AtomicWaker;
@@ -167,6 +168,17 @@ impl Executor {
     /// If the executor is already being driven: from inside one of its tasks,
     /// or on another thread at the same time.
     pub fn tick(&self) -> usize {
+        self.tick_with(|_| {})
+    }
+
+    /// [`tick`](Self::tick), calling `before_poll` with each task's address
+    /// ([`Runnable::as_ptr`]) just before its poll: for a scheduler that
+    /// publishes what it is polling, to a watchdog or to its metrics.
+    ///
+    /// # Panics
+    ///
+    /// As [`tick`](Self::tick).
+    pub fn tick_with(&self, mut before_poll: impl FnMut(NonNull<()>)) -> usize {
         let _driving = self.enter();
         // Take what is queued now, once: tasks woken during this tick wait
         // for the next one. Those woken here first (all woken before the
@@ -196,6 +208,7 @@ impl Executor {
             // SAFETY: we hold `driving`, so `ready` is ours.
             let next = self.ready.with_mut(|ready| unsafe { &mut *ready }.pop());
             let Some(runnable) = next else { break };
+            before_poll(runnable.as_ptr());
             runnable.run();
             polled += 1;
         }
