@@ -272,7 +272,10 @@ impl Builder {
         self
     }
 
-    /// The name of the runtime's threads (default `pollen-blocking`).
+    /// The name of the runtime's threads: its workers and its blocking
+    /// threads (default `pollen-worker` on a multi-thread runtime,
+    /// `pollen-blocking` on a current-thread one, which has only blocking
+    /// threads).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         let name = name.into();
         self.blocking.thread_name = Arc::new(move || name.clone());

@@ -319,7 +319,10 @@ impl RuntimeMetrics {
     }
 
     /// Time worker `worker` has spent awake (running tasks, searching,
-    /// looking at I/O), up to its last park.
+    /// looking at I/O), counted when it parks and, while it stays busy, at
+    /// each look at I/O and timers (every
+    /// [`event_interval`](crate::runtime::Builder::event_interval) polls). A
+    /// poll that runs long is counted once it returns.
     ///
     /// # Panics
     ///

@@ -1,13 +1,19 @@
 //! Tasks that are not `Send`: `spawn_local`.
 //!
-//! A runtime's local tasks belong to one thread, the first that called
-//! `spawn_local` on it (from inside `block_on` or a task). They have a run
-//! queue of their own, which only that thread runs; wakers may still come
-//! from anywhere, since a wake only queues the task. When another thread
-//! drives the runtime, the local tasks wait. When the runtime shuts down on
-//! their thread their futures are dropped like every other task's; if it
-//! shuts down on another thread they cannot be touched there, and are
-//! leaked instead.
+//! Local tasks belong to one thread, and have a run queue of their own,
+//! which only that thread runs; wakers may still come from anywhere, since
+//! a wake only queues the task.
+//!
+//! - **On a multi-thread runtime's worker** (`spawn_local` from one of its
+//!   tasks), the task belongs to that worker, which runs it between its
+//!   other tasks, and drops it when the runtime shuts down.
+//! - **Elsewhere** (in `block_on`, or on a current-thread runtime), a
+//!   runtime's local tasks belong to the first such thread that called
+//!   `spawn_local` on it. They run while that thread is in `block_on`, and
+//!   wait while another thread drives the runtime. When the runtime shuts
+//!   down on their thread their futures are dropped like every other
+//!   task's; if it shuts down on another thread they cannot be touched
+//!   there, and are leaked instead.
 
 use std::fmt;
 use std::future::Future;
@@ -138,12 +144,16 @@ impl fmt::Debug for LocalScheduler {
 /// this thread only.
 ///
 /// Call it from inside [`Runtime::block_on`](super::Runtime::block_on) or a
-/// task of the runtime. The task runs while this thread drives the runtime
-/// (in `block_on`); its waker may be used from any thread.
+/// task of the runtime; its waker may be used from any thread.
 ///
-/// A runtime's local tasks all belong to the first thread that called
-/// `spawn_local` on it. If the runtime is dropped on another thread, its
-/// local tasks cannot be dropped there and are leaked.
+/// - From a task on a multi-thread runtime's worker, the task is pinned to
+///   that worker, which runs it between its other tasks (tokio's
+///   multi-thread runtime cannot do this).
+/// - Otherwise (in `block_on`, or on a current-thread runtime) it runs
+///   while this thread drives the runtime in `block_on`. Such local tasks
+///   all belong to the first thread that called `spawn_local` on the
+///   runtime; if the runtime is dropped on another thread, they cannot be
+///   dropped there and are leaked.
 ///
 /// # Panics
 ///

@@ -102,8 +102,11 @@ impl Runtime {
     /// Runs `future` to completion on this thread, running the runtime's
     /// tasks, I/O and timers meanwhile; returns its output.
     ///
-    /// `future` need not be `Send` or `'static`. Tasks spawned onto the
-    /// runtime run only while some thread is in `block_on`.
+    /// `future` need not be `Send` or `'static`. On a current-thread
+    /// runtime, tasks spawned onto it run only while some thread is in
+    /// `block_on`; on a multi-thread runtime its workers run them all the
+    /// time, and `block_on` runs only `future` (and the `spawn_local`
+    /// tasks spawned on this thread).
     ///
     /// # Panics
     ///
@@ -114,7 +117,8 @@ impl Runtime {
         self.handle.block_on(future)
     }
 
-    /// Spawns `future` as a task; see [`crate::spawn`]. It runs once a
+    /// Spawns `future` as a task; see [`crate::spawn`]. On a multi-thread
+    /// runtime a worker runs it; on a current-thread runtime it runs once a
     /// thread drives the runtime with [`block_on`](Self::block_on).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -155,9 +159,9 @@ impl Runtime {
     /// reactor, cancels blocking closures that have not started, and waits
     /// at most `timeout` for the running ones to return (those that do not
     /// keep their threads, which exit when they return). On a multi-thread
-    /// runtime the same `timeout` bounds the wait for the workers to drop
-    /// their tasks and exit: a worker stuck in a task that never returns
-    /// is left behind.
+    /// runtime the same `timeout` also bounds the wait for the workers to
+    /// drop their tasks and exit (one deadline for both waits): a worker
+    /// stuck in a task that never returns is left behind.
     ///
     /// Dropping the runtime does the same but waits without a limit.
     pub fn shutdown_timeout(self, timeout: Duration) {
@@ -165,16 +169,20 @@ impl Runtime {
         std::mem::ManuallyDrop::new(self).shutdown(Some(timeout));
     }
 
-    /// Shuts the runtime down without waiting for blocking closures.
+    /// Shuts the runtime down without waiting: neither for blocking
+    /// closures nor, on a multi-thread runtime, for the workers to drop
+    /// their tasks and exit (they do so on their own).
     pub fn shutdown_background(self) {
         std::mem::ManuallyDrop::new(self).shutdown(Some(Duration::ZERO));
     }
 
-    fn shutdown(&self, blocking_timeout: Option<Duration>) {
+    /// Shuts down; `timeout` bounds the whole wait (the workers', then the
+    /// blocking pool's, out of one deadline).
+    fn shutdown(&self, timeout: Option<Duration>) {
         let shared = self.handle.shared;
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         if let Some(pool) = shared.pool() {
             if !shared.is_closed() {
-                let deadline = blocking_timeout.map(|t| std::time::Instant::now() + t);
                 let _enter = context::enter(shared);
                 shared.shutdown_pool(pool, deadline);
             }
@@ -183,7 +191,9 @@ impl Runtime {
             current_thread::with_driver(shared, |driver| shared.shutdown(driver));
             shared.discard_driver();
         }
-        shared.blocking.shutdown(blocking_timeout);
+        shared
+            .blocking
+            .shutdown(deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())));
     }
 }
 

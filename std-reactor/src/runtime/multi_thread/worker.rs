@@ -47,7 +47,7 @@ struct Worker {
     in_driver: Cell<bool>,
     /// The state of the victim-choosing generator (xorshift).
     rng: Cell<u64>,
-    /// When this worker last woke up, for its busy time.
+    /// When this worker last woke up, or last counted its busy time.
     awake_since: Cell<Instant>,
     /// Given to the timers while this worker sleeps in the poller.
     timer_unpark: Waker,
@@ -132,8 +132,7 @@ impl Worker {
                 self.maintain();
             }
             if !self.local_tasks.executor.is_queue_empty() {
-                let polled = self.local_tasks.executor.tick();
-                WorkerMetrics::bump(&self.remote.metrics.polls, polled as u64);
+                self.run_local_tasks();
             }
             if let Some(task) = self.next_task() {
                 self.run_task(task);
@@ -171,6 +170,20 @@ impl Worker {
         queue::retrying(|| GlobalQueue::steal_batch_and_pop(&self.pool.global, &self.local))
     }
 
+    /// Runs a batch of this worker's `spawn_local` tasks, each published to
+    /// the watchdog as `run_task` does, so that a local task stuck in a
+    /// poll is the one reported.
+    fn run_local_tasks(&self) {
+        let metrics = &self.remote.metrics;
+        self.local_tasks.executor.tick_with(|task| {
+            // The previous poll, if any, returned.
+            clear_stuck(metrics);
+            WorkerMetrics::bump(&metrics.polls, 1);
+            metrics.current.store(task.as_ptr(), Ordering::Relaxed);
+        });
+        clear_stuck(metrics);
+    }
+
     fn run_task(&self, task: Runnable) {
         if self.searching.replace(false)
             && self.pool.idle.transition_worker_from_searching()
@@ -187,9 +200,7 @@ impl Worker {
             .current
             .store(task.as_ptr().as_ptr(), Ordering::Relaxed);
         task.run();
-        if metrics.stuck.load(Ordering::Relaxed) {
-            metrics.stuck.store(false, Ordering::Relaxed);
-        }
+        clear_stuck(metrics);
     }
 
     /// Queues a task woken on this worker.
@@ -275,6 +286,7 @@ impl Worker {
     /// Polls the reactor and the timers without blocking, if no other
     /// worker holds the poller.
     fn maintain(&self) {
+        self.count_busy_time(Instant::now());
         if let Some(mut driver) = self.shared.try_take_driver() {
             self.in_driver.set(true);
             self.shared.maintain(&mut driver);
@@ -296,14 +308,21 @@ impl Worker {
         }
     }
 
+    /// Adds the time since this worker woke, or last counted, to its busy
+    /// time: on the way to sleep, and at each look at the reactor, so the
+    /// figure stays current while the worker never parks.
+    fn count_busy_time(&self, now: Instant) {
+        let since = self.awake_since.replace(now);
+        WorkerMetrics::bump(
+            &self.remote.metrics.busy_ns,
+            now.duration_since(since).as_nanos() as u64,
+        );
+    }
+
     /// Sleeps until there is work; see `idle.rs` and `park.rs`.
     fn park(&self) {
         let metrics = &self.remote.metrics;
-        let now = Instant::now();
-        WorkerMetrics::bump(
-            &metrics.busy_ns,
-            now.duration_since(self.awake_since.get()).as_nanos() as u64,
-        );
+        self.count_busy_time(Instant::now());
         WorkerMetrics::bump(&metrics.parks, 1);
         // `SeqCst`, as the watchdog's look (see `watchdog.rs`).
         metrics.parked.store(true, Ordering::SeqCst);
@@ -369,6 +388,14 @@ impl Worker {
         while self.remote.lifo.take().is_some() {}
         while LocalQueue::pop(&self.local).is_some() {}
         while queue::retrying(|| GlobalQueue::steal(&self.pool.global)).is_some() {}
+    }
+}
+
+/// After a poll returned: the watchdog's mark, if it made one, is stale.
+#[inline]
+fn clear_stuck(metrics: &WorkerMetrics) {
+    if metrics.stuck.load(Ordering::Relaxed) {
+        metrics.stuck.store(false, Ordering::Relaxed);
     }
 }
 
