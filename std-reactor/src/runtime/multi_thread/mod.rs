@@ -257,8 +257,8 @@ impl Pool {
         self.remotes[worker].parker.unpark(|| shared.park.unpark());
     }
 
-    /// Whether any queue looks to hold a task.
-    /// Whether a parking worker could take a task now: one in the global
+    /// Whether a worker could take a task now (asked by a parking worker
+    /// and by the last searcher to find work): one in the global
     /// queue, in a deque, or in the LIFO slot of a worker the watchdog
     /// marked stuck. A running worker's LIFO task is not counted: its owner
     /// runs it next and nobody else may take it, so counting it would send
