@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pollen::runtime::{Builder, Runtime};
+use pollen::task::JoinHandle;
 
 /// A one-worker runtime with `configure` applied.
 fn one_worker(configure: impl FnOnce(&mut Builder) -> &mut Builder) -> Runtime {
@@ -17,12 +18,37 @@ fn one_worker(configure: impl FnOnce(&mut Builder) -> &mut Builder) -> Runtime {
     configure(&mut builder).build().expect("runtime")
 }
 
-/// A task that yields for ever, counting its polls in `polls`, until
-/// `stop` is set: it keeps its worker's deque non-empty.
-async fn spin(polls: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::Relaxed) {
-        polls.fetch_add(1, Ordering::Relaxed);
-        pollen::task::yield_now().await;
+/// A task that yields until stopped, counting its polls: it keeps its
+/// worker's deque non-empty, and its count is a clock in ticks.
+struct Spinner {
+    polls: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl Spinner {
+    /// Spawns the task on `rt` and waits until it runs.
+    fn start(rt: &Runtime) -> Spinner {
+        let polls = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = rt.spawn({
+            let (polls, stop) = (polls.clone(), stop.clone());
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                    pollen::task::yield_now().await;
+                }
+            }
+        });
+        while polls.load(Ordering::Relaxed) == 0 {
+            thread::yield_now();
+        }
+        Spinner { polls, stop, task }
+    }
+
+    fn stop(self, rt: &Runtime) {
+        self.stop.store(true, Ordering::Relaxed);
+        rt.block_on(self.task).unwrap();
     }
 }
 
@@ -85,12 +111,8 @@ fn workers_are_named_and_run_the_start_and_stop_hooks() {
 /// busy; returns, for each, how many times the busy task was polled
 /// between the spawn's return and the spawned task's run.
 fn polls_before_injected_tasks_run(rt: &Runtime, injections: usize) -> Vec<u64> {
-    let polls = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinner = rt.spawn(spin(polls.clone(), stop.clone()));
-    while polls.load(Ordering::Relaxed) == 0 {
-        thread::yield_now();
-    }
+    let spinner = Spinner::start(rt);
+    let polls = &spinner.polls;
     let mut waits = Vec::with_capacity(injections);
     for _ in 0..injections {
         let task = rt.spawn({
@@ -102,8 +124,7 @@ fn polls_before_injected_tasks_run(rt: &Runtime, injections: usize) -> Vec<u64> 
         let ran_at = rt.block_on(task).unwrap();
         waits.push(ran_at.saturating_sub(queued));
     }
-    stop.store(true, Ordering::Relaxed);
-    rt.block_on(spinner).unwrap();
+    spinner.stop(rt);
     waits
 }
 
@@ -128,9 +149,8 @@ fn global_queue_interval_bounds_how_long_injected_work_waits() {
 /// returned: loopback delivers it within the call) and the receiving
 /// task's run.
 fn polls_before_datagrams_are_seen(rt: &Runtime, datagrams: usize) -> Vec<u64> {
-    let polls = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinner = rt.spawn(spin(polls.clone(), stop.clone()));
+    let spinner = Spinner::start(rt);
+    let polls = &spinner.polls;
     let socket = rt
         .block_on(pollen::net::UdpSocket::bind("127.0.0.1:0"))
         .unwrap();
@@ -164,8 +184,7 @@ fn polls_before_datagrams_are_seen(rt: &Runtime, datagrams: usize) -> Vec<u64> {
     }
     arrived.remove(0);
     let seen = rt.block_on(receiver).unwrap();
-    stop.store(true, Ordering::Relaxed);
-    rt.block_on(spinner).unwrap();
+    spinner.stop(rt);
     seen.iter()
         .zip(&arrived)
         .map(|(seen, arrived)| seen.saturating_sub(*arrived))

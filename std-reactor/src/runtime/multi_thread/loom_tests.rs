@@ -348,6 +348,24 @@ fn worker_loop(pool: &'static ModelPool, index: usize, ran: &AtomicUsize, want: 
     }
 }
 
+/// Starts one `worker_loop` thread per worker of `pool`, which run until
+/// `want` tasks ran in all.
+fn start_workers(pool: &'static ModelPool, want: usize) -> Vec<thread::JoinHandle<()>> {
+    let ran = Arc::new(AtomicUsize::new(0));
+    (0..pool.parkers.len())
+        .map(|index| {
+            let ran = ran.clone();
+            thread::spawn(move || worker_loop(pool, index, &ran, want))
+        })
+        .collect()
+}
+
+fn join(workers: Vec<thread::JoinHandle<()>>) {
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}
+
 /// Tasks that complete when first run.
 fn ready_task(pool: &'static ModelPool) -> (Runnable, JoinHandle<()>) {
     pollen_core::task::new_boxed(async {}, pool)
@@ -388,17 +406,9 @@ fn a_worker_going_to_sleep_while_work_is_pushed_wakes_for_it() {
 fn two_workers_going_to_sleep_while_work_is_pushed_lose_no_wake_up() {
     model(|| {
         let pool = ModelPool::leak(2);
-        let ran = Arc::new(AtomicUsize::new(0));
-        let workers: Vec<_> = (0..2)
-            .map(|index| {
-                let ran = ran.clone();
-                thread::spawn(move || worker_loop(pool, index, &ran, 1))
-            })
-            .collect();
+        let workers = start_workers(pool, 1);
         let task = push(pool);
-        for worker in workers {
-            worker.join().unwrap();
-        }
+        join(workers);
         assert!(task.is_finished());
     });
 }
@@ -407,13 +417,7 @@ fn two_workers_going_to_sleep_while_work_is_pushed_lose_no_wake_up() {
 fn work_pushed_while_the_last_searcher_takes_a_task_wakes_another_worker() {
     model(|| {
         let pool = ModelPool::leak(2);
-        let ran = Arc::new(AtomicUsize::new(0));
-        let workers: Vec<_> = (0..2)
-            .map(|index| {
-                let ran = ran.clone();
-                thread::spawn(move || worker_loop(pool, index, &ran, 2))
-            })
-            .collect();
+        let workers = start_workers(pool, 2);
         // The first task blocks its worker until the second has run, so the
         // second needs the other worker awake: if the searcher that takes
         // the first left the second to no one, both workers wait for ever.
@@ -441,9 +445,7 @@ fn work_pushed_while_the_last_searcher_takes_a_task_wakes_another_worker() {
         );
         pool.schedule(blocked);
         pool.schedule(opener);
-        for worker in workers {
-            worker.join().unwrap();
-        }
+        join(workers);
         assert!(blocked_handle.is_finished() && opener_handle.is_finished());
     });
 }
