@@ -164,20 +164,25 @@ impl Builder {
     }
 
     /// How long one poll of a task may run before the runtime reports it
-    /// on standard error, or to [`on_stall`](Self::on_stall) (default
-    /// 100 ms; `None` turns the report off). A
-    /// task that blocks its worker this long stalls every task queued
-    /// behind it; the report names the worker, so the mistake is found
-    /// rather than felt. Multi-thread only: there a watchdog thread also
-    /// gets the waiting tasks, timers and I/O to another worker meanwhile.
+    /// (default 100 ms; `None` turns the report off). A task that blocks
+    /// its worker this long stalls every task queued behind it; the report
+    /// names the task (id, name, spawn location) and the worker, so the
+    /// mistake is found rather than felt. Multi-thread only: there a
+    /// watchdog thread also gets the waiting tasks, timers and I/O to
+    /// another worker meanwhile.
+    ///
+    /// The report goes to [`on_stall`](Self::on_stall) if set. Otherwise,
+    /// with the `log` feature (on by default), it is a warning with target
+    /// `pollen::stall` to the program's logger, if one is installed and
+    /// takes it; else one line on standard error.
     pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
         self.stall_threshold = threshold;
         self
     }
 
     /// Sends stall reports (see [`stall_threshold`](Self::stall_threshold))
-    /// to `f` instead of standard error: to a logger, a metrics counter, a
-    /// test. `f` runs on the runtime's watchdog thread, once per stall; keep
+    /// to `f` instead of the logger or standard error: to a metrics
+    /// counter, a test. `f` runs on the runtime's watchdog thread, once per stall; keep
     /// it short, as the watchdog waits for it. A panic in `f` is caught and
     /// the report printed instead. Multi-thread only.
     ///

@@ -38,8 +38,9 @@
 //! and its LIFO slot, which the watchdog marks stealable) and the poller,
 //! so timers and I/O go on; after
 //! [`stall_threshold`](crate::runtime::Builder::stall_threshold) it reports
-//! the stall once on standard error, or to
-//! [`on_stall`](crate::runtime::Builder::on_stall). The workers pay nothing
+//! the stall once: to [`on_stall`](crate::runtime::Builder::on_stall), or
+//! as a warning to the program's logger (the `log` feature), or on
+//! standard error. The workers pay nothing
 //! for this but a counter they keep anyway.
 //!
 //! # Shutdown

@@ -32,8 +32,8 @@ use crate::runtime::shared::{Shared, lock};
 /// A task that stayed inside one poll longer than the runtime's
 /// [`stall_threshold`](crate::runtime::Builder::stall_threshold): what the
 /// [`on_stall`](crate::runtime::Builder::on_stall) hook is given.
-/// `Display` gives the one-line report printed on standard error when no
-/// hook is set.
+/// `Display` gives the one-line report logged or printed when no hook is
+/// set.
 #[derive(Clone, Debug)]
 pub struct StallReport {
     worker: usize,
@@ -105,7 +105,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(10);
 /// The watchdog's shared side.
 pub(crate) struct Watchdog {
     threshold: Option<Duration>,
-    /// Where reports go; standard error if `None`.
+    /// Where reports go; the logger or standard error if `None`.
     on_stall: Option<StallHook>,
     /// Whether the watchdog sleeps until a worker wakes (read by workers
     /// without the lock).
@@ -260,7 +260,7 @@ impl Watchdog {
         }
     }
 
-    /// Hands `report` to the hook, or prints it.
+    /// Hands `report` to the hook, or logs or prints it.
     fn report(&self, report: &StallReport) {
         match &self.on_stall {
             Some(StallHook(hook)) => {
@@ -270,7 +270,23 @@ impl Watchdog {
                     eprintln!("pollen: the on_stall hook panicked; the report was: {report}");
                 }
             }
-            None => eprintln!("{report}"),
+            None => log_or_print(report),
         }
     }
+}
+
+/// The log target of stall reports.
+#[cfg(feature = "log")]
+const LOG_TARGET: &str = "pollen::stall";
+
+/// Logs `report` as a warning if the program installed a logger that
+/// takes it; prints it on standard error otherwise, so it is never lost
+/// for want of a logger.
+fn log_or_print(report: &StallReport) {
+    #[cfg(feature = "log")]
+    if log::log_enabled!(target: LOG_TARGET, log::Level::Warn) {
+        log::warn!(target: LOG_TARGET, "{report}");
+        return;
+    }
+    eprintln!("{report}");
 }
