@@ -20,6 +20,7 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pollen-core --no-default-features --all-targets -- -D warnings
+cargo clippy -p pollen --no-default-features --all-targets -- -D warnings
 
 step "cargo doc -D warnings (broken links, private items)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pollen-core -p pollen -p pollen-macros -p pollen-load -p pollen-jobs
